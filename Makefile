@@ -1,0 +1,26 @@
+# Two commands: `make demo` and `make test`. Each builds .venv when missing or out of date.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PYTHONUNBUFFERED := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: demo test .venv clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "python3 must be 3.10 or newer, found " + sys.version' 
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+.venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/distilled-registry demo --out demo_out
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

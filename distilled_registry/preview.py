@@ -1,0 +1,66 @@
+"""Pictures of a release: image grids of distilled (and real) images, per class.
+
+Released images are in a preprocessed space (standardised, maybe ZCA-whitened), so each image
+is shown with its own min-max contrast stretch; that is for looking, not for measuring.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def _display(img: np.ndarray) -> np.ndarray:
+    lo, hi = float(img.min()), float(img.max())
+    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return img[..., 0] if img.shape[-1] == 1 else img
+
+
+def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list[str],
+             per_class: int = 10, labels: list[np.ndarray | None] | None = None, title: str = "") -> bytes:
+    """PNG bytes of image grids side by side.
+
+    Args:
+      panels: ``(panel title, images (N,H,W,C), class_ids (N,))`` each; a row per class, up to
+        ``per_class`` images of that class in a panel.
+      labels: per panel, learned label vectors (N, C) or None; where an image's label argmax differs
+        from its class or its top value is well below the others' mean, the label's top value is
+        printed under the image.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_classes = len(class_names)
+    cols = [min(per_class, max(int(np.sum(ids == c)) for c in range(n_classes))) for _, _, ids in panels]
+    total_cols = sum(cols) + len(panels) - 1
+    fig, axes = plt.subplots(n_classes, total_cols, figsize=(0.75 * total_cols + 1.2, 0.8 * n_classes + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    col0 = 0
+    for p, (name, images, ids) in enumerate(panels):
+        lab = labels[p] if labels else None
+        for c in range(n_classes):
+            where = np.flatnonzero(ids == c)[: cols[p]]
+            for j, i in enumerate(where):
+                ax = axes[c, col0 + j]
+                ax.imshow(_display(images[i]), cmap="gray", interpolation="nearest")
+                if lab is not None:
+                    top = int(np.argmax(lab[i]))
+                    if top != c:
+                        ax.set_title(f"->{class_names[top]}", fontsize=6, color="red")
+            if p == 0:
+                axes[c, 0].text(-0.15, 0.5, class_names[c], fontsize=7, ha="right", va="center",
+                                   transform=axes[c, 0].transAxes)
+        axes[0, col0 + cols[p] // 2].set_title(name, fontsize=9)
+        col0 += cols[p] + 1
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,171 @@
+"""Infinite-width kernels (NTK / NNGP) of the networks KIP and LS distil with.
+
+A kernel is described by a small serialisable :class:`KernelSpec` and turned into a jitted
+function ``kernel_fn(x1, x2) -> K`` with ``x1: (n1, H, W, C)``, ``x2: (n2, H, W, C)`` and
+``K: (n1, n2)`` float32.
+
+Architectures (neural-tangents ``stax``, NTK parameterisation, ``W_std = sqrt(2)``,
+``b_std = 0.1`` by default), as in Nguyen et al., "Dataset Meta-Learning from Kernel Ridge
+Regression" (ICLR 2021) and "Dataset Distillation with Infinitely Wide Convolutional
+Networks" (NeurIPS 2021):
+
+- ``fc``:       Flatten, depth x [Dense, ReLU], Dense.
+- ``convnet``:  [3x3 Conv SAME, ReLU], then depth x [3x3 Conv SAME, ReLU, AvgPool 2x2], Flatten, Dense.
+- ``convnet3``: ``convnet`` without the prepended [Conv, ReLU].
+
+The width of a layer does not enter the infinite-width kernel, so the spec has none.
+
+neural-tangents is imported inside the functions that build kernels: it pulls in TensorFlow,
+which costs seconds, and nothing that only reads releases should pay that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+ARCHITECTURES = ("fc", "convnet", "convnet3")
+GETS = ("ntk", "nngp")
+IMPLS = ("nt", "fast")
+
+KernelFn = Callable[[Any, Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelSpec:
+    """What kernel to compute: enough to rebuild it exactly, and nothing else.
+
+    Attributes:
+      architecture: ``fc``, ``convnet`` or ``convnet3``.
+      depth: hidden Dense+ReLU layers (fc) or Conv+ReLU+AvgPool blocks (convnets).
+      W_std: weight standard deviation (NTK parameterisation).
+      b_std: bias standard deviation.
+      get: ``ntk`` (neural tangent kernel) or ``nngp`` (infinite-width Gaussian process).
+      impl: ``nt`` (neural-tangents ``stax``) or ``fast`` (this package's ConvNet recursion).
+    """
+
+    architecture: str = "fc"
+    depth: int = 1
+    W_std: float = math.sqrt(2.0)
+    b_std: float = 0.1
+    get: str = "ntk"
+    impl: str = "nt"
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown kernel architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
+        if not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"kernel depth must be a positive integer, got {self.depth!r}")
+        if self.get not in GETS:
+            raise ValueError(f"kernel 'get' must be one of {GETS}, got {self.get!r}")
+        if self.impl not in IMPLS:
+            raise ValueError(f"kernel impl must be one of {IMPLS}, got {self.impl!r}")
+        if self.impl == "fast" and self.architecture == "fc":
+            raise ValueError("impl='fast' exists for convnet and convnet3 only; use impl='nt' for fc")
+        if not (self.W_std > 0 and self.b_std >= 0):
+            raise ValueError(f"need W_std > 0 and b_std >= 0, got W_std={self.W_std}, b_std={self.b_std}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "KernelSpec":
+        return cls(**d)
+
+    def min_image_size(self) -> int:
+        """Height and width must be divisible by this (one 2x2 pool per block)."""
+        return 1 if self.architecture == "fc" else 2 ** self.depth
+
+    def check_images(self, shape: tuple) -> None:
+        """Raise ValueError when images of ``shape`` (N, H, W, C) cannot go through the network."""
+        if len(shape) != 4:
+            raise ValueError(f"kernels take NHWC images, got an array of shape {shape}")
+        h, w = shape[1], shape[2]
+        m = self.min_image_size()
+        if h % m or w % m:
+            raise ValueError(
+                f"{self.architecture} with depth {self.depth} pools {self.depth} times by 2, so image "
+                f"height and width must be divisible by {m}; got {h}x{w}")
+
+
+def stax_network(spec: KernelSpec):
+    """The neural-tangents ``stax.serial`` network of ``spec``: ``(init_fn, apply_fn, kernel_fn)``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # neural-tangents imports TensorFlow
+    from neural_tangents import stax
+
+    def dense(width):
+        return stax.Dense(width, W_std=spec.W_std, b_std=spec.b_std, parameterization="ntk")
+
+    def conv(width):
+        return stax.Conv(width, (3, 3), padding="SAME", W_std=spec.W_std, b_std=spec.b_std,
+                         parameterization="ntk")
+
+    width = 1024  # only used by init_fn / apply_fn of the finite network
+    if spec.architecture == "fc":
+        layers = [stax.Flatten()]
+        for _ in range(spec.depth):
+            layers += [dense(width), stax.Relu()]
+        layers += [dense(1)]
+    else:
+        layers = []
+        if spec.architecture == "convnet":
+            layers += [conv(width), stax.Relu()]
+        for _ in range(spec.depth):
+            layers += [conv(width), stax.Relu(), stax.AvgPool((2, 2), strides=(2, 2))]
+        layers += [stax.Flatten(), dense(1)]
+    return stax.serial(*layers)
+
+
+def make_kernel_fn(spec: KernelSpec) -> KernelFn:
+    """A jitted ``kernel_fn(x1 (n1,H,W,C), x2 (n2,H,W,C)) -> (n1, n2)`` for ``spec``.
+
+    Differentiable with respect to both inputs (KIP backpropagates through it).
+    """
+    import jax
+
+    if spec.impl == "fast":
+        from . import convnet_kernel  # the fast ConvNet recursion (issue: 10x faster kernel)
+
+        fn = convnet_kernel.kernel_fn(spec)
+    else:
+        _, _, nt_kernel_fn = stax_network(spec)
+
+        def fn(x1, x2):
+            return nt_kernel_fn(x1, x2, spec.get)
+
+    return jax.jit(fn)
+
+
+def kernel_matrix(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray, block: int = 1000,
+                  progress: str | None = None) -> np.ndarray:
+    """``K[i, j] = k(x1[i], x2[j])`` computed in ``block x block`` pieces, as float32 numpy.
+
+    Blocks are padded to a fixed shape so jit compiles at most once per shape.
+    """
+    n1, n2 = len(x1), len(x2)
+    out = np.empty((n1, n2), np.float32)
+    b1, b2 = min(block, n1), min(block, n2)
+    starts = [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2)]
+    it = starts
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(starts, desc=progress, leave=False)
+    for i, j in it:
+        a = _pad_to(x1[i:i + b1], b1)
+        b = _pad_to(x2[j:j + b2], b2)
+        k = np.asarray(kernel_fn(a, b))
+        out[i:i + b1, j:j + b2] = k[: min(b1, n1 - i), : min(b2, n2 - j)]
+    return out
+
+
+def _pad_to(x: np.ndarray, n: int) -> np.ndarray:
+    """Pad ``x`` along axis 0 with copies of its first row up to ``n`` rows."""
+    if len(x) == n:
+        return x
+    pad = np.repeat(x[:1], n - len(x), axis=0)
+    return np.concatenate([x, pad], axis=0)

@@ -1,0 +1,439 @@
+"""Source datasets: train and test arrays, read from sklearn, local files or TFDS.
+
+``load_source(name, source_dir=None)`` returns a :class:`Source`: ``x_train (N, H, W, C)``
+float32 in [0, 1], ``y_train (N,)`` int64, the same for the test split, the class names and a
+fingerprint. The fingerprint is the sha256 of the decoded integer pixels and labels (see
+:func:`fingerprint_arrays`), so it does not depend on the container the data came in (a
+re-compressed ``.gz``, TFDS's TFRecords or the original archive all give the same value for the
+same images), and it identifies exactly what a release was distilled from.
+
+Where the data come from:
+- ``digits``: scikit-learn's 8x8 handwritten digits (1,797 images), shipped inside scikit-learn,
+  split with a fixed, seeded, stratified 75/25 split (:data:`DIGITS_SPLIT`).
+- ``mnist``, ``fashion_mnist``: IDX ``.gz`` files in ``source_dir`` (the four files of the
+  original distribution), else ``tfds.load``.
+- ``cifar10``: in ``source_dir``, the python batches (``cifar-10-batches-py/`` or the
+  ``cifar-10-python.tar.gz`` archive), the binary batches (``cifar-10-batches-bin/`` or
+  ``cifar-10-binary.tar.gz``), or a JPEG tree ``jpg/{train,test}/<class>/<NNNN>.jpg`` (a folder, or
+  ``cifar10-jpg.tar.gz``); else ``tfds.load``.
+- ``cifar100``: ``cifar-100-python/`` or ``cifar-100-python.tar.gz`` (fine labels); else TFDS.
+- ``svhn_cropped``: ``train_32x32.mat`` and ``test_32x32.mat``; else TFDS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import re
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from distilled_registry.errors import UserError
+
+
+class SourceError(UserError):
+    """A source dataset could not be read: says which file and what layout was expected."""
+
+
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                   "truck"]
+
+# The digits split: stratified, 25% test, this seed. Changing it changes every digits release.
+DIGITS_SPLIT = {"test_fraction": 0.25, "seed": 0}
+
+SOURCES = {
+    # name: (tfds name, licence, homepage, pixel max)
+    "digits": (None, "BSD-3-Clause", "https://archive.ics.uci.edu/dataset/80", 16),
+    "mnist": ("mnist", "CC-BY-SA-3.0", "http://yann.lecun.com/exdb/mnist/", 255),
+    "fashion_mnist": ("fashion_mnist", "MIT", "https://github.com/zalandoresearch/fashion-mnist", 255),
+    "cifar10": ("cifar10", "unknown", "https://www.cs.toronto.edu/~kriz/cifar.html", 255),
+    "cifar100": ("cifar100", "unknown", "https://www.cs.toronto.edu/~kriz/cifar.html", 255),
+    "svhn_cropped": ("svhn_cropped", "unknown", "http://ufldl.stanford.edu/housenumbers/", 255),
+}
+
+
+@dataclasses.dataclass
+class Source:
+    """A source dataset as distillation sees it.
+
+    Attributes:
+      name: source name (a key of :data:`SOURCES`).
+      x_train, x_test: (N, H, W, C) float32 in [0, 1].
+      y_train, y_test: (N,) int64 class ids.
+      class_names: C names.
+      fingerprint: sha256 of the decoded integer data (:func:`fingerprint_arrays`).
+      origin: where it was read from (``sklearn``, ``local:<layout>``, ``tfds:<name>:<version>``).
+      files: sha256 of every file read, by file name (empty for sklearn / TFDS).
+      exact: False when the copy is known to differ from the original pixels (the JPEG CIFAR-10).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    fingerprint: str
+    origin: str
+    files: dict = dataclasses.field(default_factory=dict)
+    exact: bool = True
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict:
+        """What provenance records about the source (no arrays)."""
+        return {
+            "name": self.name,
+            "origin": self.origin,
+            "fingerprint_sha256": self.fingerprint,
+            "fingerprint_recipe": "sha256 over (name, dtype, shape, bytes) of the uint8 images and int64 labels of train then test",
+            "files_sha256": dict(self.files),
+            "exact_copy": self.exact,
+            "image_shape": list(self.x_train.shape[1:]),
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "train_size": int(len(self.x_train)),
+            "test_size": int(len(self.x_test)),
+            "licence": SOURCES[self.name][1],
+            "homepage": SOURCES[self.name][2],
+            **({"split": dict(DIGITS_SPLIT)} if self.name == "digits" else {}),
+        }
+
+
+def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over ``name, dtype, shape, bytes`` of each array, in the given order."""
+    h = hashlib.sha256()
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def load_source(name: str, source_dir: str | os.PathLike | None = None) -> Source:
+    """Train and test arrays of source ``name``, from ``source_dir`` when given, else TFDS.
+
+    Raises:
+      SourceError: unknown name, missing or malformed files (naming the file and the layout).
+    """
+    if name not in SOURCES:
+        raise SourceError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
+    if name == "digits":
+        if source_dir is not None:
+            raise SourceError("the digits source ships inside scikit-learn; drop --source-dir")
+        return _digits()
+    if source_dir is not None:
+        d = Path(source_dir)
+        if not d.is_dir():
+            raise SourceError(f"--source-dir {str(d)!r} is not a directory")
+        reader = {"mnist": _idx_source, "fashion_mnist": _idx_source, "cifar10": _cifar10_local,
+                  "cifar100": _cifar100_local, "svhn_cropped": _svhn_local}[name]
+        return reader(name, d)
+    return _tfds_source(name)
+
+
+def _finish(name, xtr_u8, ytr, xte_u8, yte, class_names, origin, files=None, exact=True) -> Source:
+    """Fingerprint the integer data, then scale to float32 [0, 1]."""
+    ytr = np.asarray(ytr, np.int64)
+    yte = np.asarray(yte, np.int64)
+    fp = fingerprint_arrays({"x_train": xtr_u8, "y_train": ytr, "x_test": xte_u8, "y_test": yte})
+    scale = np.float32(SOURCES[name][3])
+    return Source(name=name, x_train=xtr_u8.astype(np.float32) / scale, y_train=ytr,
+                  x_test=xte_u8.astype(np.float32) / scale, y_test=yte, class_names=list(class_names),
+                  fingerprint=fp, origin=origin, files=files or {}, exact=exact)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# digits
+
+
+def _digits() -> Source:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = d.images.astype(np.uint8)[..., None]  # (1797, 8, 8, 1), values 0..16
+    y = d.target.astype(np.int64)
+    rng = np.random.default_rng(DIGITS_SPLIT["seed"])
+    test_idx = []
+    for c in range(10):
+        idx = np.flatnonzero(y == c)
+        k = int(round(len(idx) * DIGITS_SPLIT["test_fraction"]))
+        test_idx.append(rng.choice(idx, size=k, replace=False))
+    test = np.zeros(len(y), bool)
+    test[np.concatenate(test_idx)] = True
+    return _finish("digits", x[~test], y[~test], x[test], y[test], [str(i) for i in range(10)],
+                   origin="sklearn.datasets.load_digits")
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST family (IDX)
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not): magic ``0x0000 08 <ndim>``, big-endian uint32 dims, uint8 data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise SourceError(f"cannot read IDX file {str(path)!r}: {e}") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise SourceError(f"{str(path)!r} is not an IDX file of unsigned bytes (bad magic {raw[:4]!r})")
+    ndim = raw[3]
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise SourceError(f"{str(path)!r} is truncated: header says {dims} = {int(np.prod(dims))} "
+                          f"bytes, found {data.size}")
+    return data.reshape(dims)
+
+
+def _idx_source(name: str, d: Path) -> Source:
+    missing = [f for f in IDX_FILES.values() if not (d / f).is_file()]
+    if missing:
+        raise SourceError(
+            f"{name}: missing {', '.join(missing)} in {str(d)!r}; expected the four IDX files "
+            f"{', '.join(IDX_FILES.values())}")
+    arr = {k: read_idx(d / f) for k, f in IDX_FILES.items()}
+    for split in ("train", "test"):
+        if len(arr[f"{split}_images"]) != len(arr[f"{split}_labels"]):
+            raise SourceError(f"{name}: {split} images and labels differ in length in {str(d)!r}")
+    files = {f: _sha256_file(d / f) for f in IDX_FILES.values()}
+    classes = MNIST_CLASSES if name == "mnist" else FASHION_CLASSES
+    return _finish(name, arr["train_images"][..., None], arr["train_labels"],
+                   arr["test_images"][..., None], arr["test_labels"], classes, origin="local:idx",
+                   files=files)
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR-10 / CIFAR-100
+
+
+def _unpickle(raw: bytes, where: str) -> dict:
+    try:
+        return pickle.loads(raw, encoding="bytes")
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a malformed file
+        raise SourceError(f"{where} is not a CIFAR python batch (pickle): {e}") from e
+
+
+def _cifar_rows_to_nhwc(data: np.ndarray) -> np.ndarray:
+    return np.asarray(data, np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+def _get(d: dict, key: str):
+    return d.get(key.encode(), d.get(key))
+
+
+class _Members:
+    """Files of a folder or a tar archive, by relative path."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._tar = None
+        if root.is_file():
+            try:
+                self._tar = tarfile.open(root)
+            except tarfile.TarError as e:
+                raise SourceError(f"{str(root)!r} is not a readable tar archive: {e}") from e
+            self._names = {m.name.lstrip("./"): m for m in self._tar.getmembers() if m.isfile()}
+
+    def names(self) -> list[str]:
+        if self._tar is not None:
+            return sorted(self._names)
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+
+    def read(self, rel: str) -> bytes:
+        if self._tar is not None:
+            if rel not in self._names:
+                raise SourceError(f"{rel!r} is missing from {str(self.root)!r}")
+            return self._tar.extractfile(self._names[rel]).read()
+        p = self.root / rel
+        if not p.is_file():
+            raise SourceError(f"{str(p)!r} is missing")
+        return p.read_bytes()
+
+
+CIFAR10_LAYOUT = (
+    "expected one of: cifar-10-batches-py/ (or cifar-10-python.tar.gz) with data_batch_1..5 and "
+    "test_batch; cifar-10-batches-bin/ (or cifar-10-binary.tar.gz) with data_batch_1..5.bin and "
+    "test_batch.bin; or a JPEG tree jpg/{train,test}/<class name>/<NNNN>.jpg (a folder, or "
+    "cifar10-jpg.tar.gz)")
+
+
+def _cifar10_local(name: str, d: Path) -> Source:
+    candidates = [
+        ("cifar-10-batches-py", _cifar10_py), ("cifar-10-python.tar.gz", _cifar10_py),
+        ("cifar-10-batches-bin", _cifar10_bin), ("cifar-10-binary.tar.gz", _cifar10_bin),
+        ("jpg", _cifar10_jpg), ("cifar10-jpg.tar.gz", _cifar10_jpg),
+    ]
+    for rel, reader in candidates:
+        p = d / rel
+        if p.exists():
+            src = reader(_Members(p), rel)
+            if p.is_file():
+                src.files = {rel: _sha256_file(p)}
+            return src
+    raise SourceError(f"cifar10: nothing readable in {str(d)!r}; {CIFAR10_LAYOUT}")
+
+
+def _prefix(members: _Members, marker: str) -> str:
+    """The folder prefix inside an archive under which ``marker`` lives ('' for a plain folder)."""
+    for n in members.names():
+        if n.endswith(marker):
+            return n[: -len(marker)]
+    raise SourceError(f"{marker!r} not found in {str(members.root)!r}; {CIFAR10_LAYOUT}")
+
+
+def _cifar10_py(members: _Members, rel: str) -> Source:
+    pre = _prefix(members, "test_batch") if members._tar is not None else ""
+    xs, ys = [], []
+    for i in range(1, 6):
+        b = _unpickle(members.read(f"{pre}data_batch_{i}"), f"{rel}/data_batch_{i}")
+        xs.append(_cifar_rows_to_nhwc(_get(b, "data")))
+        ys.append(np.asarray(_get(b, "labels")))
+    t = _unpickle(members.read(f"{pre}test_batch"), f"{rel}/test_batch")
+    return _finish("cifar10", np.concatenate(xs), np.concatenate(ys), _cifar_rows_to_nhwc(_get(t, "data")),
+                   np.asarray(_get(t, "labels")), CIFAR10_CLASSES, origin="local:cifar10-python")
+
+
+def _cifar10_bin(members: _Members, rel: str) -> Source:
+    pre = _prefix(members, "test_batch.bin") if members._tar is not None else ""
+
+    def read(fname):
+        raw = np.frombuffer(members.read(pre + fname), np.uint8)
+        if raw.size % 3073:
+            raise SourceError(f"{rel}/{fname}: size {raw.size} is not a multiple of 3073 bytes "
+                              "(1 label byte + 3072 pixel bytes per record)")
+        raw = raw.reshape(-1, 3073)
+        return _cifar_rows_to_nhwc(raw[:, 1:]), raw[:, 0]
+
+    parts = [read(f"data_batch_{i}.bin") for i in range(1, 6)]
+    xt, yt = read("test_batch.bin")
+    return _finish("cifar10", np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                   xt, yt, CIFAR10_CLASSES, origin="local:cifar10-binary")
+
+
+_JPG = re.compile(r"(?:^|.*/)jpg/(train|test)/([^/]+)/(\d+)\.jpg$")
+
+
+def _cifar10_jpg(members: _Members, rel: str) -> Source:
+    from PIL import Image
+
+    entries = {"train": [], "test": []}
+    for n in members.names():
+        m = _JPG.match(n if n.startswith("jpg/") or "/jpg/" in n else "jpg/" + n)
+        if m:
+            split, cls, num = m.groups()
+            if cls not in CIFAR10_CLASSES:
+                raise SourceError(f"{rel}: unknown class folder {cls!r} in {n!r}; expected {CIFAR10_CLASSES}")
+            entries[split].append((CIFAR10_CLASSES.index(cls), int(num), n))
+    if not entries["train"] or not entries["test"]:
+        raise SourceError(f"{rel}: no jpg/train/<class>/<NNNN>.jpg and jpg/test/... images found; {CIFAR10_LAYOUT}")
+    out = {}
+    for split, items in entries.items():
+        items.sort()  # by class, then by number: the original order within each class
+        x = np.empty((len(items), 32, 32, 3), np.uint8)
+        for i, (_, _, n) in enumerate(items):
+            try:
+                img = Image.open(io.BytesIO(members.read(n))).convert("RGB")
+            except Exception as e:  # noqa: BLE001 - any decoder failure is a malformed file
+                raise SourceError(f"{rel}: cannot decode {n!r}: {e}") from e
+            if img.size != (32, 32):
+                raise SourceError(f"{rel}: {n!r} is {img.size[0]}x{img.size[1]}, expected 32x32")
+            x[i] = np.asarray(img)
+        out[split] = (x, np.array([c for c, _, _ in items]))
+    return _finish("cifar10", *out["train"], *out["test"], CIFAR10_CLASSES, origin="local:cifar10-jpeg",
+                   exact=False)
+
+
+def _cifar100_local(name: str, d: Path) -> Source:
+    for rel in ("cifar-100-python", "cifar-100-python.tar.gz"):
+        p = d / rel
+        if p.exists():
+            members = _Members(p)
+            pre = _prefix(members, "test") if members._tar is not None else ""
+            tr = _unpickle(members.read(pre + "train"), f"{rel}/train")
+            te = _unpickle(members.read(pre + "test"), f"{rel}/test")
+            meta = _unpickle(members.read(pre + "meta"), f"{rel}/meta")
+            classes = [c.decode() if isinstance(c, bytes) else c for c in _get(meta, "fine_label_names")]
+            src = _finish("cifar100", _cifar_rows_to_nhwc(_get(tr, "data")), _get(tr, "fine_labels"),
+                          _cifar_rows_to_nhwc(_get(te, "data")), _get(te, "fine_labels"), classes,
+                          origin="local:cifar100-python")
+            if p.is_file():
+                src.files = {rel: _sha256_file(p)}
+            return src
+    raise SourceError(f"cifar100: nothing readable in {str(d)!r}; expected cifar-100-python/ (train, "
+                      "test, meta) or cifar-100-python.tar.gz")
+
+
+def _svhn_local(name: str, d: Path) -> Source:
+    from scipy.io import loadmat
+
+    arrays = []
+    for f in ("train_32x32.mat", "test_32x32.mat"):
+        p = d / f
+        if not p.is_file():
+            raise SourceError(f"svhn_cropped: missing {f} in {str(d)!r}; expected train_32x32.mat "
+                              "and test_32x32.mat (the cropped-digits format)")
+        try:
+            m = loadmat(p)
+        except Exception as e:  # noqa: BLE001
+            raise SourceError(f"svhn_cropped: cannot read {str(p)!r} as a MATLAB file: {e}") from e
+        x = np.transpose(m["X"], (3, 0, 1, 2)).astype(np.uint8)
+        y = m["y"].reshape(-1).astype(np.int64) % 10  # SVHN stores digit 0 as label 10
+        arrays += [x, y]
+    files = {f: _sha256_file(d / f) for f in ("train_32x32.mat", "test_32x32.mat")}
+    return _finish("svhn_cropped", *arrays, [str(i) for i in range(10)], origin="local:svhn-mat",
+                   files=files)
+
+
+# --------------------------------------------------------------------------------------------
+# TFDS
+
+
+def _tfds_source(name: str) -> Source:
+    """Read ``name`` through ``tfds.load`` (downloads on first use; needs network)."""
+    import tensorflow_datasets as tfds
+
+    tfds_name = SOURCES[name][0]
+    try:
+        builder = tfds.builder(tfds_name)
+        builder.download_and_prepare()
+        splits = {s: tfds.as_numpy(builder.as_dataset(split=s, batch_size=-1)) for s in ("train", "test")}
+    except Exception as e:  # noqa: BLE001 - network and TFDS errors surface here
+        raise SourceError(
+            f"{name}: tfds could not load {tfds_name!r} ({type(e).__name__}: {e}). Without network, pass "
+            f"--source-dir with local files") from e
+    classes = builder.info.features["label"].names
+    if name == "mnist":
+        classes = MNIST_CLASSES
+    return _finish(name, splits["train"]["image"].astype(np.uint8), splits["train"]["label"],
+                   splits["test"]["image"].astype(np.uint8), splits["test"]["label"], classes,
+                   origin=f"tfds:{tfds_name}:{builder.info.version}")
