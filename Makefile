@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: demo test .venv clean-venv
 

@@ -61,8 +61,8 @@ class DistillConfig:
             raise ConfigError(f"--reg (the KRR regulariser) must be >= 0, got {self.reg!r}")
         if not self.ls_reg >= 0:
             raise ConfigError(f"--ls-reg must be >= 0, got {self.ls_reg!r}")
-        if not self.zca_reg >= 0:
-            raise ConfigError(f"--zca-reg must be >= 0, got {self.zca_reg!r}")
+        if not self.zca_reg > 0:
+            raise ConfigError(f"--zca-reg must be > 0, got {self.zca_reg!r}")
         if self.steps < 0:
             raise ConfigError(f"--steps must be >= 0, got {self.steps!r}")
         if not self.learning_rate > 0:

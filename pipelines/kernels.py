@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from typing import Any, Callable
 
 import numpy as np
@@ -95,7 +94,6 @@ class KernelSpec:
 
 def stax_network(spec: KernelSpec):
     """The neural-tangents ``stax.serial`` network of ``spec``: ``(init_fn, apply_fn, kernel_fn)``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # neural-tangents imports TensorFlow
     from neural_tangents import stax
 
     def dense(width):

@@ -37,8 +37,8 @@ def zca_matrix(x: np.ndarray, zca_reg: float = 0.1) -> np.ndarray:
     Rows are mean-removed and unit-normed first; ``cov = X^T X / N``;
     ``lambda = zca_reg * trace(cov) / d``. Returns float32 (d, d). Computed in float64.
     """
-    if zca_reg < 0:
-        raise ValueError(f"zca_reg must be >= 0, got {zca_reg}")
+    if not zca_reg > 0:
+        raise ValueError(f"zca_reg must be > 0 (mean-removed rows make the covariance singular), got {zca_reg}")
     x = normalize_rows(np.asarray(x, np.float64).reshape(len(x), -1))
     cov = x.T @ x / len(x)
     lam = zca_reg * np.trace(cov) / cov.shape[0]

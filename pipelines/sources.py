@@ -426,14 +426,17 @@ def _tfds_source(name: str) -> Source:
     try:
         builder = tfds.builder(tfds_name)
         builder.download_and_prepare()
-        splits = {s: tfds.as_numpy(builder.as_dataset(split=s, batch_size=-1)) for s in ("train", "test")}
+        splits = {}
+        for s in ("train", "test"):
+            batches = list(tfds.as_numpy(builder.as_dataset(split=s).batch(4096)))
+            splits[s] = {k: np.concatenate([b[k] for b in batches]) for k in ("image", "label")}
     except Exception as e:  # noqa: BLE001 - network and TFDS errors surface here
         raise SourceError(
             f"{name}: tfds could not load {tfds_name!r} ({type(e).__name__}: {e}). Without network, pass "
             f"--source-dir with local files") from e
-    classes = builder.info.features["label"].names
-    if name == "mnist":
-        classes = MNIST_CLASSES
+    known = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES,
+             "svhn_cropped": MNIST_CLASSES}
+    classes = known.get(name) or builder.info.features["label"].names
     return _finish(name, splits["train"]["image"].astype(np.uint8), splits["train"]["label"],
                    splits["test"]["image"].astype(np.uint8), splits["test"]["label"], classes,
                    origin=f"tfds:{tfds_name}:{builder.info.version}")

@@ -1,0 +1,36 @@
+"""Shared fixtures. Real datasets come from $DISTILLED_REGISTRY_TEST_DATA (default: the
+``shared/data`` folder beside this checkout, where the project's machines keep them); tests that
+need them skip, saying why, when they are absent."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def real_data_dir() -> Path:
+    return Path(os.environ.get("DISTILLED_REGISTRY_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    d = real_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"real datasets not found at {d} (set DISTILLED_REGISTRY_TEST_DATA)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from distilled_registry.pipelines import sources
+
+    return sources.load_source("digits")
+
+
+@pytest.fixture(scope="session")
+def fc_kernel():
+    from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
+
+    return make_kernel_fn(KernelSpec("fc", depth=1))

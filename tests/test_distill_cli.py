@@ -1,0 +1,115 @@
+"""``distilled-registry distill`` end to end on digits: the release, its accuracy, its determinism,
+and clear errors that write nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distilled_registry import cli
+from distilled_registry.release import read_data
+
+KIP_ARGS = ["distill", "--source", "digits", "--algorithm", "kip", "--kernel", "fc", "--ipc", "10",
+            "--learn-labels", "--steps", "300", "--seed", "0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def kip_release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kip") / "kip_digits_ipc10"
+    assert cli.main(KIP_ARGS + ["--out", str(out)]) == 0
+    return out
+
+
+def test_kip_release_files_and_provenance(kip_release):
+    assert {p.name for p in kip_release.iterdir()} == {
+        "data.npz", "provenance.json", "transform.npz", "preview.png", "loss_curve.png"}
+    data = read_data(kip_release)
+    assert data["images"].shape == (100, 8, 8, 1) and data["labels"].shape == (100, 10)
+    assert data["class_ids"].tolist() == np.repeat(np.arange(10), 10).tolist()
+    prov = json.loads((kip_release / "provenance.json").read_text())
+    assert prov["source"]["name"] == "digits" and len(prov["source"]["fingerprint_sha256"]) == 64
+    assert prov["config"]["learn_labels"] is True and prov["config"]["steps"] == 300
+    assert prov["environment"]["jax"] == "0.5.3" and prov["environment"]["neural-tangents"] == "0.6.5"
+    assert prov["timing"]["wall_seconds"] > 0
+    assert set(prov["files"]) == {"data.npz", "transform.npz", "preview.png", "loss_curve.png"}
+    # learned labels moved away from one-hot
+    assert not np.allclose(data["labels"], np.eye(10)[data["class_ids"]] - 0.1)
+
+
+def test_kip_beats_natural_by_two_points(kip_release):
+    m = json.loads((kip_release / "provenance.json").read_text())["metrics"]
+    assert m["recipe"]["test_size"] == 450  # the full digits test split
+    assert m["krr_test_accuracy"] >= m["natural_krr_test_accuracy"] + 0.02, m
+
+
+def test_label_solve_beats_natural(tmp_path):
+    out = tmp_path / "ls"
+    assert cli.main(["distill", "--algorithm", "ls", "--ipc", "10", "--out", str(out), "--quiet"]) == 0
+    m = json.loads((out / "provenance.json").read_text())["metrics"]
+    assert m["krr_test_accuracy"] > m["natural_krr_test_accuracy"], m
+    # LS keeps the real images it starts from: the natural baseline's support set
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["algorithm"]["steps_run"] == 0
+
+
+def test_same_seed_same_release(kip_release, tmp_path):
+    out = tmp_path / "again"
+    assert cli.main(KIP_ARGS + ["--out", str(out)]) == 0
+    assert (out / "data.npz").read_bytes() == (kip_release / "data.npz").read_bytes()
+    assert (out / "transform.npz").read_bytes() == (kip_release / "transform.npz").read_bytes()
+
+
+def test_zca_and_convnet_run(tmp_path):
+    out = tmp_path / "cnn"
+    args = ["distill", "--kernel", "convnet3", "--depth", "2", "--zca", "--ipc", "1", "--steps", "3",
+            "--target-batch", "50", "--out", str(out), "--quiet"]
+    assert cli.main(args) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["preprocessing"]["zca"] is True and prov["kernel"]["architecture"] == "convnet3"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "imagenet"], "unknown source 'imagenet'"),
+    (["--source", "mnist", "--source-dir", "EMPTY"], "missing train-images-idx3-ubyte.gz"),
+    (["--ipc", "0"], "--ipc .* positive integer, got 0"),
+    (["--reg=-1e-3"], "--reg .* >= 0, got -0.001"),
+    (["--kernel", "convnet", "--depth", "4"], "divisible by 16; got 8x8"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = [str(empty) if a == "EMPTY" else a for a in args]
+    out = tmp_path / "rel"
+    assert cli.main(["distill", "--out", str(out), "--quiet", "--steps", "1"] + args) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err
+    import re
+    assert re.search(message, err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no release, no temporary debris
+
+
+def test_console_script_reports_errors_with_exit_code_2(tmp_path):
+    exe = Path(sys.executable).parent / "distilled-registry"
+    r = subprocess.run([str(exe), "distill", "--ipc", "0", "--out", str(tmp_path / "x")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--ipc" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_existing_out_is_refused(kip_release, capsys):
+    assert cli.main(KIP_ARGS + ["--out", str(kip_release)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_demo_writes_table_and_grid(tmp_path, capsys):
+    from distilled_registry.pipelines.demo import run_demo
+
+    rows = run_demo(tmp_path, steps=20, progress=False)
+    assert len(rows) == 4 and (tmp_path / "grid.png").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "| images/class | natural | KIP | LS |" in out
+    for r in rows:
+        assert (Path(r["path"]) / "data.npz").is_file()
