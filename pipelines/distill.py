@@ -48,6 +48,7 @@ class DistillConfig:
     zca_reg: float = 0.1
     seed: int = 0
     eval_block: int = 1000
+    tile: int = 0  # rows per kernel tile; 0: no tiling (one dense step in this process)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value."""
@@ -69,6 +70,8 @@ class DistillConfig:
             raise ConfigError(f"--lr must be > 0, got {self.learning_rate!r}")
         if self.target_batch < 1:
             raise ConfigError(f"--target-batch must be >= 1, got {self.target_batch!r}")
+        if self.tile < 0:
+            raise ConfigError(f"--tile must be >= 0 (0: no tiling), got {self.tile!r}")
         if self.eval_block < 1:
             raise ConfigError(f"eval_block must be >= 1, got {self.eval_block!r}")
 
@@ -111,42 +114,92 @@ def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
 
 
 def distill(config: DistillConfig, out: str | Path, source_dir: str | None = None, *,
-            progress: bool = True, engine=None, kip_state: kip.KipState | None = None,
-            kip_hook=None, hook_every: int = 0, overwrite: bool = False,
-            backend: dict | None = None) -> dict:
+            progress: bool = True, overwrite: bool = False, backend: str = "local", workers: int = 1,
+            ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
+            resume: bool = False, _fault: tuple[int, int] | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance.
 
-    Nothing is written unless the whole run succeeds. ``engine``, ``kip_state``, ``kip_hook`` and
-    ``hook_every`` pass through to :func:`kip.run` (distributed engines, resume, checkpoints);
-    ``backend`` describes the engine for provenance.
+    Nothing is written at ``out`` unless the whole run succeeds.
+
+    Args:
+      backend, workers, ray_address: where kernel tiles are computed (``local`` in-process, or
+        ``ray`` actors; see :mod:`backends`). Needs ``config.tile > 0`` for ``ray``.
+      checkpoint_every: save the KIP state every this many steps (0: never) into
+        ``checkpoint_dir`` (default: ``<out>.checkpoint`` beside ``out``), removed on success.
+      resume: continue from the checkpoint in ``checkpoint_dir`` when there is one.
+      _fault: test-only ``(step, worker)`` for the Ray backend: that worker dies after that step's forward.
     """
     config.validate()
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {str(out)!r} already exists; choose another or remove it first")
+    if backend != "local" and config.tile == 0:
+        raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile)")
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     data = prepare(config, source_dir)
-    src = data.source
     from .kernels import make_kernel_fn
 
     kernel_fn = make_kernel_fn(config.kernel)
+    pool = None
+    if config.tile:
+        from . import backends
+
+        try:
+            pool = backends.make_workers(config.kernel.to_dict(), backend, workers, ray_address,
+                                         **({"fault": _fault} if _fault else {}))
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+    try:
+        return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every,
+                    Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint"),
+                    resume, t0, started)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir, resume, t0,
+         started) -> dict:
+    src = data.source
     idx = kip.support_indices(src.y_train, config.ipc, config.seed)
     x0, class_ids = data.x_train[idx], src.y_train[idx]
     y0 = krr.centered_one_hot(class_ids, src.num_classes)
 
     t_alg = time.perf_counter()
-    losses = None
+    losses, resumed_from = None, 0
     if config.algorithm == "kip":
-        state, losses = kip.run(config.kip_config(), kernel_fn, data.x_train, src.y_train, src.num_classes,
-                                engine=engine, state=kip_state, hook=kip_hook, hook_every=hook_every,
-                                progress=progress)
+        from . import checkpoint
+
+        kcfg = config.kip_config()
+        state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
+        if resume:
+            state = checkpoint.load(ckpt_dir, state, config.to_dict()) or state
+        resumed_from = state.step
+        hook = None
+        if checkpoint_every:
+            def hook(s, loss):
+                checkpoint.save(ckpt_dir, s, config.to_dict())
+        engine = None
+        if pool is not None:
+            from .distributed import TiledEngine
+
+            engine = TiledEngine(pool, config.reg, config.tile)
+        state, losses = kip.run(kcfg, kernel_fn, data.x_train, src.y_train, src.num_classes, engine=engine,
+                                state=state, hook=hook, hook_every=checkpoint_every, progress=progress)
         images, labels = state.images, state.labels
     else:
         images = x0
-        labels = label_solve.label_solve(kernel_fn, x0, data.x_train,
-                                         krr.centered_one_hot(src.y_train, src.num_classes), reg=config.reg,
-                                         ls_reg=config.ls_reg, block=config.eval_block, progress=progress)
+        y_t = krr.centered_one_hot(src.y_train, src.num_classes)
+        if pool is None:
+            labels = label_solve.label_solve(kernel_fn, x0, data.x_train, y_t, reg=config.reg,
+                                             ls_reg=config.ls_reg, block=config.eval_block, progress=progress)
+        else:
+            from .distributed import kernel_rows
+
+            g, b = label_solve.accumulate(lambda i, j: kernel_rows(pool, data.x_train[i:j], x0, config.tile),
+                                          y_t, len(y_t), config.eval_block, progress)
+            labels = label_solve.solve(kernel_rows(pool, x0, x0, config.tile), g, b, config.reg, config.ls_reg)
     alg_seconds = time.perf_counter() - t_alg
 
     t_eval = time.perf_counter()
@@ -179,12 +232,14 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             "paper": {"kip": "Nguyen, Chen, Lee. Dataset Meta-Learning from Kernel Ridge Regression. ICLR 2021",
                       "ls": "Nguyen, Novak, Xiao, Lee. Dataset Distillation with Infinitely Wide "
                             "Convolutional Networks. NeurIPS 2021"}[config.algorithm],
-            "steps_run": len(losses) if losses is not None else 0,
+            "steps_run": config.steps if config.algorithm == "kip" else 0,
+            "resumed_from_step": resumed_from,
             "final_loss": losses[-1] if losses else None,
             "support_size": int(len(images)),
         },
         "seed": config.seed,
-        "backend": backend or {"name": "local", "workers": 1},
+        "backend": {**(pool.describe() if pool is not None else {"name": "local", "workers": 1}),
+                    "tile": config.tile},
         "environment": {**environment.library_versions(), "git": environment.git_commit(),
                         "device": environment.device()},
         "timing": {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(alg_seconds, 3),
@@ -206,6 +261,10 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         },
     }
     rel.write_release(out, files, provenance, overwrite=overwrite)
+    if checkpoint_every:
+        import shutil
+
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     return provenance
 
 

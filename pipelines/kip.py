@@ -181,7 +181,8 @@ def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np
         losses.append(float(loss))
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.5f}", refresh=False)
+            extra = engine.progress() if hasattr(engine, "progress") else {}
+            bar.set_postfix(loss=f"{losses[-1]:.5f}", **extra, refresh=False)
         if hook is not None and hook_every and state.step % hook_every == 0:
             hook(state, losses[-1])
     if bar is not None:

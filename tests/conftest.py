@@ -9,6 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Ray started by the tests serves this machine alone: keep it on the loopback interface.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 
 def real_data_dir() -> Path:
     return Path(os.environ.get("DISTILLED_REGISTRY_TEST_DATA", REPO.parent / "shared" / "data"))

@@ -1,0 +1,123 @@
+"""Cutting the kernel matrices of a KIP step into fixed-shape tiles, and putting them back.
+
+Support images ``X_s`` (n) and target images ``X_t`` (m) are cut into blocks of ``block`` rows;
+the last block of each is padded (with copies of the set's first row, so every padded input is a
+valid image) to the full shape, so jit compiles one shape per kernel. Tiles:
+
+- ``ss`` tiles ``(i, j)`` with ``i <= j``: ``k(X_s[i], X_s[j])``, the upper triangle of ``K_ss``;
+  the lower triangle is mirrored from it.
+- ``ts`` tiles ``(t, j)``: ``k(X_t[t], X_s[j])``.
+
+Backward, the cotangent of the loss with respect to ``K`` is cut the same way; an off-diagonal
+``ss`` tile receives ``G[i, j] + G[j, i]^T`` because it stands in ``K_ss`` twice. Padded rows and
+columns receive zero cotangent, so padding never changes a gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Tile:
+    """One tile: ``kind`` ``ss`` or ``ts``; ``row`` block (support i or target t); ``col`` support block j."""
+
+    id: int
+    kind: str
+    row: int
+    col: int
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """Block keys of the two kernel arguments (``s3``: support block 3, ``t0``: target block 0)."""
+        return (("s" if self.kind == "ss" else "t") + str(self.row), "s" + str(self.col))
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    n: int      # support size
+    m: int      # target size
+    block: int  # rows per block
+
+    def __post_init__(self):
+        if self.block < 1:
+            raise ValueError(f"tile size must be >= 1, got {self.block}")
+
+    @property
+    def support_blocks(self) -> int:
+        return math.ceil(self.n / self.block)
+
+    @property
+    def target_blocks(self) -> int:
+        return math.ceil(self.m / self.block)
+
+    def tiles(self, with_ss: bool = True) -> list[Tile]:
+        out = []
+        if with_ss:
+            for i in range(self.support_blocks):
+                for j in range(i, self.support_blocks):
+                    out.append(Tile(len(out), "ss", i, j))
+        for t in range(self.target_blocks):
+            for j in range(self.support_blocks):
+                out.append(Tile(len(out), "ts", t, j))
+        return out
+
+    def blocks(self, x_s: np.ndarray, x_t: np.ndarray | None) -> dict[str, np.ndarray]:
+        """``{"s0": ..., "t0": ...}``: padded blocks of the support and target images."""
+        out = {f"s{i}": b for i, b in enumerate(pad_blocks(x_s, self.block))}
+        if x_t is not None:
+            out.update({f"t{i}": b for i, b in enumerate(pad_blocks(x_t, self.block))})
+        return out
+
+    def assemble(self, tiles: list[Tile], outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(K_ss (n, n), K_ts (m, n))`` from tile results (K_ss mirrored from its upper triangle)."""
+        b = self.block
+        dtype = np.asarray(outs[0]).dtype if outs else np.float32
+        k_ss = np.zeros((self.support_blocks * b,) * 2, dtype)
+        k_ts = np.zeros((self.target_blocks * b, self.support_blocks * b), dtype)
+        for tile, k in zip(tiles, outs):
+            r, c = slice(tile.row * b, (tile.row + 1) * b), slice(tile.col * b, (tile.col + 1) * b)
+            if tile.kind == "ss":
+                k_ss[r, c] = k
+                k_ss[c, r] = np.asarray(k).T
+            else:
+                k_ts[r, c] = k
+        return k_ss[: self.n, : self.n], k_ts[: self.m, : self.n]
+
+    def cotangents(self, tiles: list[Tile], g_ss: np.ndarray, g_ts: np.ndarray) -> list[np.ndarray]:
+        """Per-tile cotangents of the loss from ``dL/dK_ss (n, n)`` and ``dL/dK_ts (m, n)``."""
+        b = self.block
+        gs = np.zeros((self.support_blocks * b,) * 2, g_ss.dtype)
+        gs[: self.n, : self.n] = g_ss
+        gt = np.zeros((self.target_blocks * b, self.support_blocks * b), g_ts.dtype)
+        gt[: self.m, : self.n] = g_ts
+        out = []
+        for tile in tiles:
+            r, c = slice(tile.row * b, (tile.row + 1) * b), slice(tile.col * b, (tile.col + 1) * b)
+            if tile.kind == "ss":
+                out.append(gs[r, c] if tile.row == tile.col else gs[r, c] + gs[c, r].T)
+            else:
+                out.append(gt[r, c])
+        return out
+
+    def support_gradient(self, tiles: list[Tile], grads: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """``dL/dX_s (n, ...)``: per-tile input gradients summed per support block, in tile order."""
+        acc: list[np.ndarray | None] = [None] * self.support_blocks
+        for tile, (da, db) in zip(tiles, grads):
+            parts = [(tile.col, db)] + ([(tile.row, da)] if tile.kind == "ss" else [])
+            for blk, g in parts:
+                acc[blk] = g if acc[blk] is None else acc[blk] + g
+        return np.concatenate(acc)[: self.n]
+
+
+def pad_blocks(x: np.ndarray, block: int) -> list[np.ndarray]:
+    """``x`` cut into blocks of ``block`` rows, the last padded with copies of ``x[0]``."""
+    x = np.asarray(x)
+    n = len(x)
+    pad = (-n) % block
+    if pad:
+        x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
+    return [x[i:i + block] for i in range(0, len(x), block)]
