@@ -17,6 +17,24 @@ def _display(img: np.ndarray) -> np.ndarray:
     return img[..., 0] if img.shape[-1] == 1 else img
 
 
+def label_note(label: np.ndarray, class_id: int, class_names: list[str], atol: float = 1e-3) -> tuple[str, str] | None:
+    """How a learned label differs from its class's centred one-hot vector, or None when it does not.
+
+    ``("->cat 0.41", "red")`` when its largest entry is another class (that class and its value),
+    else ``("0.73", "black")``: the value of its own class (one-hot would give ``1 - 1/C``).
+    """
+    label = np.asarray(label, np.float64)
+    c = len(label)
+    one_hot = np.full(c, -1.0 / c)
+    one_hot[class_id] += 1.0
+    if np.allclose(label, one_hot, atol=atol):
+        return None
+    top = int(np.argmax(label))
+    if top != class_id:
+        return f"->{class_names[top]} {label[top]:.2f}", "red"
+    return f"{label[class_id]:.2f}", "black"
+
+
 def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list[str],
              per_class: int = 10, labels: list[np.ndarray | None] | None = None, title: str = "") -> bytes:
     """PNG bytes of image grids side by side.
@@ -24,9 +42,8 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
     Args:
       panels: ``(panel title, images (N,H,W,C), class_ids (N,))`` each; a row per class, up to
         ``per_class`` images of that class in a panel.
-      labels: per panel, learned label vectors (N, C) or None; where an image's label argmax differs
-        from its class or its top value is well below the others' mean, the label's top value is
-        printed under the image.
+      labels: per panel, label vectors (N, C) or None; where an image's label differs from its
+        class's centred one-hot vector, the label is summarised above the image (:func:`label_note`).
     """
     import matplotlib
 
@@ -49,9 +66,9 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
                 ax = axes[c, col0 + j]
                 ax.imshow(_display(images[i]), cmap="gray", interpolation="nearest")
                 if lab is not None:
-                    top = int(np.argmax(lab[i]))
-                    if top != c:
-                        ax.set_title(f"->{class_names[top]}", fontsize=6, color="red")
+                    note = label_note(lab[i], c, class_names)
+                    if note:
+                        ax.set_title(note[0], fontsize=5, color=note[1], pad=1)
             if p == 0:
                 axes[c, 0].text(-0.15, 0.5, class_names[c], fontsize=7, ha="right", va="center",
                                    transform=axes[c, 0].transAxes)

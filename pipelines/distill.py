@@ -16,6 +16,7 @@ import numpy as np
 
 from distilled_registry import release as rel
 from distilled_registry.errors import UserError
+from distilled_registry.provenance import SCHEMA as PROVENANCE_SCHEMA
 from distilled_registry.preview import grid_png
 
 from . import environment, kip, krr, label_solve, sources
@@ -23,7 +24,6 @@ from .kernels import KernelSpec
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
-PROVENANCE_SCHEMA = "distilled_registry.provenance/1"
 
 
 class ConfigError(UserError):

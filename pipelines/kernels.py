@@ -77,23 +77,36 @@ class KernelSpec:
         return cls(**d)
 
     def min_image_size(self) -> int:
-        """Height and width must be divisible by this (one 2x2 pool per block)."""
+        """Height and width must be at least this (one 2x2 pool per block)."""
         return 1 if self.architecture == "fc" else 2 ** self.depth
 
     def check_images(self, shape: tuple) -> None:
-        """Raise ValueError when images of ``shape`` (N, H, W, C) cannot go through the network."""
+        """Raise ValueError when images of ``shape`` (N, H, W, C) cannot go through the network.
+
+        neural-tangents pools with VALID padding and rounds odd sides down (28 -> 14 -> 7 -> 3), so
+        ``impl='nt'`` takes any side of at least ``2**depth``; the fast kernel needs sides divisible
+        by ``2**depth``.
+        """
         if len(shape) != 4:
             raise ValueError(f"kernels take NHWC images, got an array of shape {shape}")
         h, w = shape[1], shape[2]
         m = self.min_image_size()
-        if h % m or w % m:
+        if h < m or w < m:
             raise ValueError(
                 f"{self.architecture} with depth {self.depth} pools {self.depth} times by 2, so image "
-                f"height and width must be divisible by {m}; got {h}x{w}")
+                f"height and width must be at least {m}; got {h}x{w}")
+        if self.impl == "fast" and (h % m or w % m):
+            raise ValueError(
+                f"the fast {self.architecture} kernel with depth {self.depth} needs image sides divisible "
+                f"by {m}; got {h}x{w} (use impl='nt', which rounds odd pools down)")
 
 
-def stax_network(spec: KernelSpec):
-    """The neural-tangents ``stax.serial`` network of ``spec``: ``(init_fn, apply_fn, kernel_fn)``."""
+def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):
+    """The neural-tangents ``stax.serial`` network of ``spec``: ``(init_fn, apply_fn, kernel_fn)``.
+
+    ``width`` (hidden units or channels) and ``out_dim`` (outputs of the last Dense) only shape the
+    finite network of ``init_fn`` / ``apply_fn``; ``kernel_fn`` does not depend on them.
+    """
     from neural_tangents import stax
 
     def dense(width):
@@ -103,19 +116,18 @@ def stax_network(spec: KernelSpec):
         return stax.Conv(width, (3, 3), padding="SAME", W_std=spec.W_std, b_std=spec.b_std,
                          parameterization="ntk")
 
-    width = 1024  # only used by init_fn / apply_fn of the finite network
     if spec.architecture == "fc":
         layers = [stax.Flatten()]
         for _ in range(spec.depth):
             layers += [dense(width), stax.Relu()]
-        layers += [dense(1)]
+        layers += [dense(out_dim)]
     else:
         layers = []
         if spec.architecture == "convnet":
             layers += [conv(width), stax.Relu()]
         for _ in range(spec.depth):
             layers += [conv(width), stax.Relu(), stax.AvgPool((2, 2), strides=(2, 2))]
-        layers += [stax.Flatten(), dense(1)]
+        layers += [stax.Flatten(), dense(out_dim)]
     return stax.serial(*layers)
 
 

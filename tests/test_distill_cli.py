@@ -25,7 +25,8 @@ def kip_release(tmp_path_factory):
 
 def test_kip_release_files_and_provenance(kip_release):
     assert {p.name for p in kip_release.iterdir()} == {
-        "data.npz", "provenance.json", "transform.npz", "preview.png", "loss_curve.png"}
+        "data.npz", "provenance.json", "transform.npz", "preview.png", "loss_curve.png", "data.parquet",
+        "croissant.json"}
     data = read_data(kip_release)
     assert data["images"].shape == (100, 8, 8, 1) and data["labels"].shape == (100, 10)
     assert data["class_ids"].tolist() == np.repeat(np.arange(10), 10).tolist()
@@ -34,7 +35,8 @@ def test_kip_release_files_and_provenance(kip_release):
     assert prov["config"]["learn_labels"] is True and prov["config"]["steps"] == 300
     assert prov["environment"]["jax"] == "0.5.3" and prov["environment"]["neural-tangents"] == "0.6.5"
     assert prov["timing"]["wall_seconds"] > 0
-    assert set(prov["files"]) == {"data.npz", "transform.npz", "preview.png", "loss_curve.png"}
+    assert set(prov["files"]) == {"data.npz", "transform.npz", "preview.png", "loss_curve.png", "data.parquet",
+                                  "croissant.json"}
     # learned labels moved away from one-hot
     assert not np.allclose(data["labels"], np.eye(10)[data["class_ids"]] - 0.1)
 
@@ -76,7 +78,7 @@ def test_zca_and_convnet_run(tmp_path):
     (["--source", "mnist", "--source-dir", "EMPTY"], "missing train-images-idx3-ubyte.gz"),
     (["--ipc", "0"], "--ipc .* positive integer, got 0"),
     (["--reg=-1e-3"], "--reg .* >= 0, got -0.001"),
-    (["--kernel", "convnet", "--depth", "4"], "divisible by 16; got 8x8"),
+    (["--kernel", "convnet", "--depth", "4"], "at least 16; got 8x8"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message):
     empty = tmp_path / "empty"

@@ -1,0 +1,153 @@
+"""The Python API: ``load``, ``list_releases``, ``info``.
+
+    >>> import distilled_registry as dr
+    >>> r = dr.load("kip_digits/ipc10")          # newest version in the local store
+    >>> r.images.shape, r.labels.shape, r.provenance["metrics"]["krr_test_accuracy"]
+    >>> x_test = r.transform().apply(raw_test_images)   # into the space the images live in
+
+Every load checks the release first: ``provenance.json`` against its schema, and the sha256 and
+size of every file it lists; a damaged release raises ReleaseError naming the bad file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import catalog, names, store
+from . import release as rel
+from .errors import UserError
+from .transform import Transform
+
+
+@dataclasses.dataclass
+class Release:
+    """A loaded release: its arrays, provenance and where it is.
+
+    Attributes:
+      name: ``family/config`` (None for a folder outside the store that carries no release name).
+      version: e.g. ``1.0.0`` (None likewise).
+      path: the release folder.
+      images: (N, H, W, C) float32, in the preprocessed space (see :meth:`transform`).
+      labels: (N, C) float32, centred one-hot or learned.
+      class_ids: (N,) int64, the class each image was initialised from.
+      provenance: the parsed, schema-checked ``provenance.json``.
+    """
+
+    name: str | None
+    version: str | None
+    path: Path
+    images: np.ndarray
+    labels: np.ndarray
+    class_ids: np.ndarray
+    provenance: dict
+
+    @property
+    def metrics(self) -> dict:
+        return self.provenance["metrics"]
+
+    def transform(self) -> Transform:
+        """The preprocessing the images live in: ``transform().apply(raw_images)`` maps new images into it."""
+        return Transform.load(self.path / self.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE))
+
+    def __repr__(self) -> str:
+        label = f"{self.name}:{self.version}" if self.name else str(self.path)
+        return (f"Release({label}, images {tuple(self.images.shape)}, labels {tuple(self.labels.shape)}, "
+                f"krr_test_accuracy {self.metrics['krr_test_accuracy']:.4f})")
+
+
+def load(name: str, version: str | None = None) -> Release:
+    """Load ``family/config`` (e.g. ``kip_cifar10/ipc10``) from the local store.
+
+    Args:
+      name: ``family/config``, optionally ``family/config:version``.
+      version: a version (``1.0.0``); default: the newest present in the store.
+    Raises:
+      BadNameError: a malformed name (paths, ``..``); StoreError: not in the store;
+      ReleaseError / ProvenanceError: a damaged release (the message names the file).
+    """
+    rn, path = locate(name, version)
+    r = load_path(path)
+    r.name, r.version = rn.name, rn.version
+    return r
+
+
+def locate(name: str, version: str | None = None) -> tuple[names.ReleaseName, Path]:
+    """``(name:version, folder)`` of a release in the local store (the newest version by default).
+
+    An unknown name raises CatalogError naming the nearest known ones; a known one that is not
+    stored raises StoreError saying how to make it.
+    """
+    rn = names.parse(name, version)
+    if not store.versions(rn):
+        catalog.entry(rn)  # unknown: say so, rather than "not in the store"
+    return store.resolve(rn)
+
+
+def load_path(path: str | os.PathLike) -> Release:
+    """Load the release folder at ``path`` (anywhere: a store folder or a ``distill --out`` folder)."""
+    path = Path(path)
+    prov = rel.verified(path)
+    data = rel.read_data(path)
+    r = prov.get("release") or {}
+    return Release(r.get("name"), r.get("version"), path, data["images"], data["labels"], data["class_ids"], prov)
+
+
+def list_releases() -> list[dict]:
+    """Every catalog entry, with what the local store holds of it.
+
+    Each item: ``name``, ``family``, ``config``, ``version`` (the catalog's), ``algorithm``, ``source``,
+    ``description``, ``spec``, ``settings``, ``paper``, ``releases`` (recorded in the catalog) and
+    ``local`` (versions present in the store, oldest first). Releases in the store that the catalog
+    does not know are listed too, with ``catalog: False``.
+    """
+    out, known = [], set()
+    for e in catalog.entries():
+        d = e.to_dict()
+        d.pop("source_info")
+        d["local"] = store.versions(e.name)
+        d["catalog"] = True
+        out.append(d)
+        known.add(e.name)
+    extra: dict[str, list[str]] = {}
+    for rn, _ in store.local_releases():
+        if rn.name not in known:
+            extra.setdefault(rn.name, []).append(rn.version)
+    for n, vs in extra.items():
+        fam, cfg = n.split("/")
+        out.append({"name": n, "family": fam, "config": cfg, "local": vs, "catalog": False})
+    return out
+
+
+def info(name: str) -> dict:
+    """What is known about ``family/config`` (or a whole ``family``).
+
+    For a config: the catalog entry (spec, paper figure, recorded releases) and, per version in the
+    local store, its folder, created time and metrics (from its provenance, checked against its
+    schema but not checksummed: ``verify`` does that). For a family: ``{"family", "configs": [...]}``.
+    """
+    rn = names.parse(name, need_config=False)
+    if rn.config is None:
+        return {"family": rn.family, "configs": [info(e.name) for e in catalog.family_entries(rn.family)]}
+    try:
+        d = catalog.entry(rn).to_dict()
+        d["catalog"] = True
+    except catalog.CatalogError:
+        if not store.versions(rn):
+            raise
+        d = {"name": rn.name, "family": rn.family, "config": rn.config, "catalog": False}
+    local = []
+    for v in store.versions(rn):
+        path = store.release_dir(rn, v)
+        entry = {"version": v, "path": str(path)}
+        try:
+            prov = rel.read_provenance(path)
+            entry.update(created=prov["created"], metrics={k: x for k, x in prov["metrics"].items() if k != "recipe"})
+        except UserError as e:
+            entry["problem"] = str(e)
+        local.append(entry)
+    d["local"] = local
+    return d

@@ -1,0 +1,460 @@
+"""The registry's subcommands of ``distilled-registry``: list, info, verify, regenerate, rerun, plan.
+
+``list``, ``info`` and ``verify`` only read (numpy and JSON; no JAX) and take ``--json``.
+``regenerate``, ``rerun`` and ``plan`` compute: they import ``distilled_registry.pipelines`` inside
+their handler, the one place the CLI wires the pipelines in.
+
+Exit codes: 0 success; 2 bad input, including a release that fails verification (the message
+names each bad file); 1 when ``rerun`` finds metrics that differ beyond the stated tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import api, catalog, names, store
+from . import release as rel
+from .errors import UserError
+
+ACC_TOL = 1e-3   # rerun: absolute tolerance on accuracies (a tenth of a percentage point)
+MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
+PLAN_TILE = 8
+PLAN_MEASURE_TILE = 2
+PLAN_MEASURE_BUDGET_S = 2.0  # time the planned tile itself when it is estimated to take no longer
+
+
+def add_commands(sub) -> None:
+    """Add the registry subcommands to the CLI's subparsers."""
+    p = sub.add_parser("list", help="every catalog family and config, its paper figure, and what is stored locally")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="spec, paper figure, recorded and local releases of NAME (family/config or family)")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", help="recompute the sha256 of every file of a release (NAME[:VERSION] in the store, or PATH)")
+    p.add_argument("target", metavar="NAME|PATH")
+    p.add_argument("--version", default=None, help="with NAME: which version (default: the newest in the store)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("regenerate", help="run NAME's catalog spec and put the release into the local store")
+    p.add_argument("name", metavar="NAME")
+    _add_run_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace that version if it is already in the store")
+    p.add_argument("--record", action="store_true",
+                   help="also record the release (store location, sha256, metrics) in the catalog file "
+                        f"(${catalog.CATALOG_ENV} or the packaged catalog.json): for maintainers")
+    p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser("rerun", help="run a release's own provenance again; print recorded vs new metrics")
+    p.add_argument("target", metavar="PATH|NAME")
+    p.add_argument("--version", default=None, help="with NAME: which version (default: the newest)")
+    _add_run_args(p)
+    p.add_argument("--acc-tol", type=float, default=ACC_TOL,
+                   help=f"largest accepted absolute difference of an accuracy (default {ACC_TOL})")
+    p.add_argument("--mse-rtol", type=float, default=MSE_RTOL,
+                   help=f"largest accepted relative difference of a mean squared error (default {MSE_RTOL})")
+    p.add_argument("--out", default=None, help="keep the new release here (default: a temporary folder, removed)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rerun)
+
+    p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--workers", type=int, default=1, help="workers computing tiles (perfect scaling assumed)")
+    p.add_argument("--tile", type=int, default=PLAN_TILE, help=f"planned tile: TILE x TILE entries (default {PLAN_TILE})")
+    p.add_argument("--measure-tile", type=int, default=PLAN_MEASURE_TILE,
+                   help=f"tile timed here to get the per-entry cost (default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
+    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    p.add_argument("--steps", type=int, default=None, help="KIP steps (default: the spec's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source-dir", default=os.environ.get("DISTILLED_REGISTRY_SOURCE_DIR"),
+                   help="folder with the source's local files (default: $DISTILLED_REGISTRY_SOURCE_DIR; "
+                        "without it, tfds downloads)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where kernel tiles are computed: this process, or Ray actors")
+    p.add_argument("--workers", type=int, default=1, help="Ray actors (with --backend ray)")
+    p.add_argument("--ray-address", default=None, help="join a running Ray cluster; default: start a local Ray")
+    p.add_argument("--tile", type=int, default=None,
+                   help="rows per kernel tile (default: the spec's; 128 with --backend ray when the spec has none); "
+                        "it is part of the config, so it is recorded in the provenance")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+# ---------------------------------------------------------------------------------------------- read
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _kernel_text(k: dict) -> str:
+    return f"{k['architecture']} d{k['depth']} {k.get('get', 'ntk')}" + ("" if k.get("impl", "nt") == "nt" else f" ({k['impl']})")
+
+
+def _labels_text(spec: dict) -> str:
+    return "solved" if spec["algorithm"] == "ls" else ("learned" if spec.get("learn_labels") else "one-hot")
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    rows = api.list_releases()
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    head = ("name", "version", "kernel", "zca", "labels", "steps", "paper", "local")
+    table = [head]
+    for r in rows:
+        if not r["catalog"]:
+            table.append((r["name"], "-", "(not in the catalog)", "", "", "", "", ",".join(r["local"])))
+            continue
+        s = r["spec"]
+        table.append((r["name"], r["version"], _kernel_text(s["kernel"]), "yes" if s["zca"] else "no",
+                      _labels_text(s), str(s["steps"]) if s["algorithm"] == "kip" else "-",
+                      _pct(r["paper"].get("krr_test_accuracy")), ",".join(r["local"]) or "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    n_fam = len({r["family"] for r in rows})
+    print(f"\n{len(rows)} releases in {n_fam} families; paper: the paper's KRR test accuracy ('-': not reported "
+          f"or not sourced, see `info NAME`); local: versions in {store.home()}")
+    return 0
+
+
+def _print_entry(d: dict) -> None:
+    if not d.get("catalog"):
+        print(f"{d['name']} (not in the catalog)")
+    else:
+        s = d["spec"]
+        print(f"{d['name']} (catalog version {d['version']}): {d['description']}")
+        spec_items = ", ".join(f"{k} {json.dumps(v) if isinstance(v, dict) else v}" for k, v in s.items())
+        print(f"  spec: {spec_items}")
+        print(f"  settings: {d['settings']}")
+        p = d["paper"]
+        if p.get("krr_test_accuracy") is None:
+            print(f"  paper: {p.get('note', 'not reported')}")
+        else:
+            print(f"  paper: KRR test accuracy {_pct(p['krr_test_accuracy'])} ({p.get('note', '')}; "
+                  f"{catalog.load()['references'].get(p.get('reference'), p.get('reference'))})")
+        if d["releases"]:
+            for v, r in d["releases"].items():
+                print(f"  recorded {v}: {r['location']}, data.npz sha256 {r['data_sha256']}, KRR test accuracy "
+                      f"{r['metrics'].get('krr_test_accuracy')}")
+        else:
+            print("  recorded releases: none yet")
+    if d["local"]:
+        for lv in d["local"]:
+            if "problem" in lv:
+                print(f"  local {lv['version']}: {lv['path']}: {lv['problem']}")
+            else:
+                m = lv["metrics"]
+                print(f"  local {lv['version']}: {lv['path']} (created {lv['created']}): KRR test accuracy "
+                      f"{m['krr_test_accuracy']:.4f}, natural {m['natural_krr_test_accuracy']:.4f}")
+    else:
+        print(f"  local: none in {store.home()}")
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    d = api.info(a.name)
+    if a.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    for e in d["configs"] if "configs" in d else [d]:
+        _print_entry(e)
+    return 0
+
+
+def _target(text: str, version: str | None = None) -> tuple[Path, str | None]:
+    """A release folder from ``NAME[:VERSION]`` (in the store) or a path; ``(folder, name:version)``.
+
+    A path is text starting with ``/``, ``.`` or ``~``, or a folder holding ``provenance.json`` that
+    is not a release name; anything else is a name, and must follow the naming rules.
+    """
+    p = Path(text).expanduser()
+    if text.startswith(("/", ".", "~")):
+        if version is not None:
+            raise names.BadNameError(f"--version goes with a release NAME, not the path {text!r}")
+        if not p.is_dir():
+            raise rel.ReleaseError(f"no release folder at {text!r}")
+        return p, None
+    try:
+        rn, path = api.locate(text, version)
+        return path, str(rn)
+    except names.BadNameError:
+        if version is None and (p / rel.PROVENANCE_FILE).is_file():
+            return p, None
+        raise
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    path, label = _target(a.target, a.version)
+    checks = rel.verify(path)
+    prov = rel.read_provenance(path)
+    r = prov.get("release") or {}
+    catalog_check = None
+    if r.get("name"):
+        try:
+            recorded = catalog.entry(r["name"]).releases.get(r.get("version"))
+        except (catalog.CatalogError, names.BadNameError):
+            recorded = None
+        if recorded:
+            found = prov["files"][rel.DATA_FILE]["sha256"]
+            catalog_check = {"data_sha256": recorded["data_sha256"], "ok": found == recorded["data_sha256"]}
+    bad = [c for c in checks if not c.ok]
+    ok = not bad and (catalog_check is None or catalog_check["ok"])
+    if a.json:
+        print(json.dumps({"target": a.target, "path": str(path), "release": label or r.get("name"), "ok": ok,
+                          "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
+                          "catalog": catalog_check}, indent=2))
+    else:
+        print(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
+        for c in checks:
+            print(f"  {'ok ' if c.ok else 'BAD'}  {c.name}: " +
+                  (f"{c.size} bytes, sha256 {c.sha256}" if c.ok else c.problem))
+        if catalog_check:
+            print(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
+                  f"{'matches' if catalog_check['ok'] else 'differs from'} the catalog's record for "
+                  f"{r['name']}:{r['version']} ({catalog_check['data_sha256']})")
+        if ok:
+            print(f"all {len(checks)} files match the sha256 and size in provenance.json")
+    if not ok:
+        what = [f"{c.name} ({c.problem})" for c in bad]
+        if catalog_check and not catalog_check["ok"]:
+            what.append("data.npz (sha256 differs from the catalog's record)")
+        raise rel.ReleaseError(f"{str(path)!r} failed verification: {'; '.join(what)}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- compute
+
+
+def _run_kwargs(distill_fn, a: argparse.Namespace) -> dict:
+    """backend / workers / ray_address for ``distill``, passed only when its signature takes them."""
+    params = inspect.signature(distill_fn).parameters
+    want = {"backend": a.backend, "workers": a.workers, "ray_address": a.ray_address}
+    default = {"backend": "local", "workers": 1, "ray_address": None}
+    out = {}
+    for k, v in want.items():
+        if k in params:
+            out[k] = v
+        elif v != default[k]:
+            raise UserError(f"--{k.replace('_', '-')} is not supported by this version of the pipelines' distill()")
+    return out
+
+
+def _config(spec: dict, a: argparse.Namespace, what: str):
+    from .pipelines.distill import ConfigError, DistillConfig
+
+    spec = dict(spec)
+    if a.tile is not None:
+        spec["tile"] = a.tile
+    elif a.backend != "local" and not spec.get("tile"):
+        spec["tile"] = 128
+    try:
+        cfg = DistillConfig.from_dict(spec)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ConfigError(f"{what} is not a config this version can run: {e}") from e
+    cfg.validate()
+    return cfg
+
+
+def _paper_text(e: catalog.Entry) -> str:
+    acc = e.paper.get("krr_test_accuracy")
+    return f"paper {_pct(acc)}" if acc is not None else "paper: not reported"
+
+
+def cmd_regenerate(a: argparse.Namespace) -> int:
+    rn = names.parse(a.name)
+    e = catalog.entry(rn)
+    if rn.version not in (None, e.version):
+        raise catalog.CatalogError(f"the catalog spec of {e.name} makes version {e.version}, not {rn.version}")
+    dest = store.release_dir(e.name, e.version)
+    if dest.exists() and not a.overwrite:
+        raise store.StoreError(f"{e.name}:{e.version} is already in the store at {str(dest)!r}; check it with "
+                               f"`distilled-registry verify {e.name}` or replace it with --overwrite")
+    from .pipelines.distill import distill
+
+    cfg = _config(e.spec, a, f"the catalog spec of {e.name}")
+    kwargs = _run_kwargs(distill, a)
+    with store.staging() as tmp:
+        distill(cfg, tmp / "release", a.source_dir, progress=not a.quiet, **kwargs)
+        path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
+    prov = rel.read_provenance(path)
+    m = prov["metrics"]
+    print(f"wrote {e.name}:{e.version} to {path}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+          f"(natural {m['natural_krr_test_accuracy']:.4f}; {_paper_text(e)}), {prov['timing']['wall_seconds']:.1f} s")
+    if a.record:
+        rec = catalog.record_release(e.name, path)
+        print(f"recorded in {catalog.path()}: {rec['location']}, data.npz sha256 {rec['data_sha256']}")
+    return 0
+
+
+_COMPARED = (("krr_test_accuracy", "abs"), ("natural_krr_test_accuracy", "abs"),
+             ("krr_test_mse", "rel"), ("natural_krr_test_mse", "rel"))
+
+
+def compare_metrics(recorded: dict, new: dict, acc_tol: float = ACC_TOL, mse_rtol: float = MSE_RTOL) -> list[dict]:
+    """Rows of recorded vs new metrics, each with its difference, tolerance and verdict."""
+    rows = []
+    for key, kind in _COMPARED:
+        r, n = float(recorded[key]), float(new[key])
+        diff = n - r
+        if kind == "abs":
+            tol, within = acc_tol, abs(diff) <= acc_tol
+            tol_text = f"{acc_tol:g} absolute"
+        else:
+            tol = mse_rtol
+            within = abs(diff) <= mse_rtol * abs(r) if r else abs(diff) == 0
+            tol_text = f"{mse_rtol:g} relative"
+        rows.append({"metric": key, "recorded": r, "rerun": n, "diff": diff, "tolerance": tol,
+                     "tolerance_kind": kind, "tolerance_text": tol_text, "within": bool(within)})
+    return rows
+
+
+def cmd_rerun(a: argparse.Namespace) -> int:
+    path, label = _target(a.target, a.version)
+    old = rel.verified(path)
+    from .pipelines.distill import distill
+
+    cfg = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
+    kwargs = _run_kwargs(distill, a)
+    if a.out and Path(a.out).exists():
+        raise rel.ReleaseError(f"--out {a.out!r} already exists; choose another or remove it first")
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
+        out = Path(a.out) if a.out else Path(tmp) / "release"
+        new = distill(cfg, out, a.source_dir, progress=not a.quiet, **kwargs)
+        new_data_sha = rel.sha256_file(out / rel.DATA_FILE)
+    rows = compare_metrics(old["metrics"], new["metrics"], a.acc_tol, a.mse_rtol)
+    same_source = old["source"]["fingerprint_sha256"] == new["source"]["fingerprint_sha256"]
+    same_data = old["files"][rel.DATA_FILE]["sha256"] == new_data_sha
+    ok = same_source and all(r["within"] for r in rows)
+    if a.json:
+        print(json.dumps({"release": label or str(path), "path": str(path), "ok": ok, "metrics": rows,
+                          "same_source": same_source, "data_npz_identical": same_data,
+                          "kept_at": a.out, "config": cfg.to_dict(), **kwargs}, indent=2))
+    else:
+        print(f"rerun of {label or path} ({cfg.algorithm}, {cfg.source}, seed {cfg.seed}, "
+              f"{cfg.steps if cfg.algorithm == 'kip' else 0} steps, backend {kwargs.get('backend', 'local')})")
+        print(f"  {'metric':<27}{'recorded':>10}{'rerun':>10}{'diff':>11}  {'tolerance':<16}verdict")
+        for r in rows:
+            print(f"  {r['metric']:<27}{r['recorded']:>10.6f}{r['rerun']:>10.6f}{r['diff']:>+11.6f}  "
+                  f"{r['tolerance_text']:<16}{'same' if r['diff'] == 0 else ('within' if r['within'] else 'DIFFERENT')}")
+        print(f"  source fingerprint: {'same' if same_source else 'DIFFERENT (the rerun read other source data)'}")
+        print(f"  data.npz: {'identical bytes (same sha256)' if same_data else 'different bytes'}")
+        if a.out:
+            print(f"  new release kept at {a.out}")
+    if not ok:
+        bad = [r["metric"] for r in rows if not r["within"]] + ([] if same_source else ["source fingerprint"])
+        print(f"distilled-registry rerun: the rerun differs beyond tolerance: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plan(a: argparse.Namespace) -> int:
+    e = catalog.entry(a.name)
+    if a.workers < 1 or a.tile < 1 or a.measure_tile < 1:
+        raise UserError(f"--workers, --tile and --measure-tile must be >= 1, got {a.workers}, {a.tile}, {a.measure_tile}")
+    if a.steps is not None and a.steps < 0:
+        raise UserError(f"--steps must be >= 0, got {a.steps}")
+    from .pipelines import plan as planner
+    from .pipelines.distill import ConfigError, DistillConfig
+    from .pipelines.kernels import KernelSpec
+
+    cfg = DistillConfig.from_dict(e.spec)
+    try:
+        if a.impl:
+            cfg = dataclasses.replace(cfg, kernel=KernelSpec(**{**cfg.kernel.to_dict(), "impl": a.impl}))
+        if a.steps is not None:
+            cfg = dataclasses.replace(cfg, steps=a.steps)
+        shape = tuple(e.source_info["image_shape"])
+        cfg.kernel.check_images((1, *shape))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    timing = planner.measure_tile(cfg.kernel, shape, a.measure_tile)
+    planned = timing if a.tile == a.measure_tile else None
+    if planned is None and timing.per_entry * a.tile ** 2 <= PLAN_MEASURE_BUDGET_S:
+        planned = planner.measure_tile(cfg.kernel, shape, a.tile)
+    p = planner.plan(cfg, e.source_info, a.workers, a.tile, timing, planned)
+    p["name"] = e.name
+    p["other_tiles"] = {}
+    for t in sorted({4, 8, 16, 32, 64, 128} - {a.tile}):
+        q = planner.plan(cfg, e.source_info, a.workers, t, planned or timing)
+        p["other_tiles"][t] = {"tiles_per_pass": (q.get("tiles_per_step") or q.get("tiles"))["total"], "hours": q["hours"]}
+    if a.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    _print_plan(p, e)
+    return 0
+
+
+def _dur(seconds: float) -> str:
+    """A duration in the unit that reads best: ``1.2 µs``, ``3.4 ms``, ``5.6 s``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            v = seconds / scale
+            return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+    raise AssertionError
+
+
+def _hours(h: float) -> str:
+    if h * 60 < 1:
+        return _dur(h * 3600)
+    if h < 1:
+        return f"{h * 60:.1f} min"
+    return f"{h:,.1f} h" + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
+
+
+def _print_plan(p: dict, e: catalog.Entry) -> None:
+    k = p["kernel"]
+    kip = p["algorithm"] == "kip"
+    h, w, c = p["image_shape"]
+    print(f"plan {p['name']}: {p['algorithm']}, {k['architecture']} depth {k['depth']} {k['get'].upper()} kernel "
+          f"(impl {k['impl']}), images {h}x{w}x{c}, support n={p['support_size']}, "
+          + (f"target batch m={p['target_size']}, {p['steps']} steps" if kip else f"training split m={p['target_size']}"))
+    ent = p["entries_per_step" if kip else "entries"]
+    t = p["tiles_per_step" if kip else "tiles"]
+    per = "per step" if kip else "in the one pass"
+    print(f"  kernel entries {per}: {ent['total']:,} = K_ss upper triangle {ent['k_ss_upper']:,} + K_ts {ent['k_ts']:,}"
+          f" ({p['passes']})")
+    if kip:
+        print(f"  kernel entries in total: {p['entries_total']:,} ({p['steps']} steps)")
+    print(f"  tiles {per} ({p['tile']}x{p['tile']} entries each): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
+          f"({t['entries_computed']:,} entries computed, padding included)" +
+          (f"; {p['tiles_total']:,} tiles in total" if kip else ""))
+    mt = p["measured_tile"]
+    cost = "forward+backward" if kip else "forward"
+    per_entry = mt["per_entry_seconds"] if kip else mt["forward_per_entry_seconds"]
+    print(f"  per-entry cost, measured here: {_dur(per_entry)} ({cost}) from one {mt['tile']}x{mt['tile']} tile: "
+          f"forward (jax.vjp) {_dur(mt['forward_seconds'])} + backward (vjp_fn) {_dur(mt['backward_seconds'])} "
+          f"over {mt['entries']} entries (mean of {mt['repeats']} run(s), after {mt['compile_seconds']:.1f} s compiling)")
+    pt = p["measured_planned_tile"]
+    if pt is not None and pt["tile"] != mt["tile"]:
+        pe = pt["per_entry_seconds"] if kip else pt["forward_per_entry_seconds"]
+        print(f"  a measured {pt['tile']}x{pt['tile']} tile: {_dur(pt['seconds'] if kip else pt['forward_seconds'])} = "
+              f"{_dur(pe)} per entry ({pe / per_entry:.2f} x the {mt['tile']}x{mt['tile']} figure); the plan uses it")
+    elif pt is None:
+        print(f"  a {p['tile']}x{p['tile']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
+              f"timing it here would take over {PLAN_MEASURE_BUDGET_S:g} s); small tiles can overstate the per-entry cost, since each "
+              "image's own terms are shared by fewer entries")
+    print(f"  {'a step' if kip else 'the pass'} on {p['workers']} worker(s): {p['waves_per_step']:,} round(s) of "
+          f"{_dur(p['tile_seconds'])} = {_hours(p['step_seconds'] / 3600)}")
+    print(f"  estimated time: {_hours(p['hours'])} on {p['workers']} worker(s); {_hours(p['hours_one_worker'])} on one")
+    others = ", ".join(f"{t}x{t}: {_hours(v['hours'])}" for t, v in p["other_tiles"].items())
+    basis = pt or mt
+    print(f"  other tile sizes on {p['workers']} worker(s), at the per-entry cost of the {basis['tile']}x{basis['tile']} "
+          f"tile: {others}")
+    ev = p["evaluation"]
+    print(f"  evaluation: {ev['entries']:,} entries ({ev['what']}): about {_hours(ev['hours_on_driver'])}")
+    print(f"  assumes {p['assumptions']}")

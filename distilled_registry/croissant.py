@@ -1,0 +1,192 @@
+"""``croissant.json``: a release described in Croissant 1.1 JSON-LD (mlcroissant), with PROV-O provenance.
+
+Croissant readers cannot read ``.npz``, so every release also carries ``data.parquet``: the same
+arrays as ``data.npz``, one row per image (``image``: the float32 image flattened in row-major
+H, W, C order; ``label``: float32 label vector; ``class_id``: int64). The record set ``records``
+reads it; its fields declare ``isArray`` and ``arrayShape`` (``H,W,C`` and ``C``), so
+``mlcroissant.Dataset("croissant.json").records("records")`` gives back exactly the release arrays
+(:func:`read_records`).
+
+Provenance, in the PROV-O vocabulary (``prov:``):
+
+- ``prov:wasDerivedFrom``: the source dataset (name, homepage, the sha256 fingerprint of its
+  decoded data, where it was read from);
+- ``prov:wasGeneratedBy``: the activity (KIP or Label Solve, its paper, start and end time, the
+  kernel and software that ran it, the seed);
+- ``prov:generatedAtTime``: when the release was made.
+
+mlcroissant (and pandas, pyarrow) are imported inside these functions: reading a release's arrays
+never needs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+CROISSANT_FILE = "croissant.json"
+RECORDS_FILE = "data.parquet"
+RECORD_SET = "records"
+PROV = "http://www.w3.org/ns/prov#"
+CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
+
+_FORMATS = {".parquet": "application/x-parquet", ".npz": "application/x-npz", ".png": "image/png",
+            ".json": "application/json", ".md": "text/markdown"}
+
+
+def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarray) -> bytes:
+    """``data.parquet`` bytes: one row per image (flattened float32 image, float32 label, int64 class id)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    images = np.ascontiguousarray(images, np.float32)
+    labels = np.ascontiguousarray(labels, np.float32)
+    n = len(images)
+    flat = images.reshape(n, -1)
+
+    def fixed_lists(a: np.ndarray) -> "pa.Array":
+        return pa.ListArray.from_arrays(pa.array(np.arange(0, a.size + 1, a.shape[1], dtype=np.int32)),
+                                        pa.array(a.reshape(-1), type=pa.float32()))
+
+    table = pa.table({"image": fixed_lists(flat), "label": fixed_lists(labels),
+                      "class_id": pa.array(np.asarray(class_ids, np.int64), type=pa.int64())})
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="NONE", store_schema=True)
+    return buf.getvalue().to_pybytes()
+
+
+def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_classes: int) -> dict:
+    """The Croissant JSON-LD of a release.
+
+    Args:
+      provenance: the release's provenance (validated or about to be).
+      digests: ``{file name: {"sha256", "size"}}`` of the release files it describes (must include
+        :data:`RECORDS_FILE`).
+      image_shape: ``(H, W, C)``; num_classes: ``C``.
+    """
+    import mlcroissant as mlc
+
+    ctx = mlc.Context(conforms_to=CROISSANT_VERSION)
+    rel = provenance.get("release") or {}
+    name = rel.get("name") or provenance["name"]
+    cfg, src, alg = provenance["config"], provenance["source"], provenance["algorithm"]
+    kernel = provenance["kernel"]
+    algo_name = {"kip": "Kernel Inducing Points (KIP)", "ls": "Label Solve (LS)"}[alg["name"]]
+    m = provenance["metrics"]
+    description = (
+        f"{algo_name} distilled from {src['name']} ({src['train_size']} training images): "
+        f"{alg['support_size']} images ({cfg['ipc']} per class), "
+        f"{'learned' if alg['name'] == 'ls' or cfg.get('learn_labels') else 'centred one-hot'} labels, "
+        f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
+        f"{'ZCA-whitened' if cfg['zca'] else 'standardised'} image space (transform.npz maps raw images "
+        f"into it). KRR test accuracy {m['krr_test_accuracy']:.4f} on the {m['recipe']['test_size']}-image "
+        f"test split (real images of the same number: {m['natural_krr_test_accuracy']:.4f}). "
+        "provenance.json holds the full recipe and the sha256 of every file.")
+    created = _datetime(provenance["created"])
+
+    distribution = []
+    for fname in sorted(digests):
+        d = digests[fname]
+        distribution.append(mlc.FileObject(
+            ctx=ctx, id=fname, name=fname, content_url=fname, sha256=d["sha256"], content_size=f"{d['size']} B",
+            encoding_formats=[_FORMATS.get(Path(fname).suffix, "application/octet-stream")]))
+
+    def field(col: str, dtype, shape: str | None, desc: str):
+        return mlc.Field(ctx=ctx, id=f"{RECORD_SET}/{col}", name=col, description=desc, data_types=[dtype],
+                         is_array=True if shape else None, array_shape=shape,
+                         source=mlc.Source(ctx=ctx, file_object=RECORDS_FILE, extract=mlc.Extract(ctx=ctx, column=col)))
+
+    h, w, c = (int(v) for v in image_shape)
+    record_set = mlc.RecordSet(ctx=ctx, id=RECORD_SET, name=RECORD_SET, description="one record per distilled image", fields=[
+        field("image", mlc.DataType.FLOAT, f"{h},{w},{c}",
+              "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
+        field("label", mlc.DataType.FLOAT, f"{num_classes}",
+              "float32 label vector (centred one-hot, or learned)"),
+        field("class_id", mlc.DataType.INTEGER, None,
+              "class the image was initialised from: " + ", ".join(
+                  f"{i}={n}" for i, n in enumerate(src.get("class_names", [])))),
+    ])
+    licence = src.get("licence") or "unknown"
+    metadata = mlc.Metadata(
+        ctx=ctx, name=name, description=description, version=rel.get("version"),
+        license=[f"{licence} (the licence of the source dataset, {src['name']})"],
+        cite_as=alg["paper"], url=src.get("homepage"), date_created=created, date_published=created,
+        keywords=["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
+        distribution=distribution, record_sets=[record_set])
+    doc = metadata.to_json()
+
+    env = provenance.get("environment", {})
+    wall = float(provenance.get("timing", {}).get("wall_seconds", 0.0))
+    doc["@context"]["prov"] = PROV
+    doc["prov:wasDerivedFrom"] = [{
+        "@type": "prov:Entity",
+        "@id": src.get("homepage") or f"urn:distilled-registry:source:{src['name']}",
+        "name": src["name"],
+        "description": (f"source dataset {src['name']}, read from {src['origin']}; train {src['train_size']} / "
+                        f"test {src['test_size']} images; sha256 fingerprint of its decoded data "
+                        f"{src['fingerprint_sha256']}" + ("" if src.get("exact_copy", True) else
+                                                           "; NOT an exact copy of the original pixels")),
+        "sha256": src["fingerprint_sha256"],
+    }]
+    doc["prov:wasGeneratedBy"] = {
+        "@type": "prov:Activity",
+        "name": algo_name,
+        "description": f"{alg['paper']}; kernel {json.dumps(kernel, sort_keys=True)}; seed {provenance['seed']}; "
+                       f"{alg['steps_run']} steps; backend {provenance['backend'].get('name')} with "
+                       f"{provenance['backend'].get('workers')} worker(s); full config in provenance.json",
+        "prov:startedAtTime": created.isoformat(),
+        "prov:endedAtTime": (created + dt.timedelta(seconds=wall)).isoformat(timespec="seconds"),
+        "prov:used": {"@id": doc["prov:wasDerivedFrom"][0]["@id"]},
+        "prov:wasAssociatedWith": {
+            "@type": "prov:SoftwareAgent",
+            "name": f"distilled-registry {env.get('distilled-registry')}",
+            "description": f"git {(env.get('git') or {}).get('commit')}; jax {env.get('jax')}, "
+                           f"neural-tangents {env.get('neural-tangents')}, optax {env.get('optax')}",
+        },
+    }
+    doc["prov:generatedAtTime"] = created.isoformat()
+    return doc
+
+
+def release_files(files: dict[str, bytes], provenance: dict, digest) -> dict[str, bytes]:
+    """``{"data.parquet": ..., "croissant.json": ...}`` for a release whose other files are ``files``.
+
+    Args:
+      files: the release's files (must include ``data.npz``), name -> bytes.
+      provenance: its provenance.
+      digest: ``bytes -> {"sha256", "size"}``.
+    """
+    with np.load(io.BytesIO(files["data.npz"]), allow_pickle=False) as z:
+        images, labels, class_ids = z["images"], z["labels"], z["class_ids"]
+    parquet = records_parquet(images, labels, class_ids)
+    digests = {n: digest(b) for n, b in files.items() if n not in (CROISSANT_FILE, RECORDS_FILE)}
+    digests[RECORDS_FILE] = digest(parquet)
+    doc = jsonld(provenance, digests, images.shape[1:], labels.shape[1])
+    return {RECORDS_FILE: parquet, CROISSANT_FILE: (json.dumps(doc, indent=2) + "\n").encode()}
+
+
+def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The release's records as read by mlcroissant from ``<path>/croissant.json``.
+
+    Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32, "class_ids": (N,) int64}``.
+    """
+    import mlcroissant as mlc
+
+    ds = mlc.Dataset(str(Path(path) / CROISSANT_FILE))
+    fields = {f.name: f for rs in ds.metadata.record_sets if rs.name == RECORD_SET for f in rs.fields}
+    shape = tuple(int(s) for s in fields["image"].array_shape.split(","))
+    rows = list(ds.records(RECORD_SET))
+    key = f"{RECORD_SET}/"
+    return {"images": np.asarray([r[key + "image"] for r in rows], np.float32).reshape((len(rows),) + shape),
+            "labels": np.asarray([r[key + "label"] for r in rows], np.float32),
+            "class_ids": np.asarray([r[key + "class_id"] for r in rows], np.int64)}
+
+
+def _datetime(text: str) -> dt.datetime:
+    t = dt.datetime.fromisoformat(text)
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
