@@ -1,1 +1,23 @@
+"""Loaders for the releases: TFDS builders (one per catalog family) and the Hugging Face export.
 
+Importing this package registers a TFDS builder for every catalog family, so that
+
+    import distilled_registry.builders
+    import tensorflow_datasets as tfds
+    tfds.load("kip_digits/ipc10", split="train")
+
+works; ``import distilled_registry`` does the same lazily, the moment ``tensorflow_datasets`` is
+imported (:mod:`distilled_registry.tfds_registration`). Builders read releases through the registry
+core; they never import ``distilled_registry.pipelines``.
+
+Modules: ``release_builder`` (the TFDS builders), ``release_source`` (store, URL, checksums),
+``builder_folders`` (each family's README.md, CITATIONS.bib, TAGS.txt, checksums.tsv from the
+catalog), ``huggingface_export`` and ``huggingface_push`` (Hub repository layout and upload),
+``papers`` (BibTeX and homepage), ``builder_testing`` (dummy releases for the builder tests).
+"""
+
+from .release_builder import builder_class, register
+
+registered = register()
+
+__all__ = ["builder_class", "register", "registered"]

@@ -6,11 +6,16 @@
     r = dr.load("kip_digits/ipc10") # arrays + provenance, checksums verified
 
 Importing this package is cheap: no JAX, no neural-tangents, no TensorFlow. The pipelines
-(``distilled_registry.pipelines``) import JAX when used.
+(``distilled_registry.pipelines``) import JAX when used. The TFDS builders
+(``distilled_registry.builders``) are registered the moment ``tensorflow_datasets`` is imported, so
+``import distilled_registry, tensorflow_datasets as tfds; tfds.load("kip_digits/ipc10")`` works.
 """
 
 __version__ = "0.1.0"
 
 from .api import Release, info, list_releases, load, load_path
+from . import tfds_registration as _tfds_registration
+
+_tfds_registration.install()  # TFDS builders, registered when tensorflow_datasets is imported
 
 __all__ = ["Release", "info", "list_releases", "load", "load_path", "__version__"]

@@ -51,12 +51,21 @@ class Release:
 
     def transform(self) -> Transform:
         """The preprocessing the images live in: ``transform().apply(raw_images)`` maps new images into it."""
-        return Transform.load(self.path / self.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE))
+        pre = self.provenance["preprocessing"]
+        if "file" not in pre and pre.get("fit_later"):  # an imported published file, source not at hand
+            raise rel.ReleaseError(f"{self.path}: {pre['fit_later']}")
+        return Transform.load(self.path / pre.get("file", rel.TRANSFORM_FILE))
 
     def __repr__(self) -> str:
         label = f"{self.name}:{self.version}" if self.name else str(self.path)
+        acc = self.metrics.get("krr_test_accuracy")
+        if acc is None:  # an imported published file: the authors' figure, if any
+            acc = (self.metrics.get("reported_by_authors") or {}).get("test_accuracy")
+            acc_text = "reported by the authors " + ("-" if acc is None else f"{acc:.4f}")
+        else:
+            acc_text = f"{acc:.4f}"
         return (f"Release({label}, images {tuple(self.images.shape)}, labels {tuple(self.labels.shape)}, "
-                f"krr_test_accuracy {self.metrics['krr_test_accuracy']:.4f})")
+                f"krr_test_accuracy {acc_text})")
 
 
 def load(name: str, version: str | None = None) -> Release:
@@ -83,7 +92,12 @@ def locate(name: str, version: str | None = None) -> tuple[names.ReleaseName, Pa
     """
     rn = names.parse(name, version)
     if not store.versions(rn):
-        catalog.entry(rn)  # unknown: say so, rather than "not in the store"
+        e = catalog.entry(rn)  # unknown: say so, rather than "not in the store"
+        if e.published:
+            how = f"`distilled-registry regenerate {rn.name}` or " if e.spec else ""
+            raise store.StoreError(f"{rn.name} is not in the local store {str(store.home())!r}; make it with {how}"
+                                   f"`distilled-registry import-published {rn.name}` (downloads the authors' "
+                                   "published file, checks and pins its sha256)")
     return store.resolve(rn)
 
 
@@ -118,6 +132,13 @@ def list_releases() -> list[dict]:
             extra.setdefault(rn.name, []).append(rn.version)
     for n, vs in extra.items():
         fam, cfg = n.split("/")
+        try:  # an explicit published variant name (published.py): its entry comes from the name
+            d = catalog.entry(n).to_dict()
+            d.pop("source_info")
+            out.append({**d, "local": vs, "catalog": "published variant"})
+            continue
+        except (catalog.CatalogError, names.BadNameError):
+            pass
         out.append({"name": n, "family": fam, "config": cfg, "local": vs, "catalog": False})
     return out
 

@@ -10,7 +10,11 @@ For each ``<family>/<config>`` the catalog holds
   saying why (not reported, or not sourced);
 - ``releases``: by version, once a release exists: where it is (``store:<family>/<config>/<version>``
   relative to the local store, or a URL), the sha256 of its ``data.npz`` and ``provenance.json``,
-  and its measured metrics (:func:`record_release` writes these).
+  and its measured metrics (:func:`record_release` writes these);
+- ``published`` (KIP ConvNet and LS configs): the authors' published file it points at, its URL, the
+  sha256 once pinned, and the authors' reported figures (:mod:`published`). Every other published KIP
+  file is reachable by an explicit config name (``ipc10-convnet3-nozca-nol-aug-ckpt1000``): :func:`entry`
+  makes its entry from the name (``spec`` None: nothing to regenerate), :func:`entries` does not list them.
 
 ``sources`` gives each source's image shape, class count and split sizes (what ``plan`` needs
 without loading the data). The catalog file is ``catalog.json`` beside this module, or the file
@@ -54,6 +58,7 @@ class Entry:
     paper: dict
     releases: dict
     source_info: dict
+    published: dict | None = None  # the authors' published file (published.py); spec is None for a published-only variant
 
     @property
     def name(self) -> str:
@@ -110,7 +115,8 @@ def entries(catalog_path: str | os.PathLike | None = None) -> list[Entry]:
             out.append(Entry(family=fam, config=cfg, version=c["version"], algorithm=f["algorithm"],
                              source=f["source"], description=c.get("description", ""), spec=c["spec"],
                              settings=c.get("settings", ""), paper=c.get("paper", {}),
-                             releases=c.get("releases", {}), source_info=cat["sources"][f["source"]]))
+                             releases=c.get("releases", {}), source_info=cat["sources"][f["source"]],
+                             published=c.get("published")))
     return out
 
 
@@ -121,7 +127,28 @@ def entry(name: str | names.ReleaseName, catalog_path: str | os.PathLike | None 
     for e in all_entries:
         if e.family == rn.family and e.config == rn.config:
             return e
+    variant = _published_variant(rn, all_entries)
+    if variant is not None:
+        from . import published
+
+        cat = load(catalog_path)
+        return Entry(family=rn.family, config=rn.config, version=published.VERSION, algorithm=variant.algorithm,
+                     source=variant.dataset, description=f"the authors' published file {variant.stem()}.npz",
+                     spec=None, settings="published by the authors; not regenerable from a spec here", paper={},
+                     releases={}, source_info=cat["sources"][variant.dataset], published=published.block(variant))
     raise CatalogError(unknown_message(rn.name, [e.name for e in all_entries]))
+
+
+def _published_variant(rn: names.ReleaseName, all_entries: list[Entry]):
+    """The published variant an explicit config name denotes in a catalog family (None when it denotes none)."""
+    if rn.config is None or not any(e.family == rn.family for e in all_entries):
+        return None
+    from . import published
+
+    try:
+        return published.parse_config(rn.family, rn.config)
+    except published.PublishedError as e:
+        raise CatalogError(f"{rn.name}: {e}") from e
 
 
 def family_entries(family: str, catalog_path: str | os.PathLike | None = None) -> list[Entry]:

@@ -97,9 +97,11 @@ def _add_evaluate_parser(sub) -> None:
     e.add_argument("--seeds", type=int, default=3, help="transfer: training runs (seeds 0..N-1)")
     e.add_argument("--width", type=int, default=None, help="transfer: hidden width (default 1024)")
     e.add_argument("--steps", type=int, default=None, help="transfer: full-batch SGD steps")
-    e.add_argument("--lr-factor", type=float, default=None, help="transfer: learning rate / estimated max_lr")
+    e.add_argument("--lr-factor", type=float, nargs="+", default=None,
+                   help="transfer: candidate learning rates / estimated max_lr (chosen on validation data)")
     e.add_argument("--lr", type=float, default=None, help="transfer: absolute learning rate instead")
-    e.add_argument("--weight-decay", type=float, default=None, help="transfer: L2 coefficient")
+    e.add_argument("--weight-decay", type=float, nargs="+", default=None,
+                   help="transfer: candidate L2 coefficients (chosen on validation data)")
     e.add_argument("--natural", action="store_true",
                    help="transfer: also train on the real images the release started from (its natural baseline)")
     e.add_argument("--source-dir", default=os.environ.get("DISTILLED_REGISTRY_SOURCE_DIR"),
@@ -123,8 +125,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     do_krr, do_transfer = (a.krr, a.transfer) if (a.krr or a.transfer) else (True, True)
     if a.seeds < 1:
         raise transfer.TransferError(f"--seeds must be >= 1, got {a.seeds}")
-    over = {k: v for k, v in {"width": a.width, "steps": a.steps, "lr_factor": a.lr_factor, "learning_rate": a.lr,
-                              "weight_decay": a.weight_decay}.items() if v is not None}
+    over = {k: v for k, v in {"width": a.width, "steps": a.steps, "lr_factors": a.lr_factor, "learning_rate": a.lr,
+                              "weight_decays": a.weight_decay}.items() if v is not None}
     cfg = dataclasses.replace(transfer.TransferConfig(seeds=tuple(range(a.seeds))), **over)
     out = {}
     if do_krr:
@@ -174,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import add_commands  # list, info, verify, regenerate, rerun, plan
 
     add_commands(sub)
+
+    from .builder_commands import add_builder_commands  # export-hf, push, builders
+
+    add_builder_commands(sub)
+
+    from .published_cli import add_import_parser  # import-published: the authors' published KIP / LS files
+
+    add_import_parser(sub)
     return p
 
 

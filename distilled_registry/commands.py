@@ -114,33 +114,55 @@ def cmd_list(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(rows, indent=2))
         return 0
-    head = ("name", "version", "kernel", "zca", "labels", "steps", "paper", "local")
+    head = ("name", "version", "kernel", "zca", "labels", "steps", "paper", "published", "local")
     table = [head]
     for r in rows:
         if not r["catalog"]:
-            table.append((r["name"], "-", "(not in the catalog)", "", "", "", "", ",".join(r["local"])))
+            table.append((r["name"], "-", "(not in the catalog)", "", "", "", "", "", ",".join(r["local"])))
             continue
         s = r["spec"]
+        if s is None:  # a published variant in the store, named explicitly (published.py)
+            v = r["published"]["variant"]
+            table.append((r["name"], r["version"], f"{v['architecture'].lower()} d3 ntk", "yes" if v["zca"] else "no",
+                          v["labels"].split(" ")[0], "-", "-", _published_text(r["published"]),
+                          ",".join(r["local"]) or "-"))
+            continue
         table.append((r["name"], r["version"], _kernel_text(s["kernel"]), "yes" if s["zca"] else "no",
                       _labels_text(s), str(s["steps"]) if s["algorithm"] == "kip" else "-",
-                      _pct(r["paper"].get("krr_test_accuracy")), ",".join(r["local"]) or "-"))
+                      _pct(r["paper"].get("krr_test_accuracy")), _published_text(r.get("published")),
+                      ",".join(r["local"]) or "-"))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     n_fam = len({r["family"] for r in rows})
     print(f"\n{len(rows)} releases in {n_fam} families; paper: the paper's KRR test accuracy ('-': not reported "
           f"or not sourced, see `info NAME`); local: versions in {store.home()}")
+    print("published: the authors' file the config points at (final: the last checkpoint, read from their index), "
+          "fetched by `import-published NAME` as version 0.1.0; sha256 pinned on the first verified download. Every "
+          "other published KIP file: NAME = <family>/ipc<I>-<convnet|convnet3>-<zca|nozca>-<l|nol>-<aug|noaug>-"
+          "<ckpt<K>|final>, e.g. kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000")
     return 0
+
+
+def _published_text(p: dict | None) -> str:
+    """The ``published`` column of ``list``: which file, and whether its sha256 is pinned in the catalog."""
+    if not p:
+        return "-"
+    v = p["variant"]
+    what = "ls" if v["algorithm"] == "ls" else (
+        f"ckpt{v['checkpoint']}" if isinstance(v.get("checkpoint"), int) else (v.get("checkpoint") or "copy"))
+    return what + (" pinned" if p.get("sha256") else "")
 
 
 def _print_entry(d: dict) -> None:
     if not d.get("catalog"):
         print(f"{d['name']} (not in the catalog)")
     else:
-        s = d["spec"]
+        s = d["spec"] or {}
         print(f"{d['name']} (catalog version {d['version']}): {d['description']}")
         spec_items = ", ".join(f"{k} {json.dumps(v) if isinstance(v, dict) else v}" for k, v in s.items())
-        print(f"  spec: {spec_items}")
+        print(f"  spec: {spec_items or 'none: a published file, nothing to regenerate'}")
+        _print_published(d.get("published"), d["name"])
         print(f"  settings: {d['settings']}")
         p = d["paper"]
         if p.get("krr_test_accuracy") is None:
@@ -158,12 +180,34 @@ def _print_entry(d: dict) -> None:
         for lv in d["local"]:
             if "problem" in lv:
                 print(f"  local {lv['version']}: {lv['path']}: {lv['problem']}")
+            elif "krr_test_accuracy" not in lv["metrics"]:  # an imported published file
+                m = lv["metrics"]
+                rep = (m.get("reported_by_authors") or {}).get("test_accuracy")
+                ours = m.get("krr_evaluation") or {}
+                print(f"  local {lv['version']}: {lv['path']} (imported {lv['created']}): the authors' published file; "
+                      f"reported test accuracy {'-' if rep is None else f'{rep:.4f}'}" +
+                      (f"; measured here {ours['accuracy']:.4f} on {ours['recipe']['test_size']} test images" +
+                       ("" if (ours.get("source") or {}).get("exact_copy", True) else
+                        f" of {ours['source'].get('origin')} (not an exact copy)") if "accuracy" in ours else ""))
             else:
                 m = lv["metrics"]
                 print(f"  local {lv['version']}: {lv['path']} (created {lv['created']}): KRR test accuracy "
                       f"{m['krr_test_accuracy']:.4f}, natural {m['natural_krr_test_accuracy']:.4f}")
     else:
         print(f"  local: none in {store.home()}")
+
+
+def _print_published(p: dict | None, name: str) -> None:
+    if not p:
+        return
+    where = p.get("url") or p.get("url_template") or p.get("note", "")
+    rule = f" ({p['checkpoint_rule']})" if p.get("checkpoint_rule") else ""
+    sha = f"sha256 {p['sha256']} (pinned in the catalog)" if p.get("sha256") else f"sha256 {p.get('pin', 'unknown')}"
+    print(f"  published: {where}{rule}; {sha}; `distilled-registry import-published {name}` fetches it as "
+          f"{name}:{p.get('version')}")
+    r = p.get("reported")
+    if r and r.get("test_accuracy") is not None:
+        print(f"  reported by the authors: test accuracy {r['test_accuracy']:.4f} ({r.get('index')})")
 
 
 def cmd_info(a: argparse.Namespace) -> int:
@@ -212,12 +256,15 @@ def cmd_verify(a: argparse.Namespace) -> int:
         if recorded:
             found = prov["files"][rel.DATA_FILE]["sha256"]
             catalog_check = {"data_sha256": recorded["data_sha256"], "ok": found == recorded["data_sha256"]}
+    from . import published
+
+    pin_check = published.pin_status(prov)  # an imported published file: its sha256 against its pin
     bad = [c for c in checks if not c.ok]
-    ok = not bad and (catalog_check is None or catalog_check["ok"])
+    ok = not bad and (catalog_check is None or catalog_check["ok"]) and (pin_check is None or pin_check["ok"])
     if a.json:
         print(json.dumps({"target": a.target, "path": str(path), "release": label or r.get("name"), "ok": ok,
                           "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
-                          "catalog": catalog_check}, indent=2))
+                          "catalog": catalog_check, "published_pin": pin_check}, indent=2))
     else:
         print(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
         for c in checks:
@@ -227,12 +274,17 @@ def cmd_verify(a: argparse.Namespace) -> int:
             print(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
                   f"{'matches' if catalog_check['ok'] else 'differs from'} the catalog's record for "
                   f"{r['name']}:{r['version']} ({catalog_check['data_sha256']})")
+        if pin_check:
+            print(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
+                  (pin_check["state"] if pin_check["ok"] else pin_check["problem"]))
         if ok:
             print(f"all {len(checks)} files match the sha256 and size in provenance.json")
     if not ok:
         what = [f"{c.name} ({c.problem})" for c in bad]
         if catalog_check and not catalog_check["ok"]:
             what.append("data.npz (sha256 differs from the catalog's record)")
+        if pin_check and not pin_check["ok"]:
+            what.append(f"the original file's sha256 differs from its pin ({pin_check['key']})")
         raise rel.ReleaseError(f"{str(path)!r} failed verification: {'; '.join(what)}")
     return 0
 
@@ -278,6 +330,9 @@ def _paper_text(e: catalog.Entry) -> str:
 def cmd_regenerate(a: argparse.Namespace) -> int:
     rn = names.parse(a.name)
     e = catalog.entry(rn)
+    if e.spec is None:
+        raise catalog.CatalogError(f"{e.name} is a published file with no spec to run; fetch it with "
+                                   f"`distilled-registry import-published {e.name}`")
     if rn.version not in (None, e.version):
         raise catalog.CatalogError(f"the catalog spec of {e.name} makes version {e.version}, not {rn.version}")
     dest = store.release_dir(e.name, e.version)
@@ -326,6 +381,9 @@ def compare_metrics(recorded: dict, new: dict, acc_tol: float = ACC_TOL, mse_rto
 def cmd_rerun(a: argparse.Namespace) -> int:
     path, label = _target(a.target, a.version)
     old = rel.verified(path)
+    if "config" not in old:
+        raise UserError(f"{label or path} was imported from a published file ({(old.get('origin') or {}).get('url')}); "
+                        "it has no config to rerun. `distilled-registry evaluate` measures it")
     from .pipelines.distill import distill
 
     cfg = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
@@ -364,6 +422,8 @@ def cmd_rerun(a: argparse.Namespace) -> int:
 
 def cmd_plan(a: argparse.Namespace) -> int:
     e = catalog.entry(a.name)
+    if e.spec is None:
+        raise catalog.CatalogError(f"{e.name} is a published file with no spec to plan")
     if a.workers < 1 or a.tile < 1 or a.measure_tile < 1:
         raise UserError(f"--workers, --tile and --measure-tile must be >= 1, got {a.workers}, {a.tile}, {a.measure_tile}")
     if a.steps is not None and a.steps < 0:

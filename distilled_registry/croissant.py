@@ -74,19 +74,33 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     ctx = mlc.Context(conforms_to=CROISSANT_VERSION)
     rel = provenance.get("release") or {}
     name = rel.get("name") or provenance["name"]
-    cfg, src, alg = provenance["config"], provenance["source"], provenance["algorithm"]
+    cfg, src, alg = provenance.get("config", {}), provenance["source"], provenance["algorithm"]
     kernel = provenance["kernel"]
     algo_name = {"kip": "Kernel Inducing Points (KIP)", "ls": "Label Solve (LS)"}[alg["name"]]
     m = provenance["metrics"]
-    description = (
-        f"{algo_name} distilled from {src['name']} ({src['train_size']} training images): "
-        f"{alg['support_size']} images ({cfg['ipc']} per class), "
-        f"{'learned' if alg['name'] == 'ls' or cfg.get('learn_labels') else 'centred one-hot'} labels, "
-        f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
-        f"{'ZCA-whitened' if cfg['zca'] else 'standardised'} image space (transform.npz maps raw images "
-        f"into it). KRR test accuracy {m['krr_test_accuracy']:.4f} on the {m['recipe']['test_size']}-image "
-        f"test split (real images of the same number: {m['natural_krr_test_accuracy']:.4f}). "
-        "provenance.json holds the full recipe and the sha256 of every file.")
+    origin = provenance.get("origin") if (provenance.get("origin") or {}).get("kind") == "published" else None
+    if origin:  # imported from the authors' published file (distilled_registry.published)
+        rep = m.get("reported_by_authors") or {}
+        description = (
+            f"{algo_name} distilled dataset published by its authors ({origin['authors']}), imported unchanged from "
+            f"{origin.get('url') or origin.get('file')} (sha256 {', '.join(origin['files_sha256'].values())}): "
+            f"{alg['support_size']} images of {src['name']}, {alg.get('labels', '')} labels, "
+            f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
+            f"{'ZCA-whitened' if provenance['preprocessing'].get('zca') else 'standardised'} image space" +
+            (" (transform.npz maps raw images into it)" if provenance["preprocessing"].get("file") else "") +
+            (f". The authors' index reports KRR test accuracy {rep['test_accuracy']:.4f}"
+             if rep.get("test_accuracy") is not None else "") +
+            ". provenance.json holds the origin and the sha256 of every file.")
+    else:
+        description = (
+            f"{algo_name} distilled from {src['name']} ({src['train_size']} training images): "
+            f"{alg['support_size']} images ({cfg['ipc']} per class), "
+            f"{'learned' if alg['name'] == 'ls' or cfg.get('learn_labels') else 'centred one-hot'} labels, "
+            f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
+            f"{'ZCA-whitened' if cfg['zca'] else 'standardised'} image space (transform.npz maps raw images "
+            f"into it). KRR test accuracy {m['krr_test_accuracy']:.4f} on the {m['recipe']['test_size']}-image "
+            f"test split (real images of the same number: {m['natural_krr_test_accuracy']:.4f}). "
+            "provenance.json holds the full recipe and the sha256 of every file.")
     created = _datetime(provenance["created"])
 
     distribution = []
@@ -133,6 +147,25 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
                                                            "; NOT an exact copy of the original pixels")),
         "sha256": src["fingerprint_sha256"],
     }]
+    if origin:  # the activity here is the import of the authors' file, which is itself an entity
+        doc["prov:wasDerivedFrom"].insert(0, {
+            "@type": "prov:Entity", "@id": origin.get("url") or f"urn:distilled-registry:published:{origin.get('file')}",
+            "name": origin.get("file") or "published file",
+            "description": f"the authors' published file ({origin['authors']}; {origin.get('paper', '')}); pin: "
+                           f"{(origin.get('pin') or {}).get('state')}",
+            "sha256": next(iter(origin["files_sha256"].values())) if len(origin["files_sha256"]) == 1 else
+            origin["files_sha256"]})
+        doc["prov:wasGeneratedBy"] = {
+            "@type": "prov:Activity", "name": "import of a published file",
+            "description": f"distilled-registry import-published: the file's images and labels copied unchanged into "
+                           f"data.npz; {algo_name} was run by the authors ({alg['paper']})",
+            "prov:startedAtTime": created.isoformat(), "prov:endedAtTime": created.isoformat(),
+            "prov:used": {"@id": doc["prov:wasDerivedFrom"][0]["@id"]},
+            "prov:wasAssociatedWith": {"@type": "prov:SoftwareAgent",
+                                       "name": f"distilled-registry {(origin.get('imported_with') or {}).get('distilled-registry')}"},
+        }
+        doc["prov:generatedAtTime"] = created.isoformat()
+        return doc
     doc["prov:wasGeneratedBy"] = {
         "@type": "prov:Activity",
         "name": algo_name,

@@ -1,0 +1,175 @@
+"""Time neural-tangents' ConvNet kernel against the fast one (pipelines/convnet_kernel.py).
+
+One run, the same inputs, side by side: milliseconds per kernel entry of the forward pass
+``K = k(x1, x2)`` and of the forward pass plus the vector-Jacobian product with respect to
+``x2`` (what KIP needs), for each image size, and the ratio nt / fast. Both kernels are jitted;
+each function is called once first (compilation and warm-up, not timed), then the timed calls
+alternate between the two implementations (so a change in machine load hits both alike), and
+the median over ``--repeats`` is reported. Kernels are ``n x n`` (``--n`` images on each side).
+
+Sizes must be divisible by ``2 ** depth``; where one is not (28 with depth 3), the largest depth
+that divides it is used instead (28x28: depth 2), and the table says so.
+
+    .venv/bin/python benchmarks/kernel_speed.py                       # 8 16 28 32, n = 4
+    .venv/bin/python benchmarks/kernel_speed.py --sizes 32 --n 6 --repeats 5 --markdown out.md
+
+Runs unchanged on a GPU (jax picks its default device, which the output names).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from distilled_registry.pipelines import kernels
+
+
+def depth_for(size: int, depth: int) -> int:
+    """``depth``, or the largest smaller depth whose ``2 ** depth`` divides ``size``."""
+    while depth > 1 and size % 2 ** depth:
+        depth -= 1
+    return depth
+
+
+def build(spec: kernels.KernelSpec):
+    """``(forward, forward_and_vjp)``, both jitted; the vjp is with respect to ``x2``."""
+    f = kernels.make_kernel_fn(spec)
+
+    @jax.jit
+    def fwd_vjp(x1, x2, cotangent):
+        k, pullback = jax.vjp(lambda b: f(x1, b), x2)
+        return k, pullback(cotangent)[0]
+
+    return f, fwd_vjp
+
+
+def seconds(fn, *args) -> float:
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t
+
+
+def bench_size(size: int, args) -> dict:
+    depth = depth_for(size, args.depth)
+    rng = np.random.default_rng(size)
+    shape = (args.n, size, size, args.channels)
+    x1 = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    x2 = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    ct = jnp.asarray(rng.normal(size=(args.n, args.n)), jnp.float32)
+    impls = {}
+    for impl in args.impls:
+        spec = kernels.KernelSpec(args.arch, depth=depth, get=args.get, impl=impl)
+        f, fv = build(spec)
+        t = time.perf_counter()
+        k = np.asarray(f(x1, x2))  # compile + first run, not timed
+        jax.block_until_ready(fv(x1, x2, ct))
+        impls[impl] = {"f": f, "fv": fv, "k": k, "fwd": [], "vjp": [],
+                       "warmup_s": time.perf_counter() - t}
+    for _ in range(args.repeats):
+        for impl in args.impls:
+            d = impls[impl]
+            d["fwd"].append(seconds(d["f"], x1, x2))
+            d["vjp"].append(seconds(d["fv"], x1, x2, ct))
+    entries = args.n * args.n
+    row = {"size": size, "depth": depth, "depth_changed": depth != args.depth}
+    for impl in args.impls:
+        for what in ("fwd", "vjp"):
+            row[f"{impl}_{what}"] = 1000 * statistics.median(impls[impl][what]) / entries
+        row[f"{impl}_warmup_s"] = impls[impl]["warmup_s"]
+    if len(impls) == 2:
+        row["ratio_fwd"] = row["nt_fwd"] / row["fast_fwd"]
+        row["ratio_vjp"] = row["nt_vjp"] / row["fast_vjp"]
+        row["max_rel_diff"] = float(np.max(np.abs(impls["fast"]["k"] - impls["nt"]["k"])
+                                           / np.abs(impls["nt"]["k"])))
+    return row
+
+
+def summary(row: dict, impls) -> str:
+    parts = [f"{row['size']}x{row['size']}: depth {row['depth']}"]
+    for what, name in (("fwd", "fwd"), ("vjp", "fwd+vjp")):
+        ms = " vs ".join(f"{impl} {row[f'{impl}_{what}']:.3f}" for impl in impls)
+        ratio = f" ({row[f'ratio_{what}']:.1f}x)" if f"ratio_{what}" in row else ""
+        parts.append(f"{name} {ms} ms/entry{ratio}")
+    parts.append("warm-up " + ", ".join(f"{impl} {row[f'{impl}_warmup_s']:.1f} s" for impl in impls))
+    return "; ".join(parts)
+
+
+def table(rows, args, header) -> str:
+    both = len(args.impls) == 2
+    cols = ["size", "depth"]
+    for what, name in (("fwd", "fwd"), ("vjp", "fwd+vjp")):
+        cols += [f"{name} {impl} ms/entry" for impl in args.impls]
+        if both:
+            cols.append(f"{name} nt/fast")
+    if both:
+        cols.append("max rel diff")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        depth = f"{r['depth']}" + (f" (not {args.depth}: {r['size']} % {2 ** args.depth} != 0)"
+                                   if r["depth_changed"] else "")
+        cells = [f"{r['size']}x{r['size']}x{args.channels}", depth]
+        for what in ("fwd", "vjp"):
+            cells += [f"{r[f'{impl}_{what}']:.3f}" for impl in args.impls]
+            if both:
+                cells.append(f"{r[f'ratio_{what}']:.1f}x")
+        if both:
+            cells.append(f"{r['max_rel_diff']:.1e}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(header + [""] + lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 28, 32], help="image heights = widths")
+    p.add_argument("--n", type=int, default=4, help="images on each side: kernels are n x n")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per function (median)")
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--arch", choices=["convnet", "convnet3"], default="convnet")
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--get", choices=["ntk", "nngp"], default="ntk")
+    p.add_argument("--impls", nargs="+", choices=["nt", "fast"], default=["nt", "fast"],
+                   help="implementations to time (both by default; fast alone where "
+                        "neural-tangents is not installed)")
+    p.add_argument("--markdown", default=None, help="also write the table (markdown) to this path")
+    args = p.parse_args()
+
+    dev = jax.devices()[0]
+    header = [
+        "# ConvNet kernel speed: neural-tangents (nt) vs fast",
+        "",
+        f"- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; jax {jax.__version__}; "
+        f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s)); "
+        f"host: {platform.machine()}, {os.cpu_count()} CPU core(s)",
+        f"- {args.arch}, {args.get}, W_std=sqrt(2), b_std=0.1; float32 random normal images; "
+        f"{args.n}x{args.n} kernels; median of {args.repeats} timed calls after one untimed "
+        f"(compiling) call; fwd+vjp = K and the vjp with respect to x2",
+    ]
+    if hasattr(os, "getloadavg"):
+        header.append(f"- load average at start: {os.getloadavg()[0]:.2f}")
+    print("\n".join(header), flush=True)
+    rows = []
+    for size in args.sizes:
+        t = time.perf_counter()
+        row = bench_size(size, args)
+        rows.append(row)
+        print(f"{summary(row, args.impls)}; {time.perf_counter() - t:.0f} s", flush=True)
+    if hasattr(os, "getloadavg"):
+        header.append(f"- load average at end: {os.getloadavg()[0]:.2f}")
+    out = table(rows, args, header)
+    print()
+    print(out)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(out)
+
+
+if __name__ == "__main__":
+    main()

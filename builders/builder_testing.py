@@ -1,0 +1,158 @@
+"""Small dummy releases and the builder check that the per-family builder tests run.
+
+A dummy release follows the release format exactly (``provenance.json`` passes its schema, every
+file is checksummed) but holds random arrays: ``per_class`` images per class of the catalog
+source's shape. The builder tests beside each family folder
+(``builders/<family>/<family>_dataset_builder_test.py``) put one into a temporary store per
+config and check that the family's TFDS builder returns exactly its arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from distilled_registry import catalog, store
+from distilled_registry import release as rel
+from distilled_registry.transform import Transform
+
+SHA0 = "0" * 64
+
+
+def dummy_arrays(entry: catalog.Entry, per_class: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+    """``{"images", "labels", "class_ids"}`` of the entry's source shape, ``per_class`` per class."""
+    src = entry.source_info
+    c = int(src["num_classes"])
+    n = per_class * c
+    rng = np.random.default_rng(seed)
+    return {"images": rng.standard_normal((n, *src["image_shape"])).astype(np.float32),
+            "labels": rng.standard_normal((n, c)).astype(np.float32),
+            "class_ids": np.repeat(np.arange(c), per_class).astype(np.int64)}
+
+
+def dummy_provenance(entry: catalog.Entry, data: dict[str, np.ndarray], seed: int = 0) -> dict:
+    """A provenance that follows the schema for the dummy arrays of ``entry`` (metrics are made up)."""
+    src = entry.source_info
+    n, c = data["labels"].shape
+    spec = entry.spec or _variant_spec(entry)
+    kernel = dict(spec["kernel"])
+    names = [str(x) for x in src.get("class_names") or range(c)]
+    return {
+        "schema": "distilled_registry.provenance/1",
+        "name": entry.family,
+        "config": {**spec, "ipc": max(1, n // c), "seed": seed},
+        "source": {"name": entry.source, "origin": "dummy", "fingerprint_sha256": SHA0, "files_sha256": {},
+                   "exact_copy": False, "image_shape": list(src["image_shape"]), "num_classes": c,
+                   "class_names": names, "train_size": int(src["train_size"]), "test_size": int(src["test_size"]),
+                   "licence": src.get("licence", "unknown"), "homepage": src.get("homepage")},
+        "preprocessing": {"file": rel.TRANSFORM_FILE, "zca": bool(spec.get("zca"))},
+        "kernel": kernel,
+        "algorithm": {"name": entry.algorithm, "paper": "dummy data for a builder test", "steps_run": 0,
+                      "final_loss": None, "support_size": n},
+        "seed": seed,
+        "backend": {"name": "local", "workers": 1},
+        "environment": {"python": "3", "distilled-registry": "0.1.0", "jax": "none", "jaxlib": "none",
+                        "neural-tangents": "none", "optax": "none", "numpy": np.__version__, "git": {"commit": None}},
+        "timing": {"wall_seconds": 0.0},
+        "created": "2025-01-01T00:00:00+00:00",
+        "metrics": {"krr_test_accuracy": 0.5, "krr_test_mse": 0.05, "natural_krr_test_accuracy": 0.4,
+                    "natural_krr_test_mse": 0.06, "recipe": {"what": "dummy: not measured", "test_size": 1}},
+    }
+
+
+def _variant_spec(entry: catalog.Entry) -> dict:
+    """A stand-in spec for an entry with none (an explicit published variant): a ConvNet KIP run."""
+    kernel = {"architecture": "convnet", "depth": 3, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
+    return {"source": entry.source, "algorithm": entry.algorithm, "kernel": kernel, "ipc": 1, "steps": 0,
+            "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
+            "zca": False, "zca_reg": 0.1, "seed": 0}
+
+
+def write_dummy_release(name: str, home: str | os.PathLike, per_class: int = 2, seed: int = 0,
+                        overwrite: bool = False, version: str | None = None) -> tuple[Path, dict[str, np.ndarray]]:
+    """Put a dummy release of catalog entry ``name`` into the store at ``home`` (default: its catalog version).
+
+    Returns ``(release folder, arrays)``. ``$DISTILLED_REGISTRY_HOME`` is set to ``home`` while writing.
+    """
+    e = catalog.entry(name)
+    data = dummy_arrays(e, per_class, seed)
+    c = data["images"].shape[-1]
+    files = {rel.DATA_FILE: rel.data_bytes(**data),
+             rel.TRANSFORM_FILE: Transform(np.zeros(c, np.float32), np.ones(c, np.float32)).to_bytes()}
+    old = os.environ.get(store.HOME_ENV)
+    os.environ[store.HOME_ENV] = str(home)
+    try:
+        staging = Path(home) / ".staging-dummy" / f"{e.family}-{e.config}-{seed}"
+        rel.write_release(staging, files, dummy_provenance(e, data, seed), overwrite=True)
+        info = {"catalog_spec": e.spec} if e.spec else {}
+        path = store.add(staging, e.name, version or e.version, info, overwrite=overwrite)
+    finally:
+        if old is None:
+            os.environ.pop(store.HOME_ENV, None)
+        else:
+            os.environ[store.HOME_ENV] = old
+    return path, data
+
+
+def read_data_source(name: str, data_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``tfds.data_source(name, split="train")`` stacked into arrays (needs no TensorFlow)."""
+    import tensorflow_datasets as tfds
+
+    src = tfds.data_source(name, split="train", data_dir=str(data_dir))
+    rows = [src[i] for i in range(len(src))]
+    return stack(rows)
+
+
+def stack(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Examples (dicts of features) into ``images, labels, class_ids, label, index`` arrays."""
+    return {"images": np.stack([np.asarray(r["image"]) for r in rows]),
+            "labels": np.stack([np.asarray(r["label_vector"]) for r in rows]),
+            "class_ids": np.asarray([r["class_id"] for r in rows], np.int64),
+            "label": np.asarray([r["label"] for r in rows], np.int64),
+            "index": np.asarray([r["index"] for r in rows], np.int64)}
+
+
+def assert_same_arrays(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    """The builder's examples are exactly the release's arrays, in order (bitwise float32)."""
+    for k in ("images", "labels", "class_ids"):
+        assert got[k].dtype == want[k].dtype, (k, got[k].dtype, want[k].dtype)
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    np.testing.assert_array_equal(got["label"], np.argmax(want["labels"], axis=1))
+    np.testing.assert_array_equal(got["index"], np.arange(len(want["images"])))
+
+
+def check_family(family: str, tmp_path: str | os.PathLike) -> None:
+    """The family's builder on dummy data: every config declared; the first one built and read back.
+
+    Sets ``$DISTILLED_REGISTRY_HOME`` to a store under ``tmp_path`` for the duration.
+    """
+    import tensorflow_datasets as tfds
+
+    from . import builder_class, release_builder
+
+    cls = builder_class(family)
+    entries = catalog.family_entries(family)
+    assert [c.name for c in cls.BUILDER_CONFIGS] == [e.config for e in entries]
+    assert [str(c.version) for c in cls.BUILDER_CONFIGS] == [e.version for e in entries]
+    folder = release_builder.family_folder(family)
+    for f in ("README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv", f"{family}_dataset_builder.py"):
+        assert (folder / f).is_file(), f"{folder / f} is missing: run `distilled-registry builders --write`"
+    home, data_dir = Path(tmp_path) / "store", Path(tmp_path) / "tfds"
+    e = entries[0]
+    old = os.environ.get(store.HOME_ENV)
+    os.environ[store.HOME_ENV] = str(home)
+    try:
+        _, want = write_dummy_release(e.name, home)
+        builder = tfds.builder(e.name, data_dir=str(data_dir))
+        assert builder.info.citation.count("@inproceedings") == 2
+        builder.download_and_prepare()
+        assert builder.info.splits["train"].num_examples == len(want["images"])
+        assert builder.info.metadata["release"]["data_sha256"] == rel.sha256_bytes(rel.data_bytes(**want))
+        assert_same_arrays(read_data_source(e.name, data_dir), want)
+    finally:
+        if old is None:
+            os.environ.pop(store.HOME_ENV, None)
+        else:
+            os.environ[store.HOME_ENV] = old

@@ -1,0 +1,504 @@
+"""A release family as a Hugging Face dataset repository, written locally (no network).
+
+    distilled-registry export-hf kip_digits --out hf/kip_digits
+    datasets.load_dataset("hf/kip_digits", "ipc10", split="train")
+
+Layout of ``DIR`` (the Hub repository, ready for ``huggingface_hub.upload_folder``):
+
+    README.md                         dataset card: YAML (configs with data_files, dataset_info
+                                      features, license, task_categories, ...) and the body
+    <config>/train-00000-of-00001.parquet   one row per distilled image
+    <config>/preview.png              the release's image grid
+    <config>/labels.png               learned vs original labels (releases whose labels are learned: LS,
+                                      or KIP with learned labels)
+    <config>/provenance.json          the release's provenance, unchanged (sha256 of its files)
+    <config>/transform.npz            the preprocessing: ``Transform.load(path).apply(x)`` maps raw
+                                      test images into the space the images live in
+
+Features (the same as the TFDS builders'): ``image`` ``Array3D`` float32 (H, W, C), ``label``
+``ClassLabel`` (argmax of the label vector), ``label_vector`` float32 list of length C,
+``class_id`` ``ClassLabel`` (the class the image was initialised from), ``index`` int64.
+
+Which releases: for each config of the family in the catalog (and any other config of the family
+in the store), the catalog's version when the store holds it, else the newest stored version;
+configs with nothing in the store are left out (and listed in the result). Every release is
+verified (sha256 of each file) before it is read. The folder is written beside ``DIR`` and renamed
+into place when complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from distilled_registry import api, catalog, names, store
+from distilled_registry import release as rel
+from distilled_registry.errors import UserError
+
+from . import papers
+
+PARQUET_NAME = "train-00000-of-00001.parquet"
+CARD = "README.md"
+LICENCES = {"bsd-3-clause": "bsd-3-clause", "cc-by-sa-3.0": "cc-by-sa-3.0", "cc-by-4.0": "cc-by-4.0",
+            "mit": "mit", "apache-2.0": "apache-2.0", "unknown": "unknown"}
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+TAGS = ["dataset-distillation", "kernel-ridge-regression", "neural-tangent-kernel", "synthetic"]
+
+
+class ExportError(UserError):
+    """A family that cannot be exported (nothing in the store, a bad output folder)."""
+
+
+@dataclasses.dataclass
+class ExportedConfig:
+    """One config written to the export: its release and what was written for it."""
+
+    config: str
+    version: str
+    path: Path
+    num_examples: int
+    files: list[str]
+
+
+@dataclasses.dataclass
+class Export:
+    """What :func:`export_family` wrote: ``out``, the configs, and the configs left out (nothing stored)."""
+
+    family: str
+    out: Path
+    configs: list[ExportedConfig]
+    missing: list[str]
+
+    @property
+    def files(self) -> list[str]:
+        return sorted(str(p.relative_to(self.out)) for p in self.out.rglob("*") if p.is_file())
+
+
+def family_releases(family: str, configs: list[str] | None = None) -> tuple[list[tuple[str, str, Path]], list[str]]:
+    """``([(config, version, folder)], [configs with nothing in the store])`` for ``family``."""
+    if names.parse(family, need_config=False).config is not None:
+        raise ExportError(f"export-hf takes a family, not {family!r}: e.g. {family.split('/')[0]} "
+                          f"(--configs {family.split('/')[1]} picks configs)")
+    try:
+        entries = {e.config: e for e in catalog.family_entries(family)}
+    except catalog.CatalogError:
+        entries = {}
+    stored = [rn.config for rn, _ in store.local_releases() if rn.family == family]
+    all_configs = list(entries) + [c for c in dict.fromkeys(stored) if c not in entries]
+    if not all_configs:
+        raise ExportError(f"{family!r} is neither a catalog family nor in the local store {str(store.home())!r} "
+                          "(`distilled-registry list` shows the families)")
+    if configs:
+        unknown = [c for c in configs if c not in all_configs]
+        if unknown:
+            raise ExportError(f"{family} has no config {', '.join(map(repr, unknown))}; it has {', '.join(all_configs)}")
+        all_configs = [c for c in all_configs if c in configs]
+    found, missing = [], []
+    for cfg in all_configs:
+        rn = names.ReleaseName(family, cfg)
+        present = store.versions(rn)
+        if not present:
+            missing.append(cfg)
+            continue
+        want = entries[cfg].version if cfg in entries else None
+        version = want if want in present else present[-1]
+        found.append((cfg, version, store.release_dir(rn, version)))
+    if not found:
+        raise ExportError(f"nothing of {family} is in the local store {str(store.home())!r}; make a release with "
+                          f"`distilled-registry regenerate {family}/{all_configs[0]}`")
+    return found, missing
+
+
+def class_names(release: api.Release, family: str) -> list[str]:
+    """The source's class names: the release's provenance, else the catalog, else ``"0"``, ``"1"``, ..."""
+    c = release.labels.shape[1]
+    got = release.provenance["source"].get("class_names") or []
+    if len(got) == c:
+        return [str(x) for x in got]
+    try:
+        src = catalog.family_entries(family)[0].source_info
+        if len(src.get("class_names") or []) == c:
+            return [str(x) for x in src["class_names"]]
+    except catalog.CatalogError:
+        pass
+    return [str(i) for i in range(c)]
+
+
+def features(image_shape: tuple[int, int, int], class_names_: list[str]):
+    """The ``datasets.Features`` of an exported config."""
+    import datasets
+
+    return datasets.Features({
+        "image": datasets.Array3D(shape=tuple(int(v) for v in image_shape), dtype="float32"),
+        "label": datasets.ClassLabel(names=list(class_names_)),
+        "label_vector": datasets.List(datasets.Value("float32"), length=len(class_names_)),
+        "class_id": datasets.ClassLabel(names=list(class_names_)),
+        "index": datasets.Value("int64"),
+    })
+
+
+def _columns(r: api.Release) -> dict:
+    n = len(r.images)
+    return {"image": r.images, "label": np.argmax(r.labels, axis=1).astype(np.int64), "label_vector": r.labels,
+            "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64)}
+
+
+def parquet_bytes(r: api.Release, feats) -> tuple[bytes, int]:
+    """``(parquet bytes, arrow bytes in memory)`` of the release's rows, features in the schema metadata."""
+    import datasets
+
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        ds = datasets.Dataset.from_dict(_columns(r), features=feats)
+        buf = io.BytesIO()
+        ds.to_parquet(buf)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+    return buf.getvalue(), int(ds.data.nbytes)
+
+
+def licence_id(text: str | None) -> str:
+    """A Hub licence identifier for the source's licence (``unknown`` when it has none the Hub knows)."""
+    return LICENCES.get((text or "unknown").strip().lower(), "other")
+
+
+def size_category(n: int) -> str:
+    for limit, cat in SIZE_CATEGORIES:
+        if n < limit:
+            return cat
+    return "n>1M"
+
+
+def labels_are_learned(r: api.Release, atol: float = 1e-6) -> bool:
+    """Whether the labels differ from the centred one-hot vectors of ``class_ids``."""
+    c = r.labels.shape[1]
+    one_hot = np.full(r.labels.shape, -1.0 / c, np.float64)
+    one_hot[np.arange(len(r.labels)), r.class_ids] += 1.0
+    return not np.allclose(r.labels, one_hot, atol=atol)
+
+
+def labels_png(r: api.Release, class_names_: list[str], title: str) -> bytes:
+    """Learned labels beside the centred one-hot labels they started from, and their mean per class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, c = r.labels.shape
+    order = np.argsort(r.class_ids, kind="stable")
+    one_hot = np.full((n, c), -1.0 / c)
+    one_hot[np.arange(n), r.class_ids] += 1.0
+    learned = r.labels.astype(np.float64)
+    per_class = np.stack([learned[r.class_ids == k].mean(0) if np.any(r.class_ids == k) else np.zeros(c)
+                          for k in range(c)])
+    lim = float(max(np.abs(learned).max(), np.abs(one_hot).max()))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
+    panels = ((one_hot[order], "original: centred one-hot", "image (sorted by original class)"),
+              (learned[order], "learned", "image (sorted by original class)"),
+              (per_class, "learned, mean per original class", "original class"))
+    for ax, (m, name, ylabel) in zip(axes, panels):
+        im = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("label entry (class)")
+        ax.set_ylabel(ylabel)
+        if c <= 20:
+            ax.set_xticks(range(c), class_names_, rotation=90, fontsize=6)
+    if c <= 20:
+        axes[2].set_yticks(range(c), class_names_, fontsize=6)
+    fig.colorbar(im, ax=axes, fraction=0.02, label="label value")
+    agree = float(np.mean(np.argmax(learned, 1) == r.class_ids))
+    fig.suptitle(f"{title} (argmax of the learned label is the original class for {agree:.1%} of images)",
+                 fontsize=11)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt_acc(x) -> str:
+    return "-" if x is None else f"{100 * float(x):.2f}%"
+
+
+def _paper(family: str, config: str) -> dict:
+    try:
+        return catalog.entry(f"{family}/{config}").paper or {}
+    except (catalog.CatalogError, names.BadNameError):
+        return {}
+
+
+def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
+    """The dataset card (``README.md``) text.
+
+    Args:
+      releases: ``(config, release, {"features": Features, "num_bytes": int, "parquet_size": int, "learned": bool})``.
+      repo_id: the Hub repository the usage snippets name (default ``<your-org>/<family>``).
+    """
+    from huggingface_hub import DatasetCardData
+
+    repo = repo_id or f"<your-org>/{family}"
+    first = releases[0][1]
+    prov0 = first.provenance
+    src = prov0["source"]
+    algo = prov0["algorithm"]["name"]
+    algo_name = papers.ALGORITHMS.get(algo, algo)
+    try:
+        fam_desc = catalog.load()["families"][family].get("description")
+    except (catalog.CatalogError, KeyError):
+        fam_desc = None
+    pretty = f"{algo.upper()} {src['name']}: {fam_desc or family}"
+    licence_text = src.get("licence") or "unknown"
+    configs, infos = [], []
+    for i, (cfg, r, extra) in enumerate(releases):
+        c = {"config_name": cfg, "data_files": [{"split": "train", "path": f"{cfg}/train-*.parquet"}]}
+        if i == 0:
+            c["default"] = True
+        configs.append(c)
+        infos.append({"config_name": cfg, "features": extra["features"]._to_yaml_list(),
+                      "splits": [{"name": "train", "num_bytes": extra["num_bytes"], "num_examples": len(r.images)}],
+                      "download_size": extra["parquet_size"], "dataset_size": extra["num_bytes"]})
+    data = DatasetCardData(
+        pretty_name=pretty,
+        license=licence_id(licence_text),
+        task_categories=["image-classification"],
+        size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
+        source_datasets=[f"extended|{src['name']}"],
+        tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
+        configs=configs,
+        dataset_info=infos,
+    )
+    h, w, ch = first.images.shape[1:]
+    made = ("Imported from the authors' published files by distilled-registry (see each config's provenance.json)"
+            if "origin" in prov0 else "Made with distilled-registry")
+    zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
+    intro = (
+        f"{algo_name} distilled from `{src['name']}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
+        "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
+        "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
+        f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
+        f"present, maps raw test images into that space. {made}, after "
+        f"[{papers.KIP_ICLR2021['title']}]({papers.KIP_ICLR2021['url']}) ({papers.KIP_ICLR2021['venue']}) and "
+        f"[{papers.KIP_NEURIPS2021['title']}]({papers.KIP_NEURIPS2021['url']}) ({papers.KIP_NEURIPS2021['venue']}); "
+        f"the authors' code and data: {papers.HOMEPAGE}.")
+    lines = [
+        "---", data.to_yaml(), "---", "",
+        f"# {pretty}", "",
+        intro,
+        "",
+        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (class: argmax of the label vector), `label_vector` "
+        f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned), "
+        "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz).",
+        "",
+        "## Metrics beside the paper's", "",
+        "KRR test accuracy: kernel ridge regression with the release's kernel, trained on the distilled set, on the "
+        "source's full test split; *natural*: the same with the real images the run started from.", "",
+        "| config | version | images | labels | KRR test accuracy | natural | reported by the authors | paper "
+        "| paper reference |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cfg, r, extra in releases:
+        m = r.provenance["metrics"]
+        p = _paper(family, cfg)
+        ref = p.get("reference") or p.get("note") or "-"
+        authors = (m.get("reported_by_authors") or {}).get("test_accuracy")
+        lines.append(f"| `{cfg}` | {r.version or '-'} | {len(r.images)} | {'learned' if extra['learned'] else 'one-hot'} "
+                     f"| {_fmt_acc(m.get('krr_test_accuracy'))} | {_fmt_acc(m.get('natural_krr_test_accuracy'))} "
+                     f"| {_fmt_acc(authors)} | {_fmt_acc(p.get('krr_test_accuracy'))} | {ref} |")
+    lines += ["", "## Provenance", "",
+              "Each config's `provenance.json` holds everything needed to judge and rerun it "
+              "(`distilled-registry rerun`); the main entries:", "",
+              "| | " + " | ".join(f"`{cfg}`" for cfg, _, _ in releases) + " |",
+              "|---|" + "---|" * len(releases)]
+    rows = [
+        ("made by", lambda p: (f"imported: the authors' published file {p['origin'].get('file')}"
+                               if "origin" in p else "a distillation run of distilled-registry")),
+        ("source", lambda p: f"{p['source']['name']} ({p['source']['origin']}; train {p['source']['train_size']}, "
+                             f"test {p['source']['test_size']})"),
+        ("source sha256 fingerprint", lambda p: f"`{p['source']['fingerprint_sha256'][:16]}…`"),
+        ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),
+        ("algorithm", lambda p: f"{p['algorithm']['name']}" + (f", {p['algorithm']['steps_run']} steps"
+                                                                 if "steps_run" in p["algorithm"] else "")),
+        ("images per class", lambda p: str(p["config"].get("ipc"))),
+        ("learned labels", lambda p: "yes" if (p.get("config", {}).get("learn_labels") or p["algorithm"]["name"] == "ls"
+                                               or p["algorithm"].get("labels") == "learned") else "no"),
+        ("kernel", lambda p: f"{p['kernel']['architecture']} depth {p['kernel']['depth']}, {p['kernel']['get'].upper()}, "
+                             f"W_std {p['kernel']['W_std']:.4g}, b_std {p['kernel']['b_std']:g}"),
+        ("KIP learning rate / target batch", lambda p: f"{p['config'].get('learning_rate')} / {p['config'].get('target_batch')}"),
+        ("ridge (reg)", lambda p: f"{p['config'].get('reg'):g}"),
+        ("ZCA", lambda p: "yes" if p["preprocessing"].get("zca") else "no"),
+        ("seed", lambda p: str(p["seed"])),
+        ("backend", lambda p: f"{p['backend']['name']} x {p['backend']['workers']}"),
+        ("wall time", lambda p: f"{float(p['timing']['wall_seconds']):.1f} s"),
+        ("software", lambda p: f"distilled-registry {p['environment'].get('distilled-registry')} "
+                               f"(git {str((p['environment'].get('git') or {}).get('commit'))[:12]}), jax "
+                               f"{p['environment'].get('jax')}, neural-tangents {p['environment'].get('neural-tangents')}"),
+        ("created", lambda p: p["created"]),
+        ("data.npz sha256", lambda p: f"`{p['files'][rel.DATA_FILE]['sha256'][:16]}…`"),
+    ]
+    for label, fn in rows:
+        cells = []
+        for _, r, _ in releases:
+            try:
+                cells.append(fn(r.provenance).replace("|", "/"))
+            except (KeyError, TypeError, ValueError):
+                cells.append("-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cfg0 = releases[0][0]
+    lines += [
+        "", "## Usage", "",
+        "With 🤗 datasets:", "",
+        "```python",
+        "import numpy as np",
+        "from datasets import load_dataset",
+        "",
+        f'ds = load_dataset("{repo}", "{cfg0}", split="train")',
+        'x = np.asarray(ds["image"], dtype=np.float32)         # (N, H, W, C), preprocessed space',
+        'y = np.asarray(ds["label_vector"], dtype=np.float32)  # (N, C): the labels to regress on',
+        "```", "",
+        "Map raw test images (NHWC, scaled to [0, 1]) into the same space:", "",
+        "```python",
+        "from huggingface_hub import hf_hub_download",
+        "from distilled_registry.transform import Transform",
+        "",
+        f'path = hf_hub_download("{repo}", "{cfg0}/transform.npz", repo_type="dataset")',
+        "x_test = Transform.load(path).apply(raw_test_images)",
+        "```", "",
+        "With TensorFlow Datasets (`pip install distilled-registry`; the builder reads the local store or the "
+        "release's URL and checks its sha256):", "",
+        "```python",
+        "import distilled_registry, tensorflow_datasets as tfds",
+        "",
+        f'ds = tfds.load("{family}/{cfg0}", split="train")          # with TensorFlow',
+        f'src = tfds.data_source("{family}/{cfg0}", split="train")  # random access, without TensorFlow',
+        "```", "",
+        "## Preview", "",
+    ]
+    for cfg, r, extra in releases:
+        lines += [f"`{cfg}`:", "", f"![{cfg} preview]({cfg}/preview.png)", ""]
+    learned = [(cfg, r) for cfg, r, extra in releases if extra["learned"]]
+    if learned:
+        lines += ["## Learned labels", "",
+                  "Each release's learned label vectors beside the centred one-hot vectors of the classes its images "
+                  "started from, and entry by entry.", ""]
+        for cfg, _ in learned:
+            lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
+    lines += [
+        "## Licence", "",
+        f"Inherited from the source dataset, {src['name']}: {licence_text}"
+        + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
+        "## Citation", "",
+        "```bibtex", papers.BIBTEX.rstrip(), "```", "",
+    ]
+    return "\n".join(lines)
+
+
+def export_family(family: str, out: str | os.PathLike, configs: list[str] | None = None,
+                  repo_id: str | None = None, overwrite: bool = False) -> Export:
+    """Write the Hub repository layout of ``family`` to ``out`` (see the module docstring).
+
+    Raises:
+      ExportError: nothing of the family is stored; ``out`` exists and ``overwrite`` is False.
+      ReleaseError: a stored release fails verification.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ExportError(f"{str(out)!r} already exists; choose another --out or add --overwrite")
+    found, missing = family_releases(family, configs)
+    loaded = []
+    for cfg, version, path in found:
+        r = api.load_path(path)
+        r.version = r.version or version
+        names_ = class_names(r, family)
+        feats = features(r.images.shape[1:], names_)
+        loaded.append((cfg, path, r, names_, feats))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tmp.chmod(0o755)
+        written, card_rows = [], []
+        for cfg, path, r, names_, feats in loaded:
+            d = tmp / cfg
+            d.mkdir()
+            pq, nbytes = parquet_bytes(r, feats)
+            (d / PARQUET_NAME).write_bytes(pq)
+            files = [PARQUET_NAME]
+            for fname in (rel.PROVENANCE_FILE, r.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE),
+                          "preview.png"):
+                if (path / fname).is_file():
+                    shutil.copyfile(path / fname, d / fname)
+                    files.append(fname)
+            if "preview.png" not in files:
+                from distilled_registry import preview
+
+                (d / "preview.png").write_bytes(preview.grid_png([(cfg, r.images, r.class_ids)], names_,
+                                                                 labels=[r.labels]))
+                files.append("preview.png")
+            learned = labels_are_learned(r)
+            if learned:
+                (d / "labels.png").write_bytes(labels_png(r, names_, f"{family}/{cfg}: learned vs original labels"))
+                files.append("labels.png")
+            written.append(ExportedConfig(cfg, r.version, path, len(r.images), [f"{cfg}/{f}" for f in files]))
+            card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
+                                       "learned": learned}))
+        (tmp / CARD).write_text(card(family, card_rows, repo_id))
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            old.rmdir()
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Export(family, out, written, missing)
+
+
+def validate_card(text: str) -> dict:
+    """Check a dataset card offline, the way ``datasets`` and ``huggingface_hub`` read it.
+
+    Checks: the YAML block parses with no duplicate keys (``datasets``' loader); it builds a
+    ``huggingface_hub.DatasetCard`` and ``DatasetCardData``; ``datasets`` reads its ``configs``
+    (``MetadataConfigs``, which checks each ``data_files``) and its ``dataset_info`` (features of
+    every config); license, task_categories, size_categories (one of ``datasets``' known values),
+    source_datasets and pretty_name are present. ``DatasetCard.validate()`` itself asks the Hub's
+    server, so it is not called here. Returns the parsed YAML; raises ValueError naming the problem.
+    """
+    import yaml
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs, _NoDuplicateSafeLoader, _split_yaml_from_readme
+    from huggingface_hub import DatasetCard
+
+    block, _ = _split_yaml_from_readme(text)
+    if block is None:
+        raise ValueError("the card has no YAML block between '---' lines")
+    meta = yaml.load(block, Loader=_NoDuplicateSafeLoader) or {}
+    c = DatasetCard(text)
+    if c.data.to_dict() != {k: v for k, v in meta.items()}:
+        raise ValueError("huggingface_hub reads the card's YAML differently from the YAML parser")
+    for key in ("license", "task_categories", "size_categories", "source_datasets", "pretty_name", "tags",
+                "configs", "dataset_info"):
+        if not meta.get(key):
+            raise ValueError(f"the card's YAML lacks {key!r}")
+    known_sizes = json.loads((Path(__import__("datasets").__file__).parent / "utils" / "resources" /
+                              "size_categories.json").read_text())
+    bad = [s for s in meta["size_categories"] if s not in known_sizes]
+    if bad:
+        raise ValueError(f"size_categories {bad} are not among {known_sizes}")
+    configs = MetadataConfigs.from_dataset_card_data(c.data)
+    infos = DatasetInfosDict.from_dataset_card_data(c.data)
+    if set(configs) != set(infos):
+        raise ValueError(f"configs {sorted(configs)} and dataset_info {sorted(infos)} name different configs")
+    for name, info in infos.items():
+        if info.features is None or not info.splits:
+            raise ValueError(f"dataset_info of {name!r} lacks features or splits")
+    return meta

@@ -1,0 +1,11 @@
+"""Builder test of kip_digits on small dummy data (generated from the catalog by `distilled-registry builders`; do not edit).
+
+Every catalog config is declared; the first is built from a dummy release in a temporary store and
+read back with ``tfds.data_source``, which must return exactly the release's arrays.
+"""
+
+from distilled_registry.builders import builder_testing
+
+
+def test_kip_digits_builder_on_dummy_data(tmp_path):
+    builder_testing.check_family("kip_digits", tmp_path)

@@ -1,0 +1,11 @@
+"""Builder test of ls_cifar100 on small dummy data (generated from the catalog by `distilled-registry builders`; do not edit).
+
+Every catalog config is declared; the first is built from a dummy release in a temporary store and
+read back with ``tfds.data_source``, which must return exactly the release's arrays.
+"""
+
+from distilled_registry.builders import builder_testing
+
+
+def test_ls_cifar100_builder_on_dummy_data(tmp_path):
+    builder_testing.check_family("ls_cifar100", tmp_path)

@@ -1,0 +1,292 @@
+"""TFDS builders for the catalog: one builder per release family, one ``BuilderConfig`` per config.
+
+    import distilled_registry, tensorflow_datasets as tfds
+    ds = tfds.load("kip_digits/ipc10", split="train")           # tf.data, with TensorFlow
+    src = tfds.data_source("kip_digits/ipc10", split="train")   # random access, TensorFlow not needed
+
+The classes are generated from the catalog (:func:`register`), not written by hand: the family
+``kip_cifar10`` becomes the TFDS dataset ``kip_cifar10``, each catalog config a ``BuilderConfig``
+whose version is the catalog config's version (the release version it reads). Each family's
+README.md, CITATIONS.bib, TAGS.txt and checksums.tsv live in ``builders/<family>/``
+(:mod:`distilled_registry.builders.builder_folders` writes them from the catalog).
+
+Features, one example per distilled image, in release order (shuffling is disabled):
+
+- ``image``: float32 Tensor of the source's shape (H, W, C), in the release's preprocessed space
+  (real-valued, not uint8; ``distilled_registry.load(name).transform()`` maps raw images into it);
+- ``label``: ClassLabel with the source's class names, the argmax of the label vector;
+- ``label_vector``: float32 (C,), the release's labels (centred one-hot, or learned);
+- ``class_id``: ClassLabel, the class the image was initialised from (``data.npz`` ``class_ids``);
+- ``index``: int64, the row of the image in ``data.npz``.
+
+``info.metadata`` (a ``tfds.core.MetadataDict``) holds ``provenance`` (the release's whole
+``provenance.json``) and ``release`` (name, version, data.npz sha256, where it was read from).
+Data come from the local store, else the release's URL, else an error naming the regenerate
+command (:mod:`distilled_registry.builders.release_source`). Files are written as Parquet, which
+TFDS reads both as ``tf.data`` (``tfds.load``, with TensorFlow) and by random access
+(``tfds.data_source``, without TensorFlow); pass ``file_format=`` to choose another.
+
+A prepared copy made from a release whose ``data.npz`` has since changed in the store (a
+``regenerate --overwrite``) is rebuilt on the next ``download_and_prepare``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from distilled_registry import catalog
+from distilled_registry.errors import UserError
+
+from . import papers, release_source
+
+log = logging.getLogger(__name__)
+
+BUILDERS_DIR = Path(__file__).resolve().parent
+DEFAULT_FILE_FORMAT = "parquet"
+
+_CLASSES: dict[str, type] = {}
+
+
+def family_folder(family: str) -> Path:
+    """``builders/<family>/``: the family's TFDS dataset folder (README.md, CITATIONS.bib, ...)."""
+    return BUILDERS_DIR / family
+
+
+def class_names(source_info: dict) -> list[str]:
+    """The source's class names from the catalog's ``sources`` table (``"0"``, ``"1"``, ... when absent)."""
+    n = int(source_info["num_classes"])
+    got = source_info.get("class_names")
+    return [str(c) for c in got] if got and len(got) == n else [str(i) for i in range(n)]
+
+
+class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A release family as a TFDS dataset; the concrete classes come from :func:`builder_class`.
+
+    Builder kwargs (``tfds.load(..., builder_kwargs={...})``):
+      url_base: where published releases are (``<url_base>/<family>/<config>/<version>/``); default
+        ``$DISTILLED_REGISTRY_URL_BASE``, else the catalog record's URL.
+      file_format: TFDS file format of the prepared files (default Parquet).
+    """
+
+    FAMILY: str = ""
+    VERSION = tfds.core.Version("1.0.0")
+
+    def __init__(self, *, url_base: str | None = None, file_format: str | None = None, **kwargs: Any):
+        self._url_base = url_base
+        super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+
+    def _create_builder_config(self, builder_config, version):
+        """The catalog configs, and any other config name the catalog resolves (the authors' published
+        variants, e.g. ``kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000``), made on the fly."""
+        if isinstance(builder_config, str):
+            name, _, v = builder_config.partition(":")
+            if name not in {c.name for c in self.BUILDER_CONFIGS}:
+                try:
+                    e = catalog.entry(f"{self.FAMILY}/{name}")
+                except UserError:
+                    pass  # TFDS says it is unknown, with the close matches
+                else:
+                    builder_config = _builder_config(e)
+                    version = version or v or None
+        return super()._create_builder_config(builder_config, version)
+
+    def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs: Any) -> None:
+        """TFDS's ``download_and_prepare``, which also prepares an older release version of a config.
+
+        TFDS prepares only a config's canonical (or newest) version; here every version in the
+        config's ``supported_versions`` (an imported published release, ``0.1.0``) is a release of
+        its own, read from its own folder, so it may be prepared too. A prepared copy of a store
+        release whose ``data.npz`` has changed since (``regenerate --overwrite``) is rebuilt.
+        """
+        if self.version != self.canonical_version:
+            self.__dict__["canonical_version"] = self.version  # functools.cached_property's slot
+        if self.data_path.exists() and self._prepared_copy_is_stale():
+            log.warning("%s: the prepared copy at %s was made from another data.npz than the store now "
+                        "holds; rebuilding it", self.info.full_name, self.data_dir)
+            download_config = download_config or tfds.download.DownloadConfig()
+            download_config.download_mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS
+        super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+
+    @tfds.core.utils.classproperty
+    @classmethod
+    def _checksums_path(cls) -> epath.Path:
+        """``builders/<family>/checksums.tsv`` (TFDS validates downloads of the URLs it lists)."""
+        return epath.Path(family_folder(cls.FAMILY)) / "checksums.tsv"
+
+    def _example_writer(self) -> tfds.core.writer.ExampleWriter:
+        """TFDS's writer, given each shard's examples as a list (see :class:`_ListExampleWriter`)."""
+        return _ListExampleWriter(file_format=self.info.file_format)
+
+    def _entry(self) -> catalog.Entry:
+        return catalog.entry(f"{self.FAMILY}/{self.builder_config.name}")
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        entries = catalog.family_entries(self.FAMILY)
+        src = entries[0].source_info
+        names = class_names(src)
+        h, w, c = (int(v) for v in src["image_shape"])
+        features = tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(h, w, c), dtype=np.float32,
+                                          doc="distilled image, float32, in the release's preprocessed space"),
+            "label": tfds.features.ClassLabel(names=names, doc="argmax of label_vector"),
+            "label_vector": tfds.features.Tensor(shape=(len(names),), dtype=np.float32,
+                                                 doc="the release's label vector (centred one-hot or learned)"),
+            "class_id": tfds.features.ClassLabel(names=names, doc="the class the image was initialised from"),
+            "index": tfds.features.Scalar(dtype=np.int64, doc="row of the image in the release's data.npz"),
+        })
+        return self.dataset_info_from_configs(
+            description=f"{_family_description(self.FAMILY)}\n",
+            features=features,
+            supervised_keys=("image", "label"),
+            disable_shuffling=True,
+            homepage=papers.HOMEPAGE,
+            citation=papers.BIBTEX,
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def is_prepared(self) -> bool:
+        """Prepared, and from the ``data.npz`` the store holds now (``tfds.load`` skips preparing otherwise)."""
+        return super().is_prepared() and not self._prepared_copy_is_stale()
+
+    def _prepared_copy_is_stale(self) -> bool:
+        prepared = (self.info.metadata or {}).get("release", {}).get("data_sha256")
+        try:
+            entry = self._entry()
+        except catalog.CatalogError:
+            return False
+        from distilled_registry import names, store
+        from distilled_registry import release as rel
+
+        version = str(self.version)
+        rn = names.ReleaseName(entry.family, entry.config, version)
+        if version not in store.versions(rn):
+            return False
+        try:
+            stored = rel.read_provenance(store.release_dir(rn))["files"][rel.DATA_FILE]["sha256"]
+        except UserError:  # a damaged store release: keep the copy prepared from a verified one
+            return False
+        return prepared != stored
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        entry = self._entry()
+        version = str(self.version)
+        data = release_source.from_store(entry, version)
+        if data is None:
+            url = release_source.release_url(entry, version, self._url_base)
+            if url is None:
+                raise release_source.ReleaseUnavailableError(release_source.unavailable_message(entry, version)
+                                                             + self._other_versions_hint(entry, version))
+            data = release_source.from_url(entry, url, dl_manager.download, version)
+        self._check_shapes(data)
+        self.info.metadata["provenance"] = data.provenance
+        self.info.metadata["release"] = {"name": data.name, "version": data.version, "origin": data.origin,
+                                         "data_sha256": data.data_sha256}
+        return {"train": self._generate_examples(data)}
+
+    def _other_versions_hint(self, entry: catalog.Entry, version: str) -> str:
+        from distilled_registry import names, store
+
+        stored = [v for v in store.versions(names.ReleaseName(entry.family, entry.config)) if v != version]
+        usable = [v for v in stored if v in {str(x) for x in self.versions}]
+        if not usable:
+            return ""
+        return (f". The store holds {entry.name} at version {', '.join(usable)}: "
+                f"tfds.load('{entry.name}:{usable[-1]}')")
+
+    def _check_shapes(self, data: release_source.ReleaseData) -> None:
+        want_image = tuple(self.info.features["image"].shape)
+        want_c = self.info.features["label"].num_classes
+        if tuple(data.images.shape[1:]) != want_image or data.labels.shape[1:] != (want_c,):
+            raise release_source.ReleaseShapeError(
+                f"{data.name}:{data.version} from {data.origin} holds images {tuple(data.images.shape[1:])} and "
+                f"labels of length {data.labels.shape[1]}; the builder {self.name} expects {want_image} and "
+                f"{want_c} (the catalog's source {self._entry().source!r})")
+
+    def _generate_examples(self, data: release_source.ReleaseData) -> Iterator[tuple[int, dict]]:
+        top = np.argmax(data.labels, axis=1)
+        for i in range(len(data.images)):
+            yield i, {"image": data.images[i], "label": int(top[i]), "label_vector": data.labels[i],
+                      "class_id": int(data.class_ids[i]), "index": i}
+
+
+class _ListExampleWriter(tfds.core.writer.ExampleWriter):
+    """Hands each shard's examples to the file adapter as a list, not an iterator.
+
+    TFDS 4.9.10's Parquet adapter batches with ``itertools.islice(iterator, i, i + 100)``, which on
+    an iterator skips every other 100 examples: a shard of 200 examples came out with 100 rows
+    while ``dataset_info.json`` said 200. On a list the same slicing is right. Releases are small
+    (at most a few thousand images), so a shard in memory is cheap.
+    """
+
+    def write(self, path, examples):
+        return super().write(path, list(examples))
+
+
+def _family_description(family: str) -> str:
+    e = catalog.family_entries(family)[0]
+    cat = catalog.load()
+    desc = cat["families"][family].get("description") or family
+    return (f"{desc}: {papers.ALGORITHMS.get(e.algorithm, e.algorithm)} applied to {e.source}. One example per "
+            "distilled image; float32 images in the release's preprocessed space; learned or centred one-hot "
+            "label vectors. Provenance in info.metadata['provenance'].")
+
+
+def _builder_config(e: catalog.Entry) -> tfds.core.BuilderConfig:
+    """The BuilderConfig of a catalog entry: its version, and the published import's version beside it."""
+    supported = []
+    published_version = (getattr(e, "published", None) or {}).get("version")
+    if published_version and published_version != e.version:
+        supported.append(published_version)  # the authors' file imported into the store (import-published)
+    return tfds.core.BuilderConfig(name=e.config, version=e.version, supported_versions=supported,
+                                   description=e.description or None)
+
+
+def _camel(family: str) -> str:
+    return "".join(part.capitalize() for part in family.split("_"))
+
+
+def builder_class(family: str) -> type:
+    """The TFDS builder class of ``family`` (created and registered with TFDS on first use).
+
+    Raises:
+      CatalogError: the catalog has no such family.
+    """
+    if family in _CLASSES:
+        return _CLASSES[family]
+    entries = catalog.family_entries(family)
+    configs = [_builder_config(e) for e in entries]
+    folder = family_folder(family)
+    attrs = {
+        "__module__": __name__,
+        "__doc__": f"TFDS builder of the release family {family} (generated from the catalog).",
+        "name": family,
+        "FAMILY": family,
+        "VERSION": tfds.core.Version(entries[0].version),
+        "BUILDER_CONFIGS": configs,
+        "RELEASE_NOTES": {entries[0].version: "first release"},
+        # README.md, CITATIONS.bib, TAGS.txt: the family's folder when there is one; else none
+        # (BUILDERS_DIR holds none of them), and DatasetInfo keeps the description and citation above.
+        "pkg_dir_path": epath.Path(folder if folder.is_dir() else BUILDERS_DIR),
+    }
+    cls = type(_camel(family), (ReleaseBuilder,), attrs)
+    _CLASSES[family] = cls
+    return cls
+
+
+def register() -> list[str]:
+    """Create and register a builder for every catalog family; returns their names. Idempotent."""
+    out = []
+    families = list(dict.fromkeys(e.family for e in catalog.entries()))
+    for family in families:
+        try:
+            builder_class(family)
+            out.append(family)
+        except ValueError as e:  # a TFDS dataset of that name exists already (not ours): leave it
+            log.warning("distilled_registry: not registering the TFDS builder %s: %s", family, e)
+    return out

@@ -1,0 +1,517 @@
+"""A fast NTK / NNGP of the ConvNets of :mod:`kernels`, equal to neural-tangents' ``stax``.
+
+The networks (:func:`kernels.stax_network`, NTK parameterisation, weight and bias standard
+deviations ``sigma_w = W_std``, ``sigma_b = b_std``)::
+
+    convnet:  [Conv3x3 SAME, ReLU], depth x [Conv3x3 SAME, ReLU, AvgPool 2x2/2 VALID], Flatten, Dense
+    convnet3:                       depth x [Conv3x3 SAME, ReLU, AvgPool 2x2/2 VALID], Flatten, Dense
+
+Their infinite-width kernels follow the convolutional NTK (CNTK) recursion of Arora, Du, Hu, Li,
+Salakhutdinov and Wang, "On Exact Computation with an Infinitely Wide Neural Net" (NeurIPS 2019),
+as used for dataset distillation by Nguyen, Novak, Xiao and Lee, "Dataset Distillation with
+Infinitely Wide Convolutional Networks" (NeurIPS 2021). For two images ``a, b`` (``H x W x C``)
+let ``S[p, q]`` be the NNGP covariance of the pre-activations at pixel ``p = (h, w)`` of ``a`` and
+pixel ``q = (h', w')`` of ``b``, ``T[p, q]`` the NTK, and ``v_a[p] = S_aa[p, p]`` the variance of
+image ``a`` alone. Layer by layer (neural-tangents' conventions, checked against ``stax``):
+
+- input:    ``S[p, q] = <a[p], b[q]> / C``, ``T = 0``;
+- Conv:     ``S'[p, q] = sigma_w^2 / 9 * sum_{e in {-1,0,1}^2} S[p+e, q+e] + sigma_b^2``,
+            ``T'[p, q] = sigma_w^2 / 9 * sum_e T[p+e, q+e] + S'[p, q]``; terms with ``p+e`` or
+            ``q+e`` outside the image are zero (SAME zero padding), and the mean still divides by 9;
+- ReLU:     with ``P = v_a[p] v_b[q]``, ``s = S[p, q]``, ``r = sqrt(max(P - s^2, 0))``,
+            ``theta = atan2(r, s)`` (the arc-cosine kernel of Cho and Saul, 2009):
+            ``S' = (r + (pi - theta) s) / (2 pi)``, ``T' = T (pi - theta) / (2 pi)``;
+- AvgPool:  ``S'[P, Q] = 1/16 sum_{i, j in {0,1}^2} S[2P+i, 2Q+j]`` (the same for ``T``);
+- Flatten + Dense: ``K_nngp = sigma_w^2 mean_p S[p, p] + sigma_b^2``,
+            ``K_ntk = sigma_w^2 mean_p T[p, p] + K_nngp``.
+
+neural-tangents carries the whole ``(n1, n2, H, H, W, W)`` tensors through this recursion, with
+convolutions. Three facts make most of that work unnecessary:
+
+1. Conv and ReLU keep the pixel *offset* ``d = q - p``: ``S'[p, p+d]`` only reads ``S[p+e,
+   p+e+d]`` with the same ``d``. Only AvgPool mixes offsets: coarse offset ``D`` reads fine
+   offsets ``2D-1, 2D, 2D+1``.
+2. The readout reads offset 0 of the last layer. Walking the pools backwards, the layers at
+   resolution level ``l`` (``l`` pools done, ``l = 0..depth``) only need offsets
+   ``|d| <= R_l = 2^(depth - l) - 1`` per axis: ``|d| <= 7`` at 32x32 with three pools, about a
+   fifth of the ``H^2 W^2`` entries.
+3. The variances ``v_a`` come from the same recursion run on each image with itself (NNGP only),
+   which costs ``O(n1 + n2)``, not ``O(n1 n2)``.
+
+Layout. Each spatial axis (of size ``n`` at level 0) is stored either
+
+- by *offset* (when ``n >= 2^(depth+1)``): ``X[.., h, i, ..] = X[h, h + i - R_l]``, axis lengths
+  ``(n_l, 2 R_l + 1)``; entries whose partner ``h + i - R_l`` lies outside the image are kept at
+  zero. A conv is then a 3-tap box filter along ``h`` alone, ReLU is elementwise with the partner
+  variances gathered as windows, and a pool is a reshape plus strided slices of the offset axis
+  (coarse ``(P, D)`` reads fine ``(2P + i, 2D + j - i)``);
+- or *in full* (when ``n = 2^depth``: the last feature map is 1 pixel wide, every offset is
+  needed, and ``(n, n)`` is smaller than ``(n, 2n - 1)``): ``X[.., h, h', ..]`` as in
+  neural-tangents; a conv shifts ``h`` and ``h'`` together.
+
+A batch of ``B`` image pairs is a ``(B, H, Kh, W, Kw)`` array (``K`` = ``2R+1`` or ``n``). Pairs are
+processed in small batches (``lax.scan``; about 256k entries per level-0 array, so that a batch's
+arrays stay in the CPU caches), each rematerialised in the backward pass (``jax.checkpoint``).
+
+The ReLU map has a hand-written JVP equal to the one jax derives for neural-tangents' formula
+(its ``_sqrt`` and ``_arctan2`` with safe derivatives), but cheaper, and stable where ``P = s^2``
+(an image against itself): ``dS'/ds = (pi - theta)/(2 pi)``, ``dS'/dP = r / (4 pi P)``. Reverse
+and forward mode both work; jit it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .kernels import KernelSpec
+
+Array = Any
+KernelFn = Callable[[Array, Array], Array]
+
+_TINY = 1e-30  # neural-tangents' safe tolerance in the derivatives of sqrt and arctan2
+
+
+@dataclasses.dataclass(frozen=True)
+class AxisLayout:
+    """How one spatial axis is stored at each resolution level ``0 .. depth``.
+
+    Attributes:
+      full: ``True``: ``(n_l, n_l)`` (position, partner); ``False``: ``(n_l, 2 R_l + 1)``
+        (position, offset).
+      sizes: ``n_l``, the axis length after ``l`` pools.
+      radii: ``R_l = 2^(depth - l) - 1``, the largest offset that reaches the readout.
+    """
+
+    full: bool
+    sizes: tuple[int, ...]
+    radii: tuple[int, ...]
+
+    @classmethod
+    def make(cls, n: int, depth: int) -> "AxisLayout":
+        if n % 2 ** depth:
+            raise ValueError(f"an axis of {n} pixels cannot be pooled {depth} times by 2")
+        return cls(full=n == 2 ** depth,
+                   sizes=tuple(n // 2 ** level for level in range(depth + 1)),
+                   radii=tuple(2 ** (depth - level) - 1 for level in range(depth + 1)))
+
+    def width(self, level: int) -> int:
+        """Length of the second (offset or partner) axis at ``level``."""
+        return self.sizes[level] if self.full else 2 * self.radii[level] + 1
+
+    def entries(self, level: int) -> int:
+        return self.sizes[level] * self.width(level)
+
+
+def layouts(spec: KernelSpec, height: int, width: int) -> tuple[AxisLayout, AxisLayout]:
+    """The :class:`AxisLayout` of the height and width axes of ``spec`` on ``height x width`` images."""
+    return AxisLayout.make(height, spec.depth), AxisLayout.make(width, spec.depth)
+
+
+# ----------------------------------------------------------------------------------------------
+# ReLU (arc-cosine) map with a stable custom JVP
+
+# atan(x) / x = P(x^2) on [0, 1]: a degree-8 least-maximum-error fit (Lawson iterations on
+# Chebyshev nodes); |x P(x^2) - atan(x)| <= 1.4e-8 in exact arithmetic, 1.1e-7 evaluated in float32.
+_ATAN_COEFFS = (1.0, -0.3333309292793274, 0.19993053376674652, -0.14207130670547485,
+                0.10654667019844055, -0.0753365233540535, 0.043039076030254364,
+                -0.01628282107412815, 0.0029035040643066168)
+
+
+def _angle(r: Array, s: Array) -> Array:
+    """``theta = atan2(r, s)`` in ``[0, pi]`` for ``r >= 0``, and ``pi/2`` where ``r = s = 0``.
+
+    float32: ``atan(min/max)`` by the polynomial above, then the octant, in plain jax arithmetic
+    (one division, no table), which XLA vectorises; ``jnp.arctan2`` is a scalar libm call per
+    element on CPU, ten times slower. Other dtypes: ``jnp.arctan2``.
+    """
+    if s.dtype != jnp.float32:
+        return jnp.where((r == 0) & (s == 0), jnp.pi / 2, jnp.arctan2(r, s))
+    a = jnp.abs(s)
+    den = jnp.maximum(r, a)
+    x = jnp.minimum(r, a) / jnp.where(den == 0, 1.0, den)
+    z = x * x
+    p = _ATAN_COEFFS[-1]
+    for coef in _ATAN_COEFFS[-2::-1]:
+        p = p * z + coef
+    p = p * x  # atan(min/max) in [0, pi/4]
+    t = jnp.where(r > a, np.float32(np.pi / 2) - p, p)  # atan2(r, |s|)
+    theta = jnp.where(s < 0, np.float32(np.pi) - t, t)
+    return jnp.where(den == 0, np.float32(np.pi / 2), theta)
+
+
+@jax.custom_jvp
+def _relu_maps(s: Array, prod: Array) -> tuple[Array, Array]:
+    """``(S', dot)`` of a ReLU: ``S' = (r + (pi - theta) s)/(2 pi)``, ``dot = (pi - theta)/(2 pi)``.
+
+    ``s``: cross-covariance; ``prod``: the product of the two variances (same shape, broadcast).
+    ``theta = atan2(r, s)`` with ``r = sqrt(max(prod - s^2, 0))``, ``pi/2`` where ``r = s = 0``.
+    """
+    r = jnp.sqrt(jnp.maximum(prod - s * s, 0.0))
+    dot = 0.5 - _angle(r, s) * (0.5 / np.pi)
+    return r * (0.5 / np.pi) + dot * s, dot
+
+
+@_relu_maps.defjvp
+def _relu_maps_jvp(primals, tangents):
+    s, prod = primals
+    ds, dprod = tangents
+    gap = prod - s * s
+    r = jnp.sqrt(jnp.maximum(gap, 0.0))
+    dot = 0.5 - _angle(r, s) * (0.5 / np.pi)
+    nngp = r * (0.5 / np.pi) + dot * s
+    # d nngp: exact and finite everywhere (the r terms cancel analytically).
+    safe_prod = jnp.where(prod > 0, prod, 1.0)
+    dnngp = dot * ds + jnp.where(prod > 0, r * (0.25 / np.pi) / safe_prod, 0.0) * dprod
+    # d dot = -d theta / (2 pi), with neural-tangents' conventions: d sqrt(gap) = 0 where
+    # gap <= 1e-30, and the arctan2 denominator max(r^2 + s^2, 1e-30).
+    safe_r = jnp.where(gap > _TINY, r, 1.0)
+    dr = jnp.where(gap > _TINY, (dprod - 2 * s * ds) / (2 * safe_r), 0.0)
+    denom = jnp.maximum(r * r + s * s, _TINY)
+    dtheta = (dr * s - ds * r) / denom
+    return (nngp, dot), (dnngp, -dtheta * (0.5 / np.pi))
+
+
+# ----------------------------------------------------------------------------------------------
+# Level geometry: index tables (numpy, static) for the (B, Kh, Kw, H*W) layout
+
+@dataclasses.dataclass(frozen=True)
+class _Level:
+    """Static geometry of one resolution level: sizes, layouts, index tables."""
+
+    lays: tuple[AxisLayout, AxisLayout]
+    level: int
+
+    @property
+    def h(self) -> int:
+        return self.lays[0].sizes[self.level]
+
+    @property
+    def w(self) -> int:
+        return self.lays[1].sizes[self.level]
+
+    @property
+    def kh(self) -> int:
+        return self.lays[0].width(self.level)
+
+    @property
+    def kw(self) -> int:
+        return self.lays[1].width(self.level)
+
+    def _partner(self, axis: int) -> np.ndarray:
+        """``(K, n)``: the partner coordinate of position ``p`` in slot ``k`` (may be outside)."""
+        lay = self.lays[axis]
+        n = lay.sizes[self.level]
+        if lay.full:
+            return np.broadcast_to(np.arange(n)[:, None], (n, n))
+        r = lay.radii[self.level]
+        return np.arange(2 * r + 1)[:, None] - r + np.arange(n)[None, :]
+
+    def _slot(self, axis: int) -> np.ndarray:
+        """``(n,)``: the slot ``k`` holding partner = position."""
+        lay = self.lays[axis]
+        n = lay.sizes[self.level]
+        return np.arange(n) if lay.full else np.full(n, lay.radii[self.level])
+
+    def tables(self):
+        """``(gather, mask, center)``.
+
+        gather ``(Kh, Kw, H*W)``: flat index of the partner pixel, ``H*W`` (a zero row) outside;
+        mask: the same, ``True`` inside; center ``(H*W,)``: flat index of the offset-0 entry of
+        each position in a ``(Kh * Kw * H*W)`` array.
+        """
+        qh, qw = self._partner(0), self._partner(1)
+        inh = (qh >= 0) & (qh < self.h)
+        inw = (qw >= 0) & (qw < self.w)
+        mask = inh[:, None, :, None] & inw[None, :, None, :]
+        flat = qh[:, None, :, None] * self.w + qw[None, :, None, :]
+        gather = np.where(mask, flat, self.h * self.w).reshape(self.kh, self.kw, -1)
+        sh, sw = self._slot(0), self._slot(1)
+        hw = np.arange(self.h * self.w)
+        center = (sh[:, None] * self.kw + sw[None, :]).reshape(-1) * (self.h * self.w) + hw
+        return (gather.astype(np.int32), mask.reshape(self.kh, self.kw, -1),
+                center.astype(np.int32))
+
+
+# ----------------------------------------------------------------------------------------------
+# Building blocks on (B, Kh, Kw, H*W) covariances: slot k of each axis holds the partner pixel
+# (offset layout: p + k - R; full layout: k) of each position p = (h, w), flattened as h*W + w.
+# The long, contiguous last axis is what lets XLA vectorise the elementwise work.
+
+def _windows(v: Array, gather: np.ndarray) -> Array:
+    """``(B, H*W, ...) -> (B, Kh, Kw, H*W, ...)``: the partner values (0 outside the image)."""
+    zero = jnp.zeros_like(v[:, :1])
+    return jnp.take(jnp.concatenate([v, zero], axis=1), gather, axis=1, mode="clip")
+
+
+def _center(x: Array, center: np.ndarray) -> Array:
+    """``(B, Kh, Kw, H*W) -> (B, H*W)``: the offset-0 entries."""
+    return jnp.take(x.reshape(x.shape[0], -1), center, axis=1, mode="clip")
+
+
+def _shift(x: Array, axis: int, k: int) -> Array:
+    """``y[.., i, ..] = x[.., i + k, ..]`` along ``axis``, zero where ``i + k`` is outside."""
+    n = x.shape[axis]
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (max(-k, 0), max(k, 0))
+    return jax.lax.slice_in_dim(jnp.pad(x, pad), max(k, 0), max(k, 0) + n, axis=axis)
+
+
+def _band(n: int, dtype) -> np.ndarray:
+    """``(n, n)`` ones where ``|i - j| <= 1``: a 3-tap box filter with zero padding, as a matrix."""
+    i = np.arange(n)
+    return (np.abs(i[:, None] - i[None, :]) <= 1).astype(dtype)
+
+
+_HIGHEST = jax.lax.Precision.HIGHEST  # no TF32 / bf16 passes on accelerators
+
+
+def _box(x: Array, geo: _Level) -> Array:
+    """``sum_{e in {-1,0,1}^2} X[p+e, q+e]``, zero outside the image (the unscaled 3x3 conv).
+
+    offset axis: the slot (offset) is unchanged and the position moves, a product with the
+    symmetric band matrix ``(|i - j| <= 1)`` along that axis of the ``(.., H, W)`` view. A matmul
+    materialises its input, so XLA cannot fuse the (expensive) ReLU before it into the 9 reads
+    and recompute it; and its transpose is the same product, fast in the backward pass.
+    full axis: position and partner slot move together (shifts; small arrays only).
+    """
+    shape = x.shape
+    h, w = geo.h, geo.w
+    if geo.lays[1].full:
+        col = np.arange(h * w) % w
+        terms = [x]
+        for e in (-1, 1):
+            y = _shift(_shift(x, 3, e), 2, e)
+            terms.append(jnp.where((col + e >= 0) & (col + e < w), y, 0.0))
+        x = terms[0] + terms[1] + terms[2]
+    else:
+        x = jnp.matmul(x.reshape(-1, w), _band(w, x.dtype), precision=_HIGHEST).reshape(shape)
+    if geo.lays[0].full:
+        x = x + _shift(_shift(x, 3, -w), 1, -1) + _shift(_shift(x, 3, w), 1, 1)
+    else:
+        # a batched product with the band matrix repeated per batch: no transposes of x, which a
+        # plain "gh,nhw->ngw" contraction would need (in the forward and the backward pass)
+        n = x.size // (h * w)
+        x = jnp.einsum("ngh,nhw->ngw", np.broadcast_to(_band(h, x.dtype), (n, h, h)),
+                       x.reshape(n, h, w), precision=_HIGHEST).reshape(shape)
+    return x
+
+
+def _pool(x: Array, geo: _Level) -> Array:
+    """AvgPool 2 / stride 2: ``1/16 sum X[2P+i, 2Q+j]`` over ``i, j in {0,1}`` per axis.
+
+    offset axis: coarse (position ``P``, slot ``D``) reads fine positions ``2P + i`` at fine slots
+    ``2 D + (j - i + 1) + (R_f - 2 R_c - 1)``; full axis: fine slot ``2 D + j``. Strided slices
+    only, no reshape with a minor axis of 2 (XLA vectorises such layouts poorly).
+    """
+    h, w = geo.h, geo.w
+
+    def slot_slice(x, axis, lay, i, j):
+        if lay.full:
+            start, count = j, lay.sizes[geo.level] // 2
+        else:
+            rf, rc = lay.radii[geo.level], lay.radii[geo.level + 1]
+            start, count = (rf - 2 * rc - 1) + j - i + 1, 2 * rc + 1
+        return jax.lax.slice_in_dim(x, start, start + 2 * (count - 1) + 1, stride=2, axis=axis)
+
+    # width: positions h*W + 2*wc + i (stride 2 in the flat axis), slots on axis 2
+    out = 0
+    for i in (0, 1):
+        xi = jax.lax.slice_in_dim(x, i, h * w, stride=2, axis=3)  # (b, kh, kw, h * wc)
+        for j in (0, 1):
+            out = out + slot_slice(xi, 2, geo.lays[1], i, j)
+    x = out.reshape(out.shape[:3] + (h // 2, 2 * (w // 2)))  # rows 2*hc + i: [i * wc, (i+1) * wc)
+    out = 0
+    wc = w // 2
+    for i in (0, 1):
+        xi = jax.lax.slice_in_dim(x, i * wc, (i + 1) * wc, axis=4)  # (b, kh, kwc, hc, wc)
+        for j in (0, 1):
+            out = out + slot_slice(xi, 1, geo.lays[0], i, j)
+    return out.reshape(out.shape[:3] + (-1,)) * (1.0 / 16.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The recursion
+
+def _plan(spec: KernelSpec) -> list[tuple[str, int]]:
+    """The layers as ``('conv', level)``, ``('relu', level)``, ``('pool', level)`` steps."""
+    steps: list[tuple[str, int]] = []
+    if spec.architecture == "convnet":
+        steps += [("conv", 0), ("relu", 0)]
+    for level in range(spec.depth):
+        steps += [("conv", level), ("relu", level), ("pool", level)]
+    return steps
+
+
+def _relu_levels(spec: KernelSpec) -> list[int]:
+    return [level for kind, level in _plan(spec) if kind == "relu"]
+
+
+def _input_cov(xa: Array, xw: Array) -> Array:
+    """``<xa[p], xb[q]> / C``: ``xa (B, HW, C)``, partner windows ``xw (B or 1, C, Kh, Kw, HW)``."""
+    c = xa.shape[-1]
+    if c <= 8:
+        s = sum(xa[:, None, None, :, i] * xw[:, i] for i in range(c))
+    else:
+        s = jnp.einsum("bpc,bcklp->bklp", xa, jnp.broadcast_to(xw, (xa.shape[0],) + xw.shape[1:]),
+                       precision=_HIGHEST)
+    return s * (1.0 / c)
+
+
+def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode: bool):
+    """The conv / ReLU / pool steps on the ``(B, Kh, Kw, HW)`` input covariance ``s``.
+
+    ``va[k]`` ``(B, HW_l)``: variances of the left images at the ``k``-th ReLU; ``vw[k]``
+    ``(B or 1, Kh, Kw, HW_l)``: windows of the right images' variances. In ``self_mode``
+    (each image with itself) both come from ``s`` and the variances are returned.
+    """
+    w2, b2 = spec.W_std ** 2, spec.b_std ** 2
+    t = None
+    k = 0
+    variances = []
+    for kind, level in _plan(spec):
+        geo = geos[level]
+        gather, mask, center = tabs[level]
+        if kind == "conv":
+            s = (w2 / 9.0) * _box(s, geo) + b2
+            if ntk:
+                t = s if t is None else (w2 / 9.0) * _box(t, geo) + s
+        elif kind == "relu":
+            if self_mode:
+                v = _center(s, center)
+                variances.append(v)
+                v_left, v_right = v, _windows(v, gather)
+            else:
+                v_left, v_right = va[k], vw[k]
+            k += 1
+            prod = v_left[:, None, None, :] * v_right
+            s, dot = _relu_maps(s, prod)
+            if not mask.all():  # entries whose partner is outside the image stay zero
+                s = jnp.where(mask, s, 0.0)
+                if ntk:
+                    dot = jnp.where(mask, dot, 0.0)
+            if ntk:
+                t = t * dot
+        else:
+            s = _pool(s, geo)
+            if ntk:
+                t = _pool(t, geo)
+    if self_mode:
+        return variances
+    center = tabs[spec.depth][2]
+    nngp = w2 * jnp.mean(_center(s, center), axis=-1) + b2
+    if not ntk:
+        return nngp
+    return w2 * jnp.mean(_center(t, center), axis=-1) + nngp
+
+
+def _batched_map(body: Callable[[Array], Any], n: int, batch: int) -> Any:
+    """``body(idx)`` over ``idx = 0..n-1`` in batches of ``batch`` indices (a ``lax.scan``).
+
+    ``body`` takes a ``(batch,)`` int array and returns arrays with a leading ``batch`` axis. The
+    last batch is padded with index 0 and its extra rows dropped. Each batch is rematerialised in
+    the backward pass (``jax.checkpoint``): the memory is that of one batch, and its
+    intermediates stay in the CPU caches.
+    """
+    batch = max(1, min(batch, n))
+    steps = -(-n // batch)
+    idx = np.arange(steps * batch, dtype=np.int32)
+    idx = np.where(idx < n, idx, 0).reshape(steps, batch)
+    if steps == 1:  # nothing to save by rematerialising
+        out = body(jnp.asarray(idx[0]))
+    else:
+        body = jax.checkpoint(body)
+        _, out = jax.lax.scan(lambda carry, i: (carry, body(i)), None, jnp.asarray(idx))
+        out = jax.tree_util.tree_map(lambda y: y.reshape((steps * batch,) + y.shape[2:]), out)
+    return jax.tree_util.tree_map(lambda y: y[:n], out)
+
+
+# Entries in each level-0 covariance array of a batch of pairs. CPU: 2^18 (1 MiB in float32), so
+# that a batch's working set stays in the L2/L3 caches of a core (larger batches measured slower).
+# Accelerators: 2^24, enough pairs per step to fill the device.
+TARGET_ENTRIES_CPU = 2 ** 18
+TARGET_ENTRIES_ACCELERATOR = 2 ** 24
+
+
+def default_target_entries() -> int:
+    """:data:`TARGET_ENTRIES_CPU` on CPU, :data:`TARGET_ENTRIES_ACCELERATOR` elsewhere."""
+    return TARGET_ENTRIES_CPU if jax.default_backend() == "cpu" else TARGET_ENTRIES_ACCELERATOR
+
+
+def pairs_per_batch(lays, target_entries: int | None = None) -> int:
+    """Image pairs processed at once: ``target_entries`` over the entries of one level-0 array."""
+    target = default_target_entries() if target_entries is None else target_entries
+    return max(1, target // (lays[0].entries(0) * lays[1].entries(0)))
+
+
+def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
+    """``fn(x1 (n1, H, W, C), x2 (n2, H, W, C)) -> (n1, n2)``: the NTK or NNGP (``spec.get``).
+
+    Equal to ``stax_network(spec)[2](x1, x2, spec.get)`` of neural-tangents, to float rounding.
+    Pure jax: jit it (:func:`kernels.make_kernel_fn` does) and differentiate it with respect to
+    either input. ``H`` and ``W`` must be divisible by ``2 ** spec.depth``.
+
+    Loops: over the images ``b`` of ``x2`` (their partner windows are built once), and within,
+    over batches of images of ``x1``. ``target_entries`` sets the batch (about that many entries
+    per level-0 covariance array); it changes speed and memory, not the result. The backward
+    pass keeps the windows of each image of ``x2`` (``(C + ReLUs) * H W Kh Kw`` floats).
+    """
+    if spec.architecture not in ("convnet", "convnet3"):
+        raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
+    ntk = spec.get == "ntk"
+
+    def fn(x1: Array, x2: Array) -> Array:
+        x1 = jnp.asarray(x1)
+        x2 = jnp.asarray(x2)
+        spec.check_images(x1.shape)
+        if x1.ndim != x2.ndim or x1.shape[1:] != x2.shape[1:]:
+            raise ValueError(f"x1 and x2 must hold images of the same shape, got {x1.shape} and "
+                             f"{x2.shape}")
+        dtype = jnp.result_type(x1.dtype, x2.dtype, jnp.float32)
+        n1, h, w, c = x1.shape
+        n2 = x2.shape[0]
+        x1 = x1.astype(dtype).reshape(n1, h * w, c)
+        x2 = x2.astype(dtype).reshape(n2, h * w, c)
+        lays = layouts(spec, h, w)
+        geos = [_Level(lays, level) for level in range(spec.depth + 1)]
+        tabs = [g.tables() for g in geos]
+        relus = _relu_levels(spec)
+        batch = pairs_per_batch(lays, target_entries)
+
+        def channel_windows(x):  # (B, HW, C) -> (B, C, Kh, Kw, HW), gathered channel-major
+            xt = jnp.swapaxes(x, 1, 2)  # (B, C, HW)
+            zero = jnp.zeros_like(xt[:, :, :1])
+            return jnp.take(jnp.concatenate([xt, zero], axis=2), tabs[0][0], axis=2, mode="clip")
+
+        # Variances of every image, from its recursion with itself.
+        xs = jnp.concatenate([x1, x2])
+
+        def self_body(i):
+            xa = xs[i]
+            return _layers(spec, geos, tabs, _input_cov(xa, channel_windows(xa)), None, None,
+                           False, True)
+
+        vs = _batched_map(self_body, n1 + n2, batch)
+        v1 = [v[:n1] for v in vs]
+        v2 = [v[n1:] for v in vs]
+
+        def per_b(b):  # one image of x2 against all of x1
+            xw = channel_windows(x2[b][None])
+            vw = [_windows(v[b][None], tabs[l][0]) for v, l in zip(v2, relus)]
+
+            def body(i):
+                return _layers(spec, geos, tabs, _input_cov(x1[i], xw), [v[i] for v in v1], vw,
+                               ntk, False)
+
+            return _batched_map(body, n1, batch)
+
+        return jax.lax.map(jax.checkpoint(per_b), jnp.arange(n2)).T
+
+    return fn
+
+
+__all__ = ["AxisLayout", "kernel_fn", "layouts", "pairs_per_batch"]
