@@ -71,14 +71,19 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     Builder kwargs (``tfds.load(..., builder_kwargs={...})``):
       url_base: where published releases are (``<url_base>/<family>/<config>/<version>/``); default
         ``$DISTILLED_REGISTRY_URL_BASE``, else the catalog record's URL.
+      published_url_base: a mirror of the authors' bucket for configs with a published file that is
+        neither in the store nor at ``url_base`` (default ``$DISTILLED_REGISTRY_PUBLISHED_URL``, else
+        the bucket itself); the file is checked against its pin, or pinned on first download.
       file_format: TFDS file format of the prepared files (default Parquet).
     """
 
     FAMILY: str = ""
     VERSION = tfds.core.Version("1.0.0")
 
-    def __init__(self, *, url_base: str | None = None, file_format: str | None = None, **kwargs: Any):
+    def __init__(self, *, url_base: str | None = None, published_url_base: str | None = None,
+                 file_format: str | None = None, **kwargs: Any):
         self._url_base = url_base
+        self._published_url_base = published_url_base
         super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
 
     def _create_builder_config(self, builder_config, version):
@@ -179,10 +184,14 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         data = release_source.from_store(entry, version)
         if data is None:
             url = release_source.release_url(entry, version, self._url_base)
-            if url is None:
+            if url is not None:
+                data = release_source.from_url(entry, url, dl_manager.download, version)
+            elif version == entry.version:
+                # nothing regenerated here: the authors' published file, when the entry has one
+                data = release_source.from_published(entry, dl_manager.download, self._published_url_base)
+            if data is None:
                 raise release_source.ReleaseUnavailableError(release_source.unavailable_message(entry, version)
                                                              + self._other_versions_hint(entry, version))
-            data = release_source.from_url(entry, url, dl_manager.download, version)
         self._check_shapes(data)
         self.info.metadata["provenance"] = data.provenance
         self.info.metadata["release"] = {"name": data.name, "version": data.version, "origin": data.origin,

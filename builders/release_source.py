@@ -174,6 +174,30 @@ def from_url(entry: catalog.Entry, url: str, download: Callable[[str], os.PathLi
     return ReleaseData(entry.name, version, data["images"], data["labels"], data["class_ids"], prov, url)
 
 
+def from_published(entry: catalog.Entry, download: Callable[[str], os.PathLike],
+                   base: str | None = None) -> ReleaseData | None:
+    """The authors' published file of ``entry`` as a release, or None when the entry has none.
+
+    Looks in the store for the imported copy (version ``published.VERSION``) first; otherwise
+    downloads the file through ``download`` (the TFDS download manager) from the bucket, or from the
+    mirror at ``base`` / ``$DISTILLED_REGISTRY_PUBLISHED_URL``, checks it against its pin (a file
+    with no pin yet is pinned on this first verified download; a file that differs from its pin
+    raises :class:`distilled_registry.published.PinError`) and imports it into the store.
+    """
+    if not getattr(entry, "published", None):
+        return None
+    from distilled_registry import published
+
+    data = from_store(entry, published.VERSION)
+    if data is not None:
+        return data
+    path = published.fetch(entry.name, base, get=lambda url: Path(download(url)).read_bytes())
+    arrays = rel.read_data(path, check=True)
+    prov = rel.read_provenance(path)
+    return ReleaseData(entry.name, published.VERSION, arrays["images"], arrays["labels"], arrays["class_ids"],
+                       prov, prov["origin"].get("url") or f"store:{path}")
+
+
 def unavailable_message(entry: catalog.Entry, version: str | None = None) -> str:
     """What to say when a release is neither stored nor downloadable."""
     version = version or entry.version

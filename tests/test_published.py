@@ -13,6 +13,7 @@ import csv
 import functools
 import hashlib
 import http.server
+import shutil
 import io
 import json
 import threading
@@ -390,3 +391,26 @@ def test_the_schema_keeps_runs_strict_and_asks_imports_for_their_origin(home, tm
     del imported["origin"]["files_sha256"]
     with pytest.raises(ProvenanceError, match="'files_sha256' is a required property"):
         validate(imported)
+
+
+def test_tfds_load_downloads_pins_and_refuses_a_tampered_copy(home, tmp_path, monkeypatch):
+    """tfds.load of a config with nothing in the store takes the authors' file from a bucket mirror
+    (the URL base overridden), pins it on first download, and refuses a tampered second copy."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    root = tmp_path / "bucket"
+    files = bucket(root)
+    sha = hashlib.sha256(files[1500]).hexdigest()
+    with serve(root) as base:
+        monkeypatch.setenv(published.URL_ENV, base)
+        ds = tfds.load("kip_mnist/ipc1", split="train", data_dir=str(tmp_path / "tfds1"), batch_size=-1)
+        with np.load(io.BytesIO(files[1500])) as z:
+            np.testing.assert_array_equal(ds["image"].numpy(), z["images"])
+            np.testing.assert_array_equal(ds["label_vector"].numpy(), z["labels"])
+        pins = json.loads((home / published.PINS_FILE).read_text())
+        assert pins["files"]["kip/mnist/ConvNet_ssize10_nozca_l_noaug_ckpt1500.npz"]["sha256"] == sha
+        # a second machine (empty store, same pins) against a tampered mirror copy: refused
+        shutil.rmtree(home / "kip_mnist")
+        write_file(root, "kip/mnist/ConvNet_ssize10_nozca_l_noaug_ckpt1500.npz", seed=99)
+        with pytest.raises(published.PinError, match=sha):
+            tfds.load("kip_mnist/ipc1", split="train", data_dir=str(tmp_path / "tfds2"))
+        assert not (home / "kip_mnist").exists()
