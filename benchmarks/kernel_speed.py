@@ -7,8 +7,10 @@ each function is called once first (compilation and warm-up, not timed), then th
 alternate between the two implementations (so a change in machine load hits both alike), and
 the median over ``--repeats`` is reported. Kernels are ``n x n`` (``--n`` images on each side).
 
-Sizes must be divisible by ``2 ** depth``; where one is not (28 with depth 3), the largest depth
-that divides it is used instead (28x28: depth 2), and the table says so.
+Sizes not divisible by ``2 ** depth`` (28 with depth 3) keep the depth: both kernels pool with
+VALID padding and round odd sides down, 28 -> 14 -> 7 -> 3 (neural-tangents' network, which the
+fast kernel follows); the table says so. ``--divisible-depth`` instead lowers the depth to the
+largest one that divides the size (28x28: depth 2).
 
     .venv/bin/python benchmarks/kernel_speed.py                       # 8 16 28 32, n = 4
     .venv/bin/python benchmarks/kernel_speed.py --sizes 32 --n 6 --repeats 5 --markdown out.md
@@ -32,11 +34,18 @@ import numpy as np
 from distilled_registry.pipelines import kernels
 
 
-def depth_for(size: int, depth: int) -> int:
-    """``depth``, or the largest smaller depth whose ``2 ** depth`` divides ``size``."""
-    while depth > 1 and size % 2 ** depth:
+def depth_for(size: int, depth: int, divisible: bool) -> int:
+    """``depth``, or with ``divisible`` the largest smaller depth whose ``2 ** depth`` divides ``size``."""
+    while depth > 1 and (size < 2 ** depth or (divisible and size % 2 ** depth)):
         depth -= 1
     return depth
+
+
+def pooled_sides(size: int, depth: int) -> str:
+    sides = [size]
+    for _ in range(depth):
+        sides.append(sides[-1] // 2)
+    return " -> ".join(map(str, sides))
 
 
 def build(spec: kernels.KernelSpec):
@@ -58,7 +67,7 @@ def seconds(fn, *args) -> float:
 
 
 def bench_size(size: int, args) -> dict:
-    depth = depth_for(size, args.depth)
+    depth = depth_for(size, args.depth, args.divisible_depth)
     rng = np.random.default_rng(size)
     shape = (args.n, size, size, args.channels)
     x1 = jnp.asarray(rng.normal(size=shape), jnp.float32)
@@ -79,7 +88,8 @@ def bench_size(size: int, args) -> dict:
             d["fwd"].append(seconds(d["f"], x1, x2))
             d["vjp"].append(seconds(d["fv"], x1, x2, ct))
     entries = args.n * args.n
-    row = {"size": size, "depth": depth, "depth_changed": depth != args.depth}
+    row = {"size": size, "depth": depth, "depth_changed": depth != args.depth,
+           "floored": size % 2 ** depth != 0}
     for impl in args.impls:
         for what in ("fwd", "vjp"):
             row[f"{impl}_{what}"] = 1000 * statistics.median(impls[impl][what]) / entries
@@ -113,8 +123,11 @@ def table(rows, args, header) -> str:
         cols.append("max rel diff")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        depth = f"{r['depth']}" + (f" (not {args.depth}: {r['size']} % {2 ** args.depth} != 0)"
-                                   if r["depth_changed"] else "")
+        depth = f"{r['depth']}"
+        if r["depth_changed"]:
+            depth += f" (not {args.depth}: {r['size']} % {2 ** args.depth} != 0)"
+        if r["floored"]:
+            depth += f" (sides {pooled_sides(r['size'], r['depth'])}: odd sides pooled down)"
         cells = [f"{r['size']}x{r['size']}x{args.channels}", depth]
         for what in ("fwd", "vjp"):
             cells += [f"{r[f'{impl}_{what}']:.3f}" for impl in args.impls]
@@ -135,6 +148,9 @@ def main() -> None:
     p.add_argument("--arch", choices=["convnet", "convnet3"], default="convnet")
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--get", choices=["ntk", "nngp"], default="ntk")
+    p.add_argument("--divisible-depth", action="store_true",
+                   help="lower the depth for sizes it does not divide (28x28 -> depth 2) instead of "
+                        "pooling odd sides down")
     p.add_argument("--impls", nargs="+", choices=["nt", "fast"], default=["nt", "fast"],
                    help="implementations to time (both by default; fast alone where "
                         "neural-tangents is not installed)")

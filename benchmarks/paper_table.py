@@ -34,22 +34,20 @@ IPCS = (1, 10, 50)
 # Nguyen, Chen, Lee, ICLR 2021, KIP with the FC kernel, KRR test accuracy (%), as given in issue 6.
 PAPER_KIP_FC = {("mnist", 1): 85.5, ("mnist", 10): 97.2, ("mnist", 50): 98.4,
                 ("cifar10", 1): 40.5, ("cifar10", 10): 53.1, ("cifar10", 50): 58.6}
-CONFIGS = {"cifar10": ("ipc{ipc}-fc-zca", "ipc{ipc}-fc")}  # first one present wins; others: ipc{ipc}-fc
+CONFIG = "ipc{ipc}-fc"  # the table's release of each cell: <algorithm>_<source>/ipc<N>-fc (no ZCA)
 
 
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}"
 
 
-def find(family: str, source: str, ipc: int):
-    for cfg in CONFIGS.get(source, ("ipc{ipc}-fc",)):
-        name = f"{family}/{cfg.format(ipc=ipc)}"
-        try:
-            _, path = store.resolve(name)
-            return name, path
-        except Exception:
-            continue
-    return None, None
+def find(family: str, ipc: int):
+    name = f"{family}/{CONFIG.format(ipc=ipc)}"
+    try:
+        _, path = store.resolve(name)
+    except Exception:  # not in the store (StoreError), or no store at all
+        return None, None
+    return name, path
 
 
 def row_of(name: str, path: Path) -> dict:
@@ -77,16 +75,16 @@ def _tr(x) -> str:
 
 def build(plans: dict | None) -> tuple[list[str], list[dict]]:
     lines, rows = [], []
-    lines += ["| dataset | algorithm | img/class | paper KRR | KRR (this run) | natural KRR | transfer (FC width 1024) "
+    lines += ["| dataset | algorithm | img/class | paper KRR | KRR (this run) | vs paper | natural KRR | transfer (FC width 1024) "
               "| natural transfer | distil wall time | verified | release |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for source, label in SOURCES:
         for family_alg, alg_label in (("kip", "KIP-FC"), ("ls", "LS-FC")):
             for ipc in IPCS:
                 paper = PAPER_KIP_FC.get((source, ipc)) if family_alg == "kip" else None
-                name, path = find(f"{family_alg}_{source}", source, ipc)
+                name, path = find(f"{family_alg}_{source}", ipc)
                 if path is None:
-                    lines.append(f"| {label} | {alg_label} | {ipc} | {paper if paper else 'n/a'} | not run | | | | | | |")
+                    lines.append(f"| {label} | {alg_label} | {ipc} | {paper if paper else 'n/a'} | not run | | | | | | | |")
                     continue
                 r = row_of(name, path)
                 r.update(source=source, algorithm=family_alg, ipc=ipc, paper=paper)
@@ -95,16 +93,26 @@ def build(plans: dict | None) -> tuple[list[str], list[dict]]:
                 if r["zca"]:
                     ds += ", ZCA"
                 seeds = f" ({r['seeds']} seeds)" if r["seeds"] else ""
+                vs = f"{100 * r['krr'] - paper:+.2f}" if paper else ""
                 lines.append(
-                    f"| {ds} | {alg_label} | {ipc} | {paper if paper else 'n/a'} | {_pct(r['krr'])} | {_pct(r['natural'])} "
+                    f"| {ds} | {alg_label} | {ipc} | {paper if paper else 'n/a'} | {_pct(r['krr'])} "
+                    f"| {vs} | {_pct(r['natural'])} "
                     f"| {_tr(r['transfer'])}{seeds} "
                     f"| {_tr(r['transfer_natural'])} | {r['wall_seconds'] / 60:.1f} min "
                     f"| {'yes' if r['verified'] else 'NO'} | `{r['name']}` |")
-    extra = []
-    for rn, path in store.local_releases():  # the small-image ConvNet runs of benchmarks/convnet_small.py
-        if not (rn.family.endswith("_digits") and "convnet" in rn.config):
-            continue
+    extra, other = [], []
+    in_table = {r["name"] for r in rows}
+    for rn, path in store.local_releases():
         name = rn.name
+        if rn.family.split("_", 1)[-1] in dict(SOURCES) and str(rn) not in in_table and "fc" in rn.config:
+            r = row_of(name, path)  # another FC run of a table cell (e.g. with ZCA)
+            ds = dict(SOURCES)[rn.family.split("_", 1)[1]] + ("" if r["exact"] else " (JPEG copy)")
+            other.append(f"| `{r['name']}` | {ds} | {'yes' if r['zca'] else 'no'} | {r['steps']} | {_pct(r['krr'])} "
+                         f"| {_pct(r['natural'])} | {r['wall_seconds'] / 60:.1f} min | {'yes' if r['verified'] else 'NO'} |")
+            rows.append({**r, "other": True})
+            continue
+        if not (rn.family.endswith("_digits") and "convnet" in rn.config):
+            continue  # the small-image ConvNet runs of benchmarks/convnet_small.py
         r = row_of(name, path)
         k = r["kernel"]
         extra.append(f"| `{r['name']}` | {k['architecture']} depth {k['depth']} ({k['impl']}) | {_pct(r['krr'])} "
@@ -112,6 +120,10 @@ def build(plans: dict | None) -> tuple[list[str], list[dict]]:
                      f"{' (width ' + str(r['transfer_recipe']['width']) + ', ' + str(r['seeds']) + ' seeds)' if r['seeds'] else ''} "
                      f"| {_tr(r['transfer_natural'])} | {r['wall_seconds'] / 60:.1f} min | {'yes' if r['verified'] else 'NO'} |")
         rows.append({**r, "source": "digits", "extra": True})
+    if other:
+        lines += ["", "Other FC runs in the store (not in the table above).", "",
+                  "| release | dataset | ZCA | KIP steps | KRR | natural KRR | distil wall time | verified |",
+                  "|---|---|---|---|---|---|---|---|"] + other
     if extra:
         lines += ["", "ConvNet kernels on small images (scikit-learn digits, 8x8, 450 test images): the same code as the "
                       "full-size cells, which cannot run on 2 CPU cores.", "",

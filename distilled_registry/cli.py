@@ -26,7 +26,9 @@ def _add_distill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc")
     p.add_argument("--depth", type=int, default=None, help="default: 1 for fc, 3 for convnets")
     p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk")
-    p.add_argument("--kernel-impl", choices=["nt", "fast"], default="nt")
+    p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
+                   help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
+                        "fc: nt")
     p.add_argument("--ipc", type=int, default=10, help="images per class")
     p.add_argument("--steps", type=int, default=1000, help="KIP steps")
     p.add_argument("--lr", type=float, default=0.04, help="KIP Adam learning rate")
@@ -53,7 +55,8 @@ def _config_from_args(a: argparse.Namespace):
 
     depth = a.depth if a.depth is not None else (1 if a.kernel == "fc" else 3)
     try:
-        spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=a.kernel_impl)
+        impl = a.kernel_impl or ("nt" if a.kernel == "fc" else "fast")
+        spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=impl)
     except ValueError as e:
         raise ConfigError(str(e)) from e
     cfg = DistillConfig(source=a.source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,

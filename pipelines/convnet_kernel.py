@@ -33,25 +33,39 @@ convolutions. Three facts make most of that work unnecessary:
    offsets ``2D-1, 2D, 2D+1``.
 2. The readout reads offset 0 of the last layer. Walking the pools backwards, the layers at
    resolution level ``l`` (``l`` pools done, ``l = 0..depth``) only need offsets
-   ``|d| <= R_l = 2^(depth - l) - 1`` per axis: ``|d| <= 7`` at 32x32 with three pools, about a
-   fifth of the ``H^2 W^2`` entries.
+   ``|d| <= R_l = 2^(depth - l) - 1`` per axis: ``|d| <= 7`` at 32x32 with three pools, 17% of
+   the ``H^2 W^2`` entries (``(32 * 15 - 56)^2`` of ``32^4``).
 3. The variances ``v_a`` come from the same recursion run on each image with itself (NNGP only),
    which costs ``O(n1 + n2)``, not ``O(n1 n2)``.
 
-Layout. Each spatial axis (of size ``n`` at level 0) is stored either
+Layout. Each spatial axis (of ``n`` pixels at level 0) is stored either
 
-- by *offset* (when ``n >= 2^(depth+1)``): ``X[.., h, i, ..] = X[h, h + i - R_l]``, axis lengths
-  ``(n_l, 2 R_l + 1)``; entries whose partner ``h + i - R_l`` lies outside the image are kept at
-  zero. A conv is then a 3-tap box filter along ``h`` alone, ReLU is elementwise with the partner
-  variances gathered as windows, and a pool is a reshape plus strided slices of the offset axis
-  (coarse ``(P, D)`` reads fine ``(2P + i, 2D + j - i)``);
+- by *offset* (when ``n != 2^depth``): slot ``k`` of position ``h`` holds the partner
+  ``h + k - R_l``, ``2 R_l + 1`` slots; entries whose partner lies outside the image are kept at
+  zero;
 - or *in full* (when ``n = 2^depth``: the last feature map is 1 pixel wide, every offset is
-  needed, and ``(n, n)`` is smaller than ``(n, 2n - 1)``): ``X[.., h, h', ..]`` as in
-  neural-tangents; a conv shifts ``h`` and ``h'`` together.
+  needed, and ``n`` slots are fewer than ``2n - 1``): slot ``k`` holds partner ``k``, as in
+  neural-tangents.
 
-A batch of ``B`` image pairs is a ``(B, H, Kh, W, Kw)`` array (``K`` = ``2R+1`` or ``n``). Pairs are
-processed in small batches (``lax.scan``; about 256k entries per level-0 array, so that a batch's
-arrays stay in the CPU caches), each rematerialised in the backward pass (``jax.checkpoint``).
+A batch of ``B`` image pairs is a ``(B, Kh, Kw, H*W)`` array (``K`` slots per axis), positions
+flattened last: that long contiguous axis is what lets XLA vectorise the elementwise work (a
+minor axis of 15 slots or of 2 pool phases ran several times slower). Per layer:
+
+- Conv: for an offset axis the slot stays and the position moves, so the 3-tap sum is a product
+  with the band matrix ``(|i - j| <= 1)`` along that axis of the ``(.., H, W)`` view (a matmul:
+  it materialises its input, so XLA does not fuse the ReLU before it into 9 reads and recompute
+  it, and its transpose is itself); for a full axis slot and position shift together.
+- ReLU: elementwise; the partner variances ``v_b[q]`` are gathered once per image as
+  ``(Kh, Kw, H*W)`` windows. ``atan2`` is a degree-17 odd polynomial on ``[0, 1]`` plus octant
+  selects in float32 (XLA's ``atan2`` is a scalar libm call per element on CPU).
+- AvgPool: strided slices of slots and positions (coarse slot ``D`` of an offset axis reads fine
+  slots ``2D + (j - i + 1) + R_f - 2 R_c - 1`` at fine positions ``2P + i``). Like
+  neural-tangents (VALID padding), an odd side loses its last row or column: 28 -> 14 -> 7 -> 3.
+
+Loops: over the images of ``x2`` (``lax.map``; their windows are built once), and within, over
+batches of images of ``x1`` (``lax.scan``), about ``2^18`` level-0 entries per array on CPU so a
+batch stays in the L2/L3 caches, ``2^24`` on accelerators. Every batch is rematerialised in the
+backward pass (``jax.checkpoint``), so the memory of the vjp stays that of one batch.
 
 The ReLU map has a hand-written JVP equal to the one jax derives for neural-tangents' formula
 (its ``_sqrt`` and ``_arctan2`` with safe derivatives), but cheaper, and stable where ``P = s^2``
@@ -83,7 +97,7 @@ class AxisLayout:
     Attributes:
       full: ``True``: ``(n_l, n_l)`` (position, partner); ``False``: ``(n_l, 2 R_l + 1)``
         (position, offset).
-      sizes: ``n_l``, the axis length after ``l`` pools.
+      sizes: ``n_l``, the axis length after ``l`` pools (``floor(n_{l-1} / 2)``).
       radii: ``R_l = 2^(depth - l) - 1``, the largest offset that reaches the readout.
     """
 
@@ -93,11 +107,15 @@ class AxisLayout:
 
     @classmethod
     def make(cls, n: int, depth: int) -> "AxisLayout":
-        if n % 2 ** depth:
+        """Layout of an axis of ``n >= 2^depth`` pixels; odd sizes pool down (7 -> 3), as in nt."""
+        if n < 2 ** depth:
             raise ValueError(f"an axis of {n} pixels cannot be pooled {depth} times by 2")
-        return cls(full=n == 2 ** depth,
-                   sizes=tuple(n // 2 ** level for level in range(depth + 1)),
-                   radii=tuple(2 ** (depth - level) - 1 for level in range(depth + 1)))
+        sizes = [n]
+        for _ in range(depth):
+            sizes.append(sizes[-1] // 2)
+        # n >= 2^depth keeps n_l >= 2^(depth - l) > R_l: the offset window never exceeds the side
+        radii = tuple(2 ** (depth - level) - 1 for level in range(depth + 1))
+        return cls(full=n == 2 ** depth, sizes=tuple(sizes), radii=radii)
 
     def width(self, level: int) -> int:
         """Length of the second (offset or partner) axis at ``level``."""
@@ -306,9 +324,14 @@ def _pool(x: Array, geo: _Level) -> Array:
 
     offset axis: coarse (position ``P``, slot ``D``) reads fine positions ``2P + i`` at fine slots
     ``2 D + (j - i + 1) + (R_f - 2 R_c - 1)``; full axis: fine slot ``2 D + j``. Strided slices
-    only, no reshape with a minor axis of 2 (XLA vectorises such layouts poorly).
+    only, no reshape with a minor axis of 2 (XLA vectorises such layouts poorly). An odd side
+    loses its last row or column first (VALID padding, neural-tangents' floor).
     """
     h, w = geo.h, geo.w
+    if h % 2 or w % 2:  # VALID pooling drops the last row / column of an odd side
+        x = x.reshape(x.shape[:3] + (h, w))[..., : h - h % 2, : w - w % 2]
+        h, w = h - h % 2, w - w % 2
+        x = x.reshape(x.shape[:3] + (h * w,))
 
     def slot_slice(x, axis, lay, i, j):
         if lay.full:
@@ -400,6 +423,12 @@ def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode
             s = _pool(s, geo)
             if ntk:
                 t = _pool(t, geo)
+            if geo.h % 2 or geo.w % 2:
+                # an odd side leaves pooled entries whose (coarse) partner is outside: zero them
+                coarse_mask = tabs[level + 1][1]
+                s = jnp.where(coarse_mask, s, 0.0)
+                if ntk:
+                    t = jnp.where(coarse_mask, t, 0.0)
     if self_mode:
         return variances
     center = tabs[spec.depth][2]
@@ -453,12 +482,14 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
 
     Equal to ``stax_network(spec)[2](x1, x2, spec.get)`` of neural-tangents, to float rounding.
     Pure jax: jit it (:func:`kernels.make_kernel_fn` does) and differentiate it with respect to
-    either input. ``H`` and ``W`` must be divisible by ``2 ** spec.depth``.
+    either input. ``H`` and ``W`` must be at least ``2 ** spec.depth``; like neural-tangents'
+    VALID pooling, an odd side loses its last row or column at a pool (28 -> 14 -> 7 -> 3).
 
     Loops: over the images ``b`` of ``x2`` (their partner windows are built once), and within,
     over batches of images of ``x1``. ``target_entries`` sets the batch (about that many entries
-    per level-0 covariance array); it changes speed and memory, not the result. The backward
-    pass keeps the windows of each image of ``x2`` (``(C + ReLUs) * H W Kh Kw`` floats).
+    per level-0 covariance array; default :func:`default_target_entries`); it changes speed and
+    memory, not the result. Both loops are rematerialised in the backward pass, whose memory is
+    then that of one batch plus the inputs. Results are deterministic (no atomics, fixed order).
     """
     if spec.architecture not in ("convnet", "convnet3"):
         raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
@@ -467,7 +498,9 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     def fn(x1: Array, x2: Array) -> Array:
         x1 = jnp.asarray(x1)
         x2 = jnp.asarray(x2)
-        spec.check_images(x1.shape)
+        # neural-tangents' rule (sides >= 2^depth, odd sides pooled down), which this kernel
+        # follows too, whatever spec.impl says
+        dataclasses.replace(spec, impl="nt").check_images(x1.shape)
         if x1.ndim != x2.ndim or x1.shape[1:] != x2.shape[1:]:
             raise ValueError(f"x1 and x2 must hold images of the same shape, got {x1.shape} and "
                              f"{x2.shape}")
@@ -514,4 +547,5 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     return fn
 
 
-__all__ = ["AxisLayout", "kernel_fn", "layouts", "pairs_per_batch"]
+__all__ = ["AxisLayout", "TARGET_ENTRIES_ACCELERATOR", "TARGET_ENTRIES_CPU", "default_target_entries",
+           "kernel_fn", "layouts", "pairs_per_batch"]

@@ -83,9 +83,8 @@ class KernelSpec:
     def check_images(self, shape: tuple) -> None:
         """Raise ValueError when images of ``shape`` (N, H, W, C) cannot go through the network.
 
-        neural-tangents pools with VALID padding and rounds odd sides down (28 -> 14 -> 7 -> 3), so
-        ``impl='nt'`` takes any side of at least ``2**depth``; the fast kernel needs sides divisible
-        by ``2**depth``.
+        Both implementations pool with VALID padding and round odd sides down (28 -> 14 -> 7 -> 3, as
+        neural-tangents does), so any side of at least ``2**depth`` works.
         """
         if len(shape) != 4:
             raise ValueError(f"kernels take NHWC images, got an array of shape {shape}")
@@ -95,10 +94,6 @@ class KernelSpec:
             raise ValueError(
                 f"{self.architecture} with depth {self.depth} pools {self.depth} times by 2, so image "
                 f"height and width must be at least {m}; got {h}x{w}")
-        if self.impl == "fast" and (h % m or w % m):
-            raise ValueError(
-                f"the fast {self.architecture} kernel with depth {self.depth} needs image sides divisible "
-                f"by {m}; got {h}x{w} (use impl='nt', which rounds odd pools down)")
 
 
 def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):

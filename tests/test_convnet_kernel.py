@@ -37,8 +37,9 @@ def _images(name: str, dtype=np.float32):
         x1, x2 = d[:2], d[2:]
     else:
         shape = {"rand16": (16, 16, 3), "rand32": (32, 32, 3), "rand16x8": (16, 8, 2),
-                 "rand16x4": (16, 4, 2)}[name]
-        n1, n2 = (2, 2) if name == "rand32" else (3, 2)
+                 "rand16x4": (16, 4, 2), "rand8c16": (8, 8, 16), "rand28": (28, 28, 1),
+                 "rand12x9": (12, 9, 2)}[name]
+        n1, n2 = (2, 2) if name in ("rand32", "rand28") else (3, 2)
         x1, x2 = rng.normal(size=(n1,) + shape), rng.normal(size=(n2,) + shape)
     return x1.astype(dtype), x2.astype(dtype)
 
@@ -61,7 +62,9 @@ def _norm_rel(a, b) -> float:
 
 
 # (images, architecture, depth, get): every architecture at depths 1-3, NTK and NNGP at depths
-# 1-3, over 8x8 real and 16x16 random images, plus two 32x32 cases and a non-square one.
+# 1-3, over 8x8 real and 16x16 random images, plus two 32x32 cases, a non-square one, one with 16
+# channels (the input covariance then uses a contraction instead of a sum over channels), and
+# sides that are not multiples of 2^depth (28x28 and 12x9 at depth 3: VALID pools round down).
 FLOAT32_CASES = [
     ("digits8", "convnet", 1, "ntk"), ("digits8", "convnet", 3, "ntk"),
     ("digits8", "convnet3", 1, "nngp"), ("digits8", "convnet3", 2, "ntk"),
@@ -69,7 +72,8 @@ FLOAT32_CASES = [
     ("rand16", "convnet", 1, "nngp"), ("rand16", "convnet", 2, "ntk"),
     ("rand16", "convnet3", 2, "nngp"),
     ("rand32", "convnet", 3, "ntk"), ("digits32", "convnet3", 2, "nngp"),
-    ("rand16x8", "convnet", 3, "ntk"),
+    ("rand16x8", "convnet", 3, "ntk"), ("rand8c16", "convnet", 2, "nngp"),
+    ("rand28", "convnet", 3, "ntk"), ("rand12x9", "convnet3", 3, "nngp"),  # odd sides pool down
 ]
 
 
@@ -147,13 +151,17 @@ def test_layouts():
     assert w.full and w.sizes == (8, 4, 2, 1)
     # 32x32, depth 3: 32 * 15 entries per axis instead of 32 * 32
     assert h.entries(0) == 32 * 15
+    # 28 -> 14 -> 7 -> 3 and 9 -> 4 -> 2 -> 1 (neural-tangents' VALID pooling rounds down)
+    h, w = convnet_kernel.layouts(spec, 28, 9)
+    assert h.sizes == (28, 14, 7, 3) and h.radii == (7, 3, 1, 0)
+    assert w.sizes == (9, 4, 2, 1) and not w.full
 
 
 def test_rejects_what_it_does_not_compute():
     with pytest.raises(ValueError):
         convnet_kernel.kernel_fn(kernels.KernelSpec("fc", depth=1))
     fn = convnet_kernel.kernel_fn(kernels.KernelSpec("convnet", depth=3, impl="fast"))
-    with pytest.raises(ValueError, match="divisible by 8"):
-        fn(np.zeros((1, 12, 12, 1), np.float32), np.zeros((1, 12, 12, 1), np.float32))
+    with pytest.raises(ValueError, match="at least 8"):
+        fn(np.zeros((1, 6, 6, 1), np.float32), np.zeros((1, 6, 6, 1), np.float32))
     with pytest.raises(ValueError, match="same shape"):
         fn(np.zeros((1, 8, 8, 1), np.float32), np.zeros((1, 8, 8, 3), np.float32))
