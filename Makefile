@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/distilled-registry demo --out demo_out
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q
 
 clean-venv:
 	rm -rf $(VENV)

@@ -193,8 +193,9 @@ def test_imported_published_releases_load_by_version_and_by_variant_name(tmp_pat
         pytest.skip("the catalog has no published block for kip_mnist/ipc1")
     published_version = e.published["version"]
     _, want = builder_testing.write_dummy_release("kip_mnist/ipc1", home, version=published_version)
-    with pytest.raises(release_source.ReleaseUnavailableError, match=rf"kip_mnist/ipc1:{published_version}"):
-        tfds.data_source("kip_mnist/ipc1", split="train", data_dir=str(tmp_path / "tfds"))
+    # nothing regenerated: the plain name falls back to the imported published copy
+    got = builder_testing.read_data_source("kip_mnist/ipc1", tmp_path / "tfds-plain")
+    builder_testing.assert_same_arrays(got, want)
     got = builder_testing.read_data_source(f"kip_mnist/ipc1:{published_version}", tmp_path / "tfds")
     builder_testing.assert_same_arrays(got, want)
     variant = "kip_mnist/ipc10-convnet3-nozca-nol-aug-ckpt1000"
