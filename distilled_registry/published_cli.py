@@ -3,7 +3,7 @@
     distilled-registry import-published kip_cifar10/ipc10                  # download from the bucket, pin, import
     distilled-registry import-published https://storage.googleapis.com/kip-datasets/ls/cifar10/ConvNet_ssize100_zca.npz
     distilled-registry import-published ConvNet_ssize100_zca_l_noaug_ckpt1000.npz --dataset cifar10
-    distilled-registry import-published ../shared/data/kip_official/cifar10_ConvNet_ssize100_zca_l --source-dir DIR
+    distilled-registry import-published DIR/cifar10_ConvNet_ssize100_zca_l --source-dir CIFAR10_DIR
 
 With ``--source-dir`` (the source's local files) the authors' preprocessing is fitted on its training
 split and saved as the release's ``transform.npz``; this is the one part that uses
