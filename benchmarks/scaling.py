@@ -1,8 +1,9 @@
 """KIP steps with the ConvNet kernel on 16x16 images: 1 vs 2 Ray workers, in one run.
 
-Each Ray worker is pinned to ONE XLA thread (XLA on the CPU otherwise spreads one process over
-every core, and a "1 worker" figure would already use both cores), so the ratio measures the
-distribution, not XLA's threading. Images: scikit-learn digits upsampled to 16x16 (real
+Each Ray worker is a ONE-CORE worker: XLA's kernels single-threaded and the actor process pinned to
+its own CPU (XLA on the CPU otherwise spreads one process over every core, and a "1 worker" figure
+would already use both cores; the XLA flag alone still left a process at 1.6 cores here), so the
+ratio measures the distribution, not XLA's threading. Images: scikit-learn digits upsampled to 16x16 (real
 handwriting). The tile count is chosen even so 2 workers get equal work.
 
     .venv/bin/python benchmarks/scaling.py            # ~2-3 minutes with impl=nt
@@ -51,6 +52,7 @@ def main() -> None:
     grads = {}
     for w in a.workers:
         pool = backends.RayWorkers(spec.to_dict(), workers=w, one_thread=True)
+        cpus = [i["cpu"] for i in pool._call_all("info")]
         engine = TiledEngine(pool, 1e-6, a.tile)
         engine({"images": xs}, {"labels": ys}, xt, yt)  # warm-up: compiles on every worker
         step_times = []
@@ -60,7 +62,7 @@ def main() -> None:
             step_times.append(time.perf_counter() - t)
         times[w], grads[w] = statistics.median(step_times), g["images"]
         pool.close()
-        print(f"{w} worker(s), 1 XLA thread each: {times[w]:.2f} s/step (median of {a.steps}), "
+        print(f"{w} worker(s), one core each (CPUs {cpus}): {times[w]:.2f} s/step (median of {a.steps}), "
               f"{n_tiles} tiles/step, {entries} kernel entries/step", flush=True)
     ray.shutdown()
     base = min(a.workers)

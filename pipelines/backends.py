@@ -26,15 +26,36 @@ import numpy as np
 
 Job = tuple[int, str, str]
 
-# Environment that makes an XLA CPU worker use one thread (for scaling measurements).
-ONE_THREAD_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+# Environment that keeps an XLA CPU worker's kernels single-threaded (for scaling measurements).
+# XLA still starts helper threads, so a one-core worker is also pinned: see ``pin_to_cpu``.
+ONE_THREAD_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
                   "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def pin_to_cpu(index: int) -> int:
+    """Pin every thread of this process to one CPU: the ``index``-th (mod count) it may use.
+
+    ``os.sched_setaffinity(0, ...)`` sets the calling thread only (and threads it starts later),
+    so each existing thread id under ``/proc/self/task`` is set as well. Linux only.
+    Returns the CPU chosen.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    cpu = cpus[index % len(cpus)]
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that ended meanwhile
+    os.sched_setaffinity(0, {cpu})
+    return cpu
 
 
 class TileWorker:
     """Computes kernel tiles of one :class:`KernelSpec` and keeps their ``vjp_fn`` until backward."""
 
-    def __init__(self, spec: dict):
+    def __init__(self, spec: dict, pin_cpu: int | None = None):
+        # One-core worker (scaling figures): pin before jax starts its thread pools.
+        self.cpu = pin_to_cpu(pin_cpu) if pin_cpu is not None else None
         import jax
 
         from .kernels import KernelSpec, make_kernel_fn
@@ -81,7 +102,8 @@ class TileWorker:
         self._vjp.clear()
 
     def info(self) -> dict:
-        return {"pid": os.getpid(), "tiles_done": self.tiles_done, "recomputed": self.recomputed}
+        return {"pid": os.getpid(), "cpu": self.cpu, "tiles_done": self.tiles_done,
+                "recomputed": self.recomputed}
 
     def die(self) -> None:  # test-only fault injection: the process ends at once
         os._exit(1)
@@ -128,7 +150,8 @@ class RayWorkers:
       workers: number of actors.
       address: a running cluster (``ray start --head`` prints it); None starts a local Ray with
         ``workers`` CPUs when none is running in this process.
-      one_thread: pin each actor's XLA to one thread (a scaling figure compares such workers).
+      one_thread: make each actor a one-core worker: XLA kernels single-threaded and the process
+        pinned to CPU ``i mod cpu_count`` (a scaling figure compares such workers).
       fault: test-only ``(step, worker)``: after that step's forward, that actor's process exits.
 
     Faults: actors restart (``max_restarts``); a tile whose ``vjp_fn`` was lost with its actor is
@@ -161,7 +184,7 @@ class RayWorkers:
         if one_thread:
             opts["runtime_env"] = {"env_vars": ONE_THREAD_ENV}
         actor_cls = ray.remote(TileWorker)
-        self.actors = [actor_cls.options(**opts).remote(spec) for _ in range(workers)]
+        self.actors = [actor_cls.options(**opts).remote(spec, i if one_thread else None) for i in range(workers)]
         self.workers = workers
         self.address = address
         self._call_all("info")  # wait until every actor is up

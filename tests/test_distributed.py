@@ -198,3 +198,22 @@ def test_joins_a_cluster_started_with_ray_start(local_release, tmp_path):
         _assert_same_release(out, local_release)
     finally:
         subprocess.run([ray_exe, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU pinning needs Linux sched_setaffinity")
+def test_one_core_worker_pins_every_thread_to_one_cpu():
+    # In a child process, so the test process itself stays unpinned. A thread started before the
+    # pin must be pinned too (os.sched_setaffinity(0, ...) alone sets only the calling thread).
+    code = (
+        "import os, threading, time\n"
+        "from distilled_registry.pipelines.backends import pin_to_cpu\n"
+        "ev = threading.Event(); t = threading.Thread(target=ev.wait); t.start()\n"
+        "cpus = sorted(os.sched_getaffinity(0))\n"
+        "cpu = pin_to_cpu(len(cpus) + 1)\n"
+        "assert cpu == cpus[(len(cpus) + 1) % len(cpus)], cpu\n"
+        "sets = {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir('/proc/self/task')}\n"
+        "ev.set(); t.join()\n"
+        "assert len(sets) >= 2 and all(s == {cpu} for s in sets.values()), sets\n"
+        "print('ok', cpu)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stdout + r.stderr
