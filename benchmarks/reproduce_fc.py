@@ -7,7 +7,7 @@ every file against provenance["files"]), and, with ``--transfer``, evaluated by 
 transfer (``pipelines.transfer``, default recipe, 3 seeds, natural baseline too), recorded in its
 provenance. One line of JSON per cell goes to ``--log`` (wall time of each stage).
 
-Settings of every cell: FC kernel depth 1 (NTK, W_std sqrt 2, b_std 0.1), KRR ridge 1e-6; KIP: 3000 Adam
+Settings of every cell: FC kernel depth 1 (``--depth`` changes it; the config name becomes ``ipcN-fcD``) (NTK, W_std sqrt 2, b_std 0.1), KRR ridge 1e-6; KIP: 3000 Adam
 steps at 0.04, class-balanced target batches of 5000, learned labels; LS: labels solved over the whole
 training split. CIFAR-10 with ``--cifar-zca`` (ZCA whitening, reg 0.1). Cells already in the store are
 skipped (their verification still runs).
@@ -35,18 +35,21 @@ SOURCE_DIRS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "c
 VERSION = "1.0.0"
 
 
-def cell_config(algorithm: str, source: str, ipc: int, cifar_zca: bool, steps: int) -> DistillConfig:
-    return DistillConfig(source=source, algorithm=algorithm, kernel=KernelSpec("fc", depth=1), ipc=ipc,
+def cell_config(algorithm: str, source: str, ipc: int, cifar_zca: bool, steps: int, depth: int = 1) -> DistillConfig:
+    return DistillConfig(source=source, algorithm=algorithm, kernel=KernelSpec("fc", depth=depth), ipc=ipc,
                          steps=steps if algorithm == "kip" else 0, learning_rate=0.04, target_batch=5000,
                          learn_labels=algorithm == "kip", zca=cifar_zca and source == "cifar10")
 
 
-def release_name(cfg: DistillConfig) -> str:
-    return f"{cfg.algorithm}_{cfg.source}/ipc{cfg.ipc}-fc" + ("-zca" if cfg.zca else "")
+def release_name(cfg: DistillConfig, tag: str = "") -> str:
+    depth = cfg.kernel.depth
+    return (f"{cfg.algorithm}_{cfg.source}/ipc{cfg.ipc}-fc" + (str(depth) if depth != 1 else "")
+            + ("-zca" if cfg.zca else "") + (f"-{tag}" if tag else ""))
 
 
-def run_cell(cfg: DistillConfig, data_dir: Path, transfer: bool, log: Path, retransfer: bool = False) -> None:
-    name = release_name(cfg)
+def run_cell(cfg: DistillConfig, data_dir: Path, transfer: bool, log: Path, retransfer: bool = False,
+             tag: str = "") -> None:
+    name = release_name(cfg, tag)
     record = {"name": name, "config": cfg.to_dict()}
     try:
         path = store.release_dir(name, VERSION)
@@ -98,6 +101,8 @@ def main() -> None:
                    help="ALGORITHM_SOURCE:IPC[,IPC...], e.g. kip_mnist:1,10,50 ls_cifar10:10")
     p.add_argument("--cifar-zca", action="store_true", help="ZCA-whiten CIFAR-10 (config name gains -zca)")
     p.add_argument("--steps", type=int, default=3000, help="KIP steps")
+    p.add_argument("--depth", type=int, default=1, help="FC kernel depth (hidden layers); config name ipcN-fcD when not 1")
+    p.add_argument("--tag", default="", help="appended to the config name (e.g. s10000 for a longer run)")
     p.add_argument("--transfer", action="store_true", help="also run the finite-network transfer evaluation")
     p.add_argument("--retransfer", action="store_true", help="run the transfer evaluation again where one is recorded")
     p.add_argument("--log", default="repro_runs.jsonl", help="append one JSON line per cell here")
@@ -106,8 +111,8 @@ def main() -> None:
         family, _, ipcs = cell.partition(":")
         algorithm, _, source = family.partition("_")
         for ipc in ipcs.split(","):
-            run_cell(cell_config(algorithm, source, int(ipc), a.cifar_zca, a.steps), Path(a.data_dir), a.transfer,
-                     Path(a.log), a.retransfer)
+            run_cell(cell_config(algorithm, source, int(ipc), a.cifar_zca, a.steps, a.depth), Path(a.data_dir), a.transfer,
+                     Path(a.log), a.retransfer, a.tag)
 
 
 if __name__ == "__main__":
