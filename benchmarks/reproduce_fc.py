@@ -7,10 +7,11 @@ every file against provenance["files"]), and, with ``--transfer``, evaluated by 
 transfer (``pipelines.transfer``, default recipe, 3 seeds, natural baseline too), recorded in its
 provenance. One line of JSON per cell goes to ``--log`` (wall time of each stage).
 
-Settings of every cell: FC kernel depth 1 (``--depth`` changes it; the config name becomes ``ipcN-fcD``) (NTK, W_std sqrt 2, b_std 0.1), KRR ridge 1e-6; KIP: 3000 Adam
+Settings of every cell: FC kernel depth 1 (NTK, W_std sqrt 2, b_std 0.1), KRR ridge 1e-6; KIP: 3000 Adam
 steps at 0.04, class-balanced target batches of 5000, learned labels; LS: labels solved over the whole
 training split. CIFAR-10 with ``--cifar-zca`` (ZCA whitening, reg 0.1). Cells already in the store are
-skipped (their verification still runs).
+skipped (their verification still runs). ``--depth D`` (D != 1) names the config ``ipcN-fcD``;
+``--tag T`` appends ``-T`` (e.g. a longer run: ``--steps 10000 --tag s10000``).
 
 The CIFAR-10 at hand may be a lossy JPEG copy (``cifar10-jpg.tar.gz``): its releases record
 ``exact_copy: false`` and every figure from them is labelled "CIFAR-10 (JPEG copy)".
