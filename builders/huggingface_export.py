@@ -409,8 +409,10 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
       ReleaseError: a stored release fails verification.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
+    if os.path.lexists(out) and not overwrite:
         raise ExportError(f"{str(out)!r} already exists; choose another --out or add --overwrite")
+    if overwrite:
+        check_replaceable(out)
     found, missing = family_releases(family, configs)
     loaded = []
     for cfg, version, path in found:
@@ -449,11 +451,40 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
                                        "learned": learned}))
         (tmp / CARD).write_text(card(family, card_rows, repo_id))
-        rel.move_into_place(tmp, out)
+        rel.move_into_place(tmp, out, replace=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Export(family, out, written, missing)
+
+
+EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz"})
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse ``--overwrite`` of anything but an earlier export (nothing else is ours to delete).
+
+    An export is a folder holding the dataset card ``README.md`` and config folders that hold only
+    the files :func:`export_family` writes (:data:`EXPORT_FILES`), all plain files. The store's
+    root, a release folder, or a user's folder is refused with ExportError naming what is foreign.
+    """
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise ExportError(f"--out {str(out)!r} is a file or a link, not an earlier export; refusing to replace it")
+    foreign = []
+    for e in out.iterdir():
+        if e.name == CARD and e.is_file() and not e.is_symlink():
+            continue
+        if e.is_dir() and not e.is_symlink() and not e.name.startswith("."):
+            foreign += [f"{e.name}/{f.name}" for f in e.iterdir()
+                        if f.name not in EXPORT_FILES or f.is_symlink() or not f.is_file()]
+        else:
+            foreign.append(e.name)
+    if foreign or not (out / CARD).is_file():
+        what = ", ".join(sorted(foreign)[:5]) or f"no {CARD}"
+        raise ExportError(f"--out {str(out)!r} is not an earlier export-hf folder ({what}); refusing to replace it: "
+                          "choose an empty or new folder")
 
 
 def validate_card(text: str) -> dict:

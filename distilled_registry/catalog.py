@@ -32,14 +32,14 @@ import tempfile
 from pathlib import Path
 
 from . import names
-from .errors import UserError
+from .errors import UsageError
 
 FORMAT = "distilled_registry.catalog/1"
 CATALOG_ENV = "DISTILLED_REGISTRY_CATALOG"
 DEFAULT_PATH = Path(__file__).with_name("catalog.json")
 
 
-class CatalogError(UserError):
+class CatalogError(UsageError):
     """An unknown release name, or a catalog file that cannot be read."""
 
 

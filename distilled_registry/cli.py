@@ -45,8 +45,8 @@ def _add_distill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", default=None,
                    help="join a running Ray cluster (ray start --head prints it); default: start a local Ray")
     p.add_argument("--tile", type=int, default=None,
-                   help="rows per kernel tile (default: 0 = one dense step for local, 128 for ray); part "
-                        "of the config, since it decides the rounding")
+                   help="rows per kernel tile (default 128 for every backend, so --backend alone never changes a "
+                        "release; 0: one dense step, local only); part of the config, since it decides the rounding")
 
 
 def _config_from_args(a: argparse.Namespace):
@@ -62,7 +62,7 @@ def _config_from_args(a: argparse.Namespace):
     cfg = DistillConfig(source=a.source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
                         learning_rate=a.lr, target_batch=a.target_batch, learn_labels=a.learn_labels,
                         reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed,
-                        tile=a.tile if a.tile is not None else (128 if a.backend == "ray" else 0))
+                        **({} if a.tile is None else {"tile": a.tile}))
     cfg.validate()
     return cfg
 
@@ -191,12 +191,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0, 1 runtime failure, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UserError as e:  # ConfigError, SourceError, ReleaseError: bad input, said plainly
-        print(f"distilled-registry {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except UserError as e:  # UsageError (2): a bad command line; UserError (1): a file, a download, a release
+        print(f"distilled-registry {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"distilled-registry {args.command}: interrupted; nothing was left half-written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"distilled-registry {args.command}: error: out of memory; use a smaller --tile, --target-batch "
+              "or --ipc", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a permission, a path that is a file: the system's own words
+        where = f" {e.filename!r}" if getattr(e, "filename", None) else ""
+        print(f"distilled-registry {args.command}: error:{where} {e.strerror or e}", file=sys.stderr)
+        return 1
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: continuation lines joined with '; '."""
+    parts = [p.strip() for p in text.strip().splitlines() if p.strip()]
+    return "; ".join(parts) if parts else text
 
 
 if __name__ == "__main__":

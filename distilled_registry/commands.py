@@ -89,7 +89,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="Ray actors (with --backend ray)")
     p.add_argument("--ray-address", default=None, help="join a running Ray cluster; default: start a local Ray")
     p.add_argument("--tile", type=int, default=None,
-                   help="rows per kernel tile (default: the spec's; 128 with --backend ray when the spec has none); "
+                   help="rows per kernel tile (default: the spec's, else 128 for every backend); "
                         "it is part of the config, so it is recorded in the provenance")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -310,10 +310,8 @@ def _config(spec: dict, a: argparse.Namespace, what: str):
     from .pipelines.distill import ConfigError, DistillConfig
 
     spec = dict(spec)
-    if a.tile is not None:
+    if a.tile is not None:  # else the spec's tile, or the one default of every backend
         spec["tile"] = a.tile
-    elif a.backend != "local" and not spec.get("tile"):
-        spec["tile"] = 128
     try:
         cfg = DistillConfig.from_dict(spec)
     except (TypeError, ValueError, KeyError) as e:

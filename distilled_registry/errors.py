@@ -1,5 +1,22 @@
-"""Errors a user can fix: each message names the offending value and what to do instead."""
+"""Errors a user can cause: each message names the offending value and what to do instead.
+
+The CLI prints them as one line, without a traceback, and exits with the class's ``exit_code``:
+
+- :class:`UsageError` (exit 2): the command line itself is wrong: a malformed name, an unknown
+  release, an option value out of range, options that contradict each other. Nothing was done.
+- :class:`UserError` (exit 1): the command was well formed but the world is not as it needs: a
+  damaged or missing file, a failed download, a release that fails verification, a run that
+  diverged. Nothing was left half-written.
+"""
 
 
 class UserError(ValueError):
-    """Bad input (a name, a path, a value, a file); the CLI prints it and exits with code 2."""
+    """A failure the user can fix (a file, a download, a release); the CLI exits with code 1."""
+
+    exit_code = 1
+
+
+class UsageError(UserError):
+    """A bad command line (a name, an option value); the CLI exits with code 2."""
+
+    exit_code = 2

@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .errors import UserError
+from .errors import UsageError
 
 FAMILY_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 CONFIG_RE = re.compile(r"[\w+\-.]+\Z", re.ASCII)
 VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)\Z")
 
 
-class BadNameError(UserError):
+class BadNameError(UsageError):
     """A release name, config or version that breaks the naming rules."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from . import provenance as prov_schema
 from .errors import UserError
 from .npz import npz_bytes
@@ -102,30 +103,51 @@ def write_release(out_dir: str | os.PathLike, files: dict[str, bytes], provenanc
     provenance["files"] = {n: digest(b) for n, b in sorted(files.items())}
     prov_schema.validate(provenance, f"the provenance to write to {str(out)!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        check_replaceable(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; a release is for reading
         for name, b in files.items():
             (tmp / name).write_bytes(b)
         (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-        move_into_place(tmp, out)
+        move_into_place(tmp, out, replace=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
 
 
-def move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished folder ``tmp`` to ``out``, replacing an existing ``out`` (moved aside first,
-    then removed), so ``out`` is at every moment either the old folder or the new one."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        old.rmdir()
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
+def check_replaceable(out: Path) -> None:
+    """Refuse to replace ``out`` unless it is absent or a release folder (nothing else is ours to delete).
+
+    A release folder holds ``provenance.json`` and only plain files; anything else at ``out`` (the
+    store's root, a family folder, a user's folder, a file, a symlink) raises ReleaseError.
+    """
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise ReleaseError(f"{str(out)!r} is not a release folder (a file or a symlink); refusing to replace it")
+    entries = list(out.iterdir())
+    if not (out / PROVENANCE_FILE).is_file() or any(e.is_dir() or e.is_symlink() for e in entries):
+        raise ReleaseError(f"{str(out)!r} is not a release folder (no provenance.json, or it holds folders or "
+                           "links); refusing to replace it: choose another destination")
+
+
+def move_into_place(tmp: Path, out: Path, replace: bool = False) -> None:
+    """Make the finished folder ``tmp`` appear at ``out`` in one step (:func:`atomic.publish_dir`).
+
+    Without ``replace`` an existing ``out`` (made meanwhile by another process too) raises
+    ReleaseError and ``tmp`` stays for the caller to remove. With ``replace`` the old ``out`` is
+    swapped out atomically and then removed: a reader sees the old folder or the new one, whole.
+    """
+    try:
+        old = atomic.publish_dir(tmp, out, replace=replace)
+    except FileExistsError:
+        raise ReleaseError(f"{str(out)!r} already exists (another process may have written it meanwhile); "
+                           "choose another destination, or replace it with --overwrite") from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_files(path: str | os.PathLike) -> dict[str, bytes]:

@@ -16,6 +16,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from distilled_registry import atomic
+from distilled_registry.errors import UserError
 from distilled_registry.npz import npz_bytes
 
 from .kip import KipState
@@ -24,37 +26,68 @@ FILE = "kip_state.npz"
 FORMAT = "distilled_registry.kip_checkpoint/1"
 
 
-def save(directory: str | os.PathLike, state: KipState, config: dict) -> Path:
-    """Write ``state`` (and ``config``, to refuse resuming a different run) atomically."""
+class CheckpointError(UserError):
+    """A checkpoint that cannot be resumed: damaged, of another run, or of another format."""
+
+
+def save(directory: str | os.PathLike, state: KipState, config: dict, losses: list[float] | None = None) -> Path:
+    """Write ``state``, the losses so far and ``config`` (to refuse resuming another run) atomically."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     arrays = {f"leaf{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["losses"] = np.asarray(losses if losses is not None else [], np.float64)
     meta = {"format": FORMAT, "step": int(state.step), "config": config, "leaves": len(leaves)}
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-    tmp = d / f".{FILE}.tmp-{os.getpid()}"
-    tmp.write_bytes(npz_bytes(arrays))
-    os.replace(tmp, d / FILE)
-    return d / FILE
+    return atomic.write_bytes(d / FILE, npz_bytes(arrays))
 
 
-def load(directory: str | os.PathLike, template: KipState, config: dict) -> KipState | None:
-    """The saved state, shaped like ``template`` (a fresh :func:`kip.init`); None if there is none.
+def load(directory: str | os.PathLike, template: KipState, config: dict) -> tuple[KipState, list[float]] | None:
+    """``(state, losses so far)`` saved in ``directory``, shaped like ``template``; None if there is none.
 
-    Raises ValueError when the checkpoint belongs to a run with another config.
+    Raises:
+      CheckpointError: the file is damaged (truncated, garbage), belongs to a run with another config,
+        or does not fit ``template``; the message names the file and what to do.
     """
     f = Path(directory) / FILE
     if not f.is_file():
         return None
-    with np.load(f, allow_pickle=False) as z:
-        meta = json.loads(bytes(z["meta_json"]).decode())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{f}: not a KIP checkpoint ({meta.get('format')!r})")
-        if meta["config"] != config:
-            diff = sorted(k for k in set(meta["config"]) | set(config) if meta["config"].get(k) != config.get(k))
-            raise ValueError(f"{f} belongs to a run with a different config (differs in {diff}); "
-                             "resume with the same arguments, or remove the checkpoint folder")
-        leaves = [z[f"leaf{i:04d}"] for i in range(meta["leaves"])]
     treedef = jax.tree_util.tree_structure((template.learned, template.fixed, template.opt_state))
+    want = jax.tree_util.tree_leaves((template.learned, template.fixed, template.opt_state))
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta_json"]).decode())
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise CheckpointError(f"{str(f)!r} is not a KIP checkpoint of this version "
+                                      f"(format {meta.get('format') if isinstance(meta, dict) else None!r}); "
+                                      "remove it to start afresh")
+            if meta["config"] != config:
+                diff = sorted(k for k in set(meta["config"]) | set(config) if meta["config"].get(k) != config.get(k))
+                raise CheckpointError(f"{str(f)!r} belongs to a run with a different config (differs in {diff}); "
+                                      "resume with the same arguments, or remove the checkpoint folder")
+            leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
+            losses = [float(x) for x in z["losses"]] if "losses" in z else []
+            step = int(meta["step"])
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zip, JSON, key and format errors: a truncated or garbage file
+        raise CheckpointError(f"cannot read the checkpoint {str(f)!r} ({type(e).__name__}: {e}); it is damaged: "
+                              "remove it to start afresh") from e
+    if len(leaves) != len(want) or any(a.shape != np.shape(b) for a, b in zip(leaves, want)) \
+            or not 0 <= step <= int(config.get("steps", step)) or len(losses) not in (0, step):
+        raise CheckpointError(f"{str(f)!r} does not fit this run (step {step}, {len(leaves)} arrays); it is damaged: "
+                              "remove it to start afresh")
+    if not all(np.isfinite(a).all() for a in leaves):
+        raise CheckpointError(f"{str(f)!r} holds NaN or infinite values; remove it to start afresh")
     learned, fixed, opt_state = jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
-    return KipState(meta["step"], learned, fixed, opt_state)
+    return KipState(step, learned, fixed, opt_state), losses
+
+
+def remove(directory: str | os.PathLike) -> None:
+    """Remove the checkpoint file this module wrote, and ``directory`` only if that leaves it empty."""
+    d = Path(directory)
+    (d / FILE).unlink(missing_ok=True)
+    try:
+        d.rmdir()
+    except OSError:
+        pass  # not empty (the user's own files, or another run's) or already gone: left as it is

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from distilled_registry import release as rel
-from distilled_registry.errors import UserError
+from distilled_registry.errors import UsageError
 from distilled_registry.provenance import SCHEMA as PROVENANCE_SCHEMA
 from distilled_registry.preview import grid_png
 
@@ -24,9 +25,12 @@ from .kernels import KernelSpec
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
+# Rows per kernel tile unless a config says otherwise, for every backend: the tile decides the
+# rounding, so one default keeps `--backend` from changing a release on its own.
+DEFAULT_TILE = 128
 
 
-class ConfigError(UserError):
+class ConfigError(UsageError):
     """A distillation config that cannot run; says which value and what is allowed."""
 
 
@@ -48,7 +52,7 @@ class DistillConfig:
     zca_reg: float = 0.1
     seed: int = 0
     eval_block: int = 1000
-    tile: int = 0  # rows per kernel tile; 0: no tiling (one dense step in this process)
+    tile: int = DEFAULT_TILE  # rows per kernel tile; 0: no tiling (one dense step, local backend only)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value."""
@@ -131,10 +135,20 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     """
     config.validate()
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"--out {str(out)!r} already exists; choose another or remove it first")
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint")
+    check_out(out, overwrite)
+    if config.algorithm == "kip" and (checkpoint_every or resume):
+        a, c = out.resolve(), ckpt_dir.resolve()
+        if c == a or a in c.parents:
+            raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
+                              f"(default: {out.name}.checkpoint)")
+        if os.path.lexists(ckpt_dir) and not ckpt_dir.is_dir():
+            raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is a file; give a folder")
+    if checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be >= 0 (0: never), got {checkpoint_every}")
     if backend != "local" and config.tile == 0:
-        raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile)")
+        raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile), "
+                          f"e.g. the default {DEFAULT_TILE}")
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     data = prepare(config, source_dir)
@@ -151,12 +165,29 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         except ValueError as e:
             raise ConfigError(str(e)) from e
     try:
-        return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every,
-                    Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint"),
+        return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir,
                     resume, t0, started)
     finally:
         if pool is not None:
             pool.close()
+
+
+def check_out(out: Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, an ``--out`` the release could not be written to.
+
+    It must not exist (not even as a dangling symlink) unless ``overwrite``, and its nearest existing
+    ancestor must be a folder this process may write in.
+    """
+    if os.path.lexists(out) and not overwrite:
+        raise ConfigError(f"--out {str(out)!r} already exists; choose another or remove it first")
+    parent = out.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out {str(out)!r}: {str(parent)!r} is a file (or a broken link), not a folder; "
+                          "choose another --out")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(out)!r}: no permission to write in {str(parent)!r}; choose another --out")
 
 
 def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir, resume, t0,
@@ -173,20 +204,24 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
 
         kcfg = config.kip_config()
         state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
+        history: list[float] = []
         if resume:
-            state = checkpoint.load(ckpt_dir, state, config.to_dict()) or state
+            saved = checkpoint.load(ckpt_dir, state, config.to_dict())
+            if saved is not None:
+                state, history = saved
         resumed_from = state.step
         hook = None
         if checkpoint_every:
-            def hook(s, loss):
-                checkpoint.save(ckpt_dir, s, config.to_dict())
+            def hook(s, losses_so_far):
+                checkpoint.save(ckpt_dir, s, config.to_dict(), losses_so_far)
         engine = None
         if pool is not None:
             from .distributed import TiledEngine
 
             engine = TiledEngine(pool, config.reg, config.tile)
         state, losses = kip.run(kcfg, kernel_fn, data.x_train, src.y_train, src.num_classes, engine=engine,
-                                state=state, hook=hook, hook_every=checkpoint_every, progress=progress)
+                                state=state, hook=hook, hook_every=checkpoint_every, progress=progress,
+                                losses=history)
         images, labels = state.images, state.labels
     else:
         images = x0
@@ -261,10 +296,10 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
         },
     }
     rel.write_release(out, files, provenance, overwrite=overwrite)
-    if checkpoint_every:
-        import shutil
+    if config.algorithm == "kip" and (checkpoint_every or resume):
+        from . import checkpoint
 
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        checkpoint.remove(ckpt_dir)  # its own file only; the folder too when that leaves it empty
     return provenance
 
 

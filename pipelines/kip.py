@@ -32,10 +32,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from distilled_registry.errors import UserError
+
 from . import krr
 from .kernels import KernelFn
 
 Engine = Callable[[dict, dict, np.ndarray, np.ndarray], tuple[Any, dict]]
+
+
+class KipDiverged(UserError):
+    """The KIP loss or a learned value became NaN or infinite: the learning rate is too large."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,21 +160,25 @@ def apply_gradients(config: KipConfig, state: KipState, grads: dict) -> KipState
 
 def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np.ndarray,
         num_classes: int, *, engine: Engine | None = None, state: KipState | None = None,
-        hook: Callable[[KipState, float], None] | None = None, hook_every: int = 0,
-        progress: bool = True) -> tuple[KipState, list[float]]:
+        hook: Callable[[KipState, list[float]], None] | None = None, hook_every: int = 0,
+        progress: bool = True, losses: list[float] | None = None) -> tuple[KipState, list[float]]:
     """Run KIP from ``state`` (default: :func:`init`) until ``config.steps``.
 
     Args:
       engine: gradient engine (default :func:`dense_engine`).
-      hook: called as ``hook(state, loss)`` after every ``hook_every`` steps (0: never).
+      hook: called as ``hook(state, losses)`` after every ``hook_every`` steps (0: never), with the
+        losses of every step so far.
+      losses: the losses of the steps before ``state.step`` (a resumed run's history).
     Returns:
-      ``(final_state, losses)``: losses of the steps run here, in order.
+      ``(final_state, losses)``: the losses of every step 0..steps-1, in order.
+    Raises:
+      KipDiverged: a loss or a learned parameter is NaN or infinite (the learning rate is too large).
     """
     if state is None:
         state, _ = init(config, x_train, y_train, num_classes)
     engine = engine or dense_engine(kernel_fn, config.reg)
     y_all = krr.centered_one_hot(y_train, num_classes)
-    losses: list[float] = []
+    losses = list(losses or [])
     steps = range(state.step, config.steps)
     bar = None
     if progress:
@@ -179,12 +189,18 @@ def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np
         loss, grads = engine(state.learned, state.fixed, x_train[idx], y_all[idx])
         state = apply_gradients(config, state, grads)
         losses.append(float(loss))
+        if not (np.isfinite(losses[-1]) and all(bool(jnp.isfinite(v).all()) for v in state.learned.values())):
+            if bar is not None:
+                bar.close()
+            raise KipDiverged(f"KIP diverged at step {step + 1} of {config.steps}: the loss is {losses[-1]:g} or a "
+                              f"learned value is not finite; use a smaller --lr (now {config.learning_rate:g}). "
+                              "Nothing was written")
         if bar is not None:
             bar.update(1)
             extra = engine.progress() if hasattr(engine, "progress") else {}
             bar.set_postfix(loss=f"{losses[-1]:.5f}", **extra, refresh=False)
         if hook is not None and hook_every and state.step % hook_every == 0:
-            hook(state, losses[-1])
+            hook(state, losses)
     if bar is not None:
         bar.close()
     return state, losses
