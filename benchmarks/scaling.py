@@ -44,7 +44,7 @@ def main() -> None:
     xt, yt = x[ti], krr.centered_one_hot(d.y_train[ti], 10)
     ys = krr.centered_one_hot(rng.integers(0, 10, a.support), 10)
     spec = KernelSpec("convnet", depth=3, impl=a.impl)
-    n_tiles = len(Tiling(a.support, a.targets, a.tile).tiles())
+    n_tiles = len(Tiling.for_tile(a.support, a.targets, a.tile).tiles())
     entries = a.support * (a.support + 1) // 2 + a.support * a.targets
 
     ray.init(num_cpus=max(a.workers), include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")

@@ -42,7 +42,8 @@ def dummy_provenance(entry: catalog.Entry, data: dict[str, np.ndarray], seed: in
     return {
         "schema": "distilled_registry.provenance/1",
         "name": entry.family,
-        "config": {**spec, "ipc": max(1, n // c), "seed": seed},
+        # the spec itself: a store release of a catalog name must have run its spec (store.check_identity)
+        "config": dict(spec) if entry.spec else {**spec, "ipc": max(1, n // c), "seed": seed},
         "source": {"name": entry.source, "origin": "dummy", "fingerprint_sha256": SHA0, "files_sha256": {},
                    "exact_copy": False, "image_shape": list(src["image_shape"]), "num_classes": c,
                    "class_names": names, "train_size": int(src["train_size"]), "test_size": int(src["test_size"]),

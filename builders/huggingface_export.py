@@ -40,7 +40,7 @@ import numpy as np
 
 from distilled_registry import api, catalog, names, store
 from distilled_registry import release as rel
-from distilled_registry.errors import UserError
+from distilled_registry.errors import UsageError, UserError
 
 from . import papers
 
@@ -54,6 +54,10 @@ TAGS = ["dataset-distillation", "kernel-ridge-regression", "neural-tangent-kerne
 
 class ExportError(UserError):
     """A family that cannot be exported (nothing in the store, a bad output folder)."""
+
+
+class ExportUsageError(ExportError, UsageError):
+    """A bad FAMILY, ``--configs`` or ``--out`` on the command line (exit 2)."""
 
 
 @dataclasses.dataclass
@@ -84,7 +88,7 @@ class Export:
 def family_releases(family: str, configs: list[str] | None = None) -> tuple[list[tuple[str, str, Path]], list[str]]:
     """``([(config, version, folder)], [configs with nothing in the store])`` for ``family``."""
     if names.parse(family, need_config=False).config is not None:
-        raise ExportError(f"export-hf takes a family, not {family!r}: e.g. {family.split('/')[0]} "
+        raise ExportUsageError(f"export-hf takes a family, not {family!r}: e.g. {family.split('/')[0]} "
                           f"(--configs {family.split('/')[1]} picks configs)")
     try:
         entries = {e.config: e for e in catalog.family_entries(family)}
@@ -93,12 +97,12 @@ def family_releases(family: str, configs: list[str] | None = None) -> tuple[list
     stored = [rn.config for rn, _ in store.local_releases() if rn.family == family]
     all_configs = list(entries) + [c for c in dict.fromkeys(stored) if c not in entries]
     if not all_configs:
-        raise ExportError(f"{family!r} is neither a catalog family nor in the local store {str(store.home())!r} "
+        raise ExportUsageError(f"{family!r} is neither a catalog family nor in the local store {str(store.home())!r} "
                           "(`distilled-registry list` shows the families)")
     if configs:
         unknown = [c for c in configs if c not in all_configs]
         if unknown:
-            raise ExportError(f"{family} has no config {', '.join(map(repr, unknown))}; it has {', '.join(all_configs)}")
+            raise ExportUsageError(f"{family} has no config {', '.join(map(repr, unknown))}; it has {', '.join(all_configs)}")
         all_configs = [c for c in all_configs if c in configs]
     found, missing = [], []
     for cfg in all_configs:
@@ -109,7 +113,7 @@ def family_releases(family: str, configs: list[str] | None = None) -> tuple[list
             continue
         want = entries[cfg].version if cfg in entries else None
         version = want if want in present else present[-1]
-        found.append((cfg, version, store.release_dir(rn, version)))
+        found.append((cfg, version, store.resolve(rn, version)[1]))  # checked: the release its folder names
     if not found:
         raise ExportError(f"nothing of {family} is in the local store {str(store.home())!r}; make a release with "
                           f"`distilled-registry regenerate {family}/{all_configs[0]}`")
@@ -410,7 +414,7 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
     """
     out = Path(out)
     if os.path.lexists(out) and not overwrite:
-        raise ExportError(f"{str(out)!r} already exists; choose another --out or add --overwrite")
+        raise ExportUsageError(f"{str(out)!r} already exists; choose another --out or add --overwrite")
     if overwrite:
         check_replaceable(out)
     found, missing = family_releases(family, configs)
@@ -432,10 +436,14 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             pq, nbytes = parquet_bytes(r, feats)
             (d / PARQUET_NAME).write_bytes(pq)
             files = [PARQUET_NAME]
-            for fname in (rel.PROVENANCE_FILE, r.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE),
-                          "preview.png"):
-                if (path / fname).is_file():
-                    shutil.copyfile(path / fname, d / fname)
+            # the release's own files, by the names the export layout fixes (never a name read from the
+            # provenance as a destination); each source checked by rel.member: plain, listed, no link
+            listed = r.provenance["files"]
+            for src_name, fname in ((rel.PROVENANCE_FILE, rel.PROVENANCE_FILE),
+                                    (r.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE), rel.TRANSFORM_FILE),
+                                    ("preview.png", "preview.png")):
+                if src_name == rel.PROVENANCE_FILE or src_name in listed:
+                    (d / fname).write_bytes(rel.member(path, src_name, listed).read_bytes())
                     files.append(fname)
             if "preview.png" not in files:
                 from distilled_registry import preview
@@ -471,7 +479,7 @@ def check_replaceable(out: Path) -> None:
     if not os.path.lexists(out):
         return
     if out.is_symlink() or not out.is_dir():
-        raise ExportError(f"--out {str(out)!r} is a file or a link, not an earlier export; refusing to replace it")
+        raise ExportUsageError(f"--out {str(out)!r} is a file or a link, not an earlier export; refusing to replace it")
     foreign = []
     for e in out.iterdir():
         if e.name == CARD and e.is_file() and not e.is_symlink():
@@ -483,7 +491,7 @@ def check_replaceable(out: Path) -> None:
             foreign.append(e.name)
     if foreign or not (out / CARD).is_file():
         what = ", ".join(sorted(foreign)[:5]) or f"no {CARD}"
-        raise ExportError(f"--out {str(out)!r} is not an earlier export-hf folder ({what}); refusing to replace it: "
+        raise ExportUsageError(f"--out {str(out)!r} is not an earlier export-hf folder ({what}); refusing to replace it: "
                           "choose an empty or new folder")
 
 

@@ -185,10 +185,12 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         if data is None:
             url = release_source.release_url(entry, version, self._url_base)
             if url is not None:
-                data = release_source.from_url(entry, url, dl_manager.download, version)
+                # capped, deadlined downloads (distilled_registry.download); verified files are kept in
+                # the download folder, so a second prepare reads them from there
+                data = release_source.from_url(entry, url, Path(dl_manager.download_dir), version)
             elif version == entry.version:
                 # nothing regenerated here: the authors' published file, when the entry has one
-                data = release_source.from_published(entry, dl_manager.download, self._published_url_base)
+                data = release_source.from_published(entry, self._published_url_base)
             if data is None:
                 raise release_source.ReleaseUnavailableError(release_source.unavailable_message(entry, version)
                                                              + self._other_versions_hint(entry, version))
@@ -209,13 +211,26 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 f"tfds.load('{entry.name}:{usable[-1]}')")
 
     def _check_shapes(self, data: release_source.ReleaseData) -> None:
+        """The last check before examples are served, whatever the origin (store, URL, published file).
+
+        Raises ReleaseShapeError unless images and labels have the shapes of the builder's features
+        (the catalog's source), every value is finite and class ids are in ``[0, C)``
+        (:func:`distilled_registry.release.check_arrays`).
+        """
+        from distilled_registry import release as rel
+
         want_image = tuple(self.info.features["image"].shape)
         want_c = self.info.features["label"].num_classes
-        if tuple(data.images.shape[1:]) != want_image or data.labels.shape[1:] != (want_c,):
+        if data.images.ndim != 4 or tuple(data.images.shape[1:]) != want_image or data.labels.shape[1:] != (want_c,):
             raise release_source.ReleaseShapeError(
                 f"{data.name}:{data.version} from {data.origin} holds images {tuple(data.images.shape[1:])} and "
-                f"labels of length {data.labels.shape[1]}; the builder {self.name} expects {want_image} and "
+                f"labels of length {data.labels.shape[1:]}; the builder {self.name} expects {want_image} and "
                 f"{want_c} (the catalog's source {self._entry().source!r})")
+        problem = rel.check_arrays({"images": data.images, "labels": data.labels, "class_ids": data.class_ids})
+        if problem:
+            raise release_source.ReleaseShapeError(
+                f"{data.name}:{data.version} from {data.origin}: {problem}; refusing to serve it. Fetch it again "
+                f"from a faithful copy, or make it with `distilled-registry regenerate {data.name}`")
 
     def _generate_examples(self, data: release_source.ReleaseData) -> Iterator[tuple[int, dict]]:
         top = np.argmax(data.labels, axis=1)

@@ -20,28 +20,35 @@ Published layout: a release is published as the files of its folder side by side
   (``provenance_sha256``), when the catalog has a record; it must follow the provenance schema;
 - ``data.npz`` must have the sha256 and size ``provenance.json`` lists (and the catalog's
   ``data_sha256`` when recorded). A file that does not match raises :class:`ReleaseChecksumError`
-  naming the URL, both digests and what to do; the bad download is removed from the cache.
+  naming the URL, both digests and what to do; nothing that failed is kept.
+
+Every download has a size cap and an overall deadline (:func:`distilled_registry.download.fetch`):
+``provenance.json`` at most 1 MB, ``data.npz`` exactly the size its provenance lists; verified files
+are kept in the builder's download folder for the next prepare.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from distilled_registry import catalog, names, store
+from distilled_registry import atomic, catalog, names, store
+from distilled_registry import download as dl
 from distilled_registry import provenance as prov_schema
 from distilled_registry import release as rel
 from distilled_registry.errors import UserError
 
 URL_BASE_ENV = "DISTILLED_REGISTRY_URL_BASE"
 DOWNLOADED_FILES = (rel.PROVENANCE_FILE, rel.DATA_FILE)
+PROVENANCE_MAX_BYTES = 1 << 20  # a provenance.json is a few kB
+DEADLINE_S = 600.0  # one file, connecting included; read at call time (tests set ~1 s)
+READ_TIMEOUT_S = 60.0  # one read without data
 
 
 class ReleaseUnavailableError(UserError):
@@ -106,80 +113,105 @@ def release_url(entry: catalog.Entry, version: str | None = None, url_base: str 
 def from_store(entry: catalog.Entry, version: str | None = None) -> ReleaseData | None:
     """The release from the local store, or None when the store lacks that version.
 
-    A stored release whose ``data.npz`` does not match its provenance raises ReleaseError (it is
-    never silently replaced by a download).
+    The stored release goes through the same checks as ``distilled_registry.load``: it must be the
+    release its folder names (``store.resolve`` -> ``store.check_identity``) and pass the full
+    ``release.verify`` (every file's sha256 and size, finite arrays of the shapes its provenance
+    gives, finite metrics). A release that fails raises ReleaseError (it is never silently
+    replaced by a download).
     """
     version = version or entry.version
     rn = names.ReleaseName(entry.family, entry.config, version)
     if version not in store.versions(rn):
         return None
     _, path = store.resolve(rn)
+    prov = rel.verified(path)
     data = rel.read_data(path, check=True)
-    prov = rel.read_provenance(path)
     return ReleaseData(entry.name, version, data["images"], data["labels"], data["class_ids"], prov,
                        f"store:{path}")
 
 
-def from_url(entry: catalog.Entry, url: str, download: Callable[[str], os.PathLike],
+def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None = None,
              version: str | None = None) -> ReleaseData:
     """Download ``provenance.json`` and ``data.npz`` from the release folder at ``url`` and check them.
+
+    Each file goes through :func:`distilled_registry.download.fetch` with a size cap and an overall
+    deadline (:data:`DEADLINE_S`, :data:`READ_TIMEOUT_S`): ``provenance.json`` at most
+    :data:`PROVENANCE_MAX_BYTES`, ``data.npz`` exactly the size ``provenance.json`` lists. Only files
+    that pass every check are kept, in ``<cache_dir>/distilled_registry/<sha256(url)[:16]>/`` (the
+    builder's download folder), so a second prepare reads them from there; a kept file is checked
+    again on every read (a damaged one is fetched anew).
 
     Args:
       entry: the catalog entry (its record for ``version`` pins the provenance's sha256, if any).
       url: the release folder URL, ending in ``/``.
-      download: ``url -> local path`` (a TFDS ``DownloadManager.download``).
+      cache_dir: where verified downloads are kept (None: nowhere).
     Raises:
-      ReleaseDownloadError: a URL could not be fetched; ReleaseChecksumError: a file does not match.
+      ReleaseDownloadError: a URL could not be fetched (named, with why); ReleaseChecksumError: a file
+        does not match. Nothing that failed is kept.
     """
     version = version or entry.version
     record = entry.releases.get(version) or {}
+    cache = (Path(cache_dir) / "distilled_registry" / hashlib.sha256(url.encode()).hexdigest()[:16]
+             if cache_dir is not None else None)
     prov_url = url + rel.PROVENANCE_FILE
-    prov_path = _fetch(download, prov_url)
-    want = record.get("provenance_sha256")
-    got = rel.sha256_file(prov_path)
-    if want and got != want:
-        _discard(prov_path)
-        raise ReleaseChecksumError(
-            f"{prov_url} has sha256 {got}, but the catalog records {want} for {entry.name}:{version}: the "
-            "published copy differs from the recorded release; do not use it. Make the release locally with "
-            f"`distilled-registry regenerate {entry.name}`, or point ${URL_BASE_ENV} at a faithful copy")
-    try:
-        prov = prov_schema.validate(json.loads(Path(prov_path).read_text()), prov_url)
-    except (ValueError, UserError) as e:
-        _discard(prov_path)
-        raise ReleaseChecksumError(f"{prov_url} is not a valid provenance.json: {e}") from e
+    prov_b = _cached(cache, rel.PROVENANCE_FILE)
+    prov = None
+    if prov_b is not None:
+        try:
+            prov = _check_provenance(prov_b, prov_url, entry, version, record)
+        except UserError:
+            prov = None  # a kept copy that no longer passes: fetch it again
+    if prov is None:
+        prov_b = _get(prov_url, PROVENANCE_MAX_BYTES, entry)
+        prov = _check_provenance(prov_b, prov_url, entry, version, record)
     listed = prov["files"][rel.DATA_FILE]
     if record.get("data_sha256") and listed["sha256"] != record["data_sha256"]:
         raise ReleaseChecksumError(
             f"{prov_url} lists data.npz sha256 {listed['sha256']}, but the catalog records "
             f"{record['data_sha256']} for {entry.name}:{version}")
     data_url = url + rel.DATA_FILE
-    data_path = _fetch(download, data_url)
-    got_sha, got_size = rel.sha256_file(data_path), Path(data_path).stat().st_size
-    if (got_sha, got_size) != (listed["sha256"], listed["size"]):
-        _discard(data_path)
+    data_b = _cached(cache, rel.DATA_FILE)
+    if data_b is None or rel.digest(data_b) != {"sha256": listed["sha256"], "size": listed["size"]}:
+        data_b = _get(data_url, int(listed["size"]), entry)
+    got = rel.digest(data_b)
+    if (got["sha256"], got["size"]) != (listed["sha256"], listed["size"]):
         raise ReleaseChecksumError(
-            f"{data_url} has sha256 {got_sha} ({got_size} bytes), but its provenance.json lists {listed['sha256']} "
-            f"({listed['size']} bytes): the published copy is damaged or altered; do not use it. The download was "
-            f"removed from the cache. Fetch it from a faithful copy, or make the release locally with "
+            f"{data_url} has sha256 {got['sha256']} ({got['size']} bytes), but its provenance.json lists "
+            f"{listed['sha256']} ({listed['size']} bytes): the published copy is damaged or altered; do not use it. "
+            f"Nothing was kept. Fetch it from a faithful copy, or make the release locally with "
             f"`distilled-registry regenerate {entry.name}`")
     with tempfile.TemporaryDirectory(prefix="distilled-registry-download-") as tmp:
-        shutil.copyfile(prov_path, Path(tmp) / rel.PROVENANCE_FILE)
-        shutil.copyfile(data_path, Path(tmp) / rel.DATA_FILE)
+        (Path(tmp) / rel.PROVENANCE_FILE).write_bytes(prov_b)
+        (Path(tmp) / rel.DATA_FILE).write_bytes(data_b)
         try:
             data = rel.read_data(tmp, check=True)  # the core's own check, and a readable npz
         except rel.ReleaseError as e:
-            _discard(data_path)
             raise ReleaseChecksumError(f"{data_url}: {e}") from e
+    _keep(cache, rel.PROVENANCE_FILE, prov_b)  # both verified: kept for the next prepare
+    _keep(cache, rel.DATA_FILE, data_b)
     return ReleaseData(entry.name, version, data["images"], data["labels"], data["class_ids"], prov, url)
 
 
-def from_published(entry: catalog.Entry, download: Callable[[str], os.PathLike],
-                   base: str | None = None) -> ReleaseData | None:
+def _check_provenance(b: bytes, prov_url: str, entry: catalog.Entry, version: str, record: dict) -> dict:
+    """The parsed ``provenance.json`` at ``prov_url``: the catalog's sha256 (when recorded) and the schema."""
+    want = record.get("provenance_sha256")
+    got = rel.sha256_bytes(b)
+    if want and got != want:
+        raise ReleaseChecksumError(
+            f"{prov_url} has sha256 {got}, but the catalog records {want} for {entry.name}:{version}: the "
+            "published copy differs from the recorded release; do not use it. Make the release locally with "
+            f"`distilled-registry regenerate {entry.name}`, or point ${URL_BASE_ENV} at a faithful copy")
+    try:
+        return prov_schema.validate(json.loads(b), prov_url)
+    except (ValueError, UserError) as e:
+        raise ReleaseChecksumError(f"{prov_url} is not a valid provenance.json: {e}") from None
+
+
+def from_published(entry: catalog.Entry, base: str | None = None) -> ReleaseData | None:
     """The authors' published file of ``entry`` as a release, or None when the entry has none.
 
     Looks in the store for the imported copy (version ``published.VERSION``) first; otherwise
-    downloads the file through ``download`` (the TFDS download manager) from the bucket, or from the
+    downloads the file (``published.download``: size cap, overall deadline) from the bucket, or from the
     mirror at ``base`` / ``$DISTILLED_REGISTRY_PUBLISHED_URL``, checks it against its pin (a file
     with no pin yet is pinned on this first verified download; a file that differs from its pin
     raises :class:`distilled_registry.published.PinError`) and imports it into the store.
@@ -191,7 +223,7 @@ def from_published(entry: catalog.Entry, download: Callable[[str], os.PathLike],
     data = from_store(entry, published.VERSION)
     if data is not None:
         return data
-    path = published.fetch(entry.name, base, get=lambda url: Path(download(url)).read_bytes())
+    path = published.fetch(entry.name, base)  # imported into the store: the next prepare reads it there
     arrays = rel.read_data(path, check=True)
     prov = rel.read_provenance(path)
     return ReleaseData(entry.name, published.VERSION, arrays["images"], arrays["labels"], arrays["class_ids"],
@@ -213,23 +245,29 @@ def unavailable_message(entry: catalog.Entry, version: str | None = None) -> str
             f"download a published copy). Make it with {how} (set ${store.HOME_ENV} to use another store)")
 
 
-def _fetch(download: Callable[[str], os.PathLike], url: str) -> Path:
+def _get(url: str, max_bytes: int, entry: catalog.Entry) -> bytes:
+    """The body of ``url`` (at most ``max_bytes``, within :data:`DEADLINE_S`); ReleaseDownloadError naming it."""
     try:
-        return Path(download(url))
-    except UserError:
-        raise
-    except Exception as e:  # noqa: BLE001 - network and download-manager errors, said plainly
-        name = type(e).__name__
-        if name == "NonMatchingChecksumError":
-            raise ReleaseChecksumError(f"{url}: {e}") from e
-        raise ReleaseDownloadError(f"cannot download {url}: {name}: {e}") from e
+        return dl.fetch(url, max_bytes, DEADLINE_S, READ_TIMEOUT_S)
+    except dl.DownloadError as e:
+        raise ReleaseDownloadError(f"{e}; make the release locally with `distilled-registry regenerate "
+                                   f"{entry.name}`, or point ${URL_BASE_ENV} at a faithful copy") from None
 
 
-def _discard(path: os.PathLike) -> None:
-    """Remove a bad download (and TFDS's ``.INFO`` beside it) so that the next try fetches it again."""
-    p = Path(path)
-    for f in (p, p.with_name(p.name + ".INFO")):
-        try:
-            f.unlink()
-        except OSError:
-            pass
+def _cached(cache: Path | None, name: str) -> bytes | None:
+    """A kept download (checked again by the caller), or None."""
+    if cache is None:
+        return None
+    f = cache / name
+    try:
+        return f.read_bytes() if f.is_file() and not f.is_symlink() else None
+    except OSError:
+        return None
+
+
+def _keep(cache: Path | None, name: str, b: bytes) -> None:
+    """Keep a verified download for the next prepare (atomically: a reader never sees half a file)."""
+    if cache is None:
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(cache / name, b)

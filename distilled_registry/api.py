@@ -54,7 +54,7 @@ class Release:
         pre = self.provenance["preprocessing"]
         if "file" not in pre and pre.get("fit_later"):  # an imported published file, source not at hand
             raise rel.ReleaseError(f"{self.path}: {pre['fit_later']}")
-        return Transform.load(self.path / pre.get("file", rel.TRANSFORM_FILE))
+        return Transform.load(rel.member(self.path, pre.get("file", rel.TRANSFORM_FILE), self.provenance["files"]))
 
     def __repr__(self) -> str:
         label = f"{self.name}:{self.version}" if self.name else str(self.path)
@@ -104,8 +104,7 @@ def locate(name: str, version: str | None = None) -> tuple[names.ReleaseName, Pa
 def load_path(path: str | os.PathLike) -> Release:
     """Load the release folder at ``path`` (anywhere: a store folder or a ``distill --out`` folder)."""
     path = Path(path)
-    prov = rel.verified(path)
-    data = rel.read_data(path)
+    prov, _, data = rel.read_checked(path)  # one consistent version, even while --overwrite replaces it
     r = prov.get("release") or {}
     return Release(r.get("name"), r.get("version"), path, data["images"], data["labels"], data["class_ids"], prov)
 
@@ -116,30 +115,41 @@ def list_releases() -> list[dict]:
     Each item: ``name``, ``family``, ``config``, ``version`` (the catalog's), ``algorithm``, ``source``,
     ``description``, ``spec``, ``settings``, ``paper``, ``releases`` (recorded in the catalog) and
     ``local`` (versions present in the store, oldest first). Releases in the store that the catalog
-    does not know are listed too, with ``catalog: False``.
+    does not know are listed too, with ``catalog: False``. A stored version that is not the release
+    its folder names (:func:`store.check_identity`) or whose provenance cannot be read is listed in
+    ``problems`` (version -> message), present only when there is one.
     """
     out, known = [], set()
+    problems: dict[str, dict[str, str]] = {}
+    extra: dict[str, list[str]] = {}
+    for rn, path in store.local_releases():
+        try:
+            store.check_identity(rn, path, rel.read_provenance(path))
+        except UserError as err:
+            problems.setdefault(rn.name, {})[rn.version] = str(err)
     for e in catalog.entries():
         d = e.to_dict()
         d.pop("source_info")
         d["local"] = store.versions(e.name)
         d["catalog"] = True
+        if e.name in problems:
+            d["problems"] = problems[e.name]
         out.append(d)
         known.add(e.name)
-    extra: dict[str, list[str]] = {}
     for rn, _ in store.local_releases():
         if rn.name not in known:
             extra.setdefault(rn.name, []).append(rn.version)
     for n, vs in extra.items():
         fam, cfg = n.split("/")
+        bad = {"problems": problems[n]} if n in problems else {}
         try:  # an explicit published variant name (published.py): its entry comes from the name
             d = catalog.entry(n).to_dict()
             d.pop("source_info")
-            out.append({**d, "local": vs, "catalog": "published variant"})
+            out.append({**d, "local": vs, "catalog": "published variant", **bad})
             continue
         except (catalog.CatalogError, names.BadNameError):
             pass
-        out.append({"name": n, "family": fam, "config": cfg, "local": vs, "catalog": False})
+        out.append({"name": n, "family": fam, "config": cfg, "local": vs, "catalog": False, **bad})
     return out
 
 
@@ -148,7 +158,8 @@ def info(name: str) -> dict:
 
     For a config: the catalog entry (spec, paper figure, recorded releases) and, per version in the
     local store, its folder, created time and metrics (from its provenance, checked against its
-    schema but not checksummed: ``verify`` does that). For a family: ``{"family", "configs": [...]}``.
+    schema and against the name (:func:`store.check_identity`), a mismatch shown as ``problem``,
+    but not checksummed: ``verify`` does that). For a family: ``{"family", "configs": [...]}``.
     """
     rn = names.parse(name, need_config=False)
     if rn.config is None:
@@ -167,6 +178,7 @@ def info(name: str) -> dict:
         try:
             prov = rel.read_provenance(path)
             entry.update(created=prov["created"], metrics={k: x for k, x in prov["metrics"].items() if k != "recipe"})
+            store.check_identity(names.ReleaseName(rn.family, rn.config, v), path, prov)
         except UserError as e:
             entry["problem"] = str(e)
         local.append(entry)

@@ -95,13 +95,17 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, ``os.replace``.
+def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644,
+                tmp_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file, fsync, ``os.replace`` over ``path``.
 
-    The temporary file is hidden (``.<name>.*.tmp``) and removed if anything fails.
+    The temporary file is hidden (``.<name>.*.tmp``), made in ``tmp_dir`` (default: beside ``path``;
+    it must be on the same file system) and removed if anything fails. A process killed mid-write
+    leaves ``path`` as it was and, at most, that hidden file in ``tmp_dir``: pass a ``tmp_dir``
+    outside a folder whose listing must stay exact (a release folder).
     """
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=tmp_dir or p.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -117,9 +121,10 @@ def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path
     return p
 
 
-def write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> Path:
+def write_text(path: str | os.PathLike, text: str, mode: int = 0o644,
+               tmp_dir: str | os.PathLike | None = None) -> Path:
     """:func:`write_bytes` of ``text`` encoded as UTF-8."""
-    return write_bytes(path, text.encode("utf-8"), mode)
+    return write_bytes(path, text.encode("utf-8"), mode, tmp_dir)
 
 
 def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike, replace: bool = False) -> Path | None:

@@ -24,18 +24,18 @@ def add_builder_commands(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to create")
     p.add_argument("--configs", default=None, help="comma-separated configs (default: every one in the store)")
     p.add_argument("--repo-id", default=None, help="ORG/NAME the card's usage snippets name")
-    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it is an earlier export-hf folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_export_hf)
 
     p = sub.add_parser("push", help="export FAMILY and upload it to the Hugging Face Hub as dataset ORG/NAME")
     p.add_argument("family", metavar="FAMILY")
-    p.add_argument("--repo-id", required=True, metavar="ORG/NAME")
+    p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="the dataset repository on the Hub")
     p.add_argument("--folder", default=None, help="upload this export-hf folder instead of exporting afresh")
     p.add_argument("--private", action="store_true", help="create the repository private")
     p.add_argument("--revision", default=None, help="branch to commit to (default: main)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("builders", help="write each family's TFDS dataset folder (README.md, CITATIONS.bib, "
@@ -45,8 +45,10 @@ def add_builder_commands(sub) -> None:
 
 
 def cmd_export_hf(a: argparse.Namespace) -> int:
-    from .builders import huggingface_export
+    from .builders import huggingface_export, huggingface_push
 
+    if a.repo_id is not None:
+        huggingface_push.check_repo_id(a.repo_id)  # the card's snippets name it: checked as push checks it
     configs = [c.strip() for c in a.configs.split(",") if c.strip()] if a.configs else None
     ex = huggingface_export.export_family(a.family, a.out, configs=configs, repo_id=a.repo_id, overwrite=a.overwrite)
     if a.json:

@@ -4,8 +4,10 @@
 ``regenerate``, ``rerun`` and ``plan`` compute: they import ``distilled_registry.pipelines`` inside
 their handler, the one place the CLI wires the pipelines in.
 
-Exit codes: 0 success; 2 bad input, including a release that fails verification (the message
-names each bad file); 1 when ``rerun`` finds metrics that differ beyond the stated tolerance.
+Exit codes (``errors.py``): 0 success; 2 a bad command line (a malformed or unknown name, a path
+that is no release folder, an option out of range); 1 a runtime failure: a release that fails
+verification (the message names each bad file), a store folder that is damaged, and ``rerun``
+finding metrics that differ beyond the stated tolerance.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from . import api, catalog, names, store
 from . import release as rel
-from .errors import UserError
+from .errors import UsageError, UserError
 
 ACC_TOL = 1e-3   # rerun: absolute tolerance on accuracies (a tenth of a percentage point)
 MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
@@ -38,13 +40,20 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("info", help="spec, paper figure, recorded and local releases of NAME (family/config or family)")
     p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("verify", help="recompute the sha256 of every file of a release (NAME[:VERSION] in the store, or PATH)")
     p.add_argument("target", metavar="NAME|PATH")
     p.add_argument("--version", default=None, help="with NAME: which version (default: the newest in the store)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--accuracy", action="store_true",
+                   help="also recompute the KRR test accuracy (the release's kernel, the source's test split) and "
+                        "hold it against the provenance's figure (imports: the authors' figure)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="with --accuracy: largest accepted absolute difference (default 0.005)")
+    p.add_argument("--source-dir", default=os.environ.get("DISTILLED_REGISTRY_SOURCE_DIR"),
+                   help="with --accuracy: the source's local files (default: $DISTILLED_REGISTRY_SOURCE_DIR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("regenerate", help="run NAME's catalog spec and put the release into the local store")
@@ -65,33 +74,54 @@ def add_commands(sub) -> None:
     p.add_argument("--mse-rtol", type=float, default=MSE_RTOL,
                    help=f"largest accepted relative difference of a mean squared error (default {MSE_RTOL})")
     p.add_argument("--out", default=None, help="keep the new release here (default: a temporary folder, removed)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_rerun)
+
+    from .pipelines.limits import MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
 
     p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--workers", type=int, default=1, help="workers computing tiles (perfect scaling assumed)")
-    p.add_argument("--tile", type=int, default=PLAN_TILE, help=f"planned tile: TILE x TILE entries (default {PLAN_TILE})")
+    p.add_argument("--workers", type=int, default=1,
+                   help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
+    p.add_argument("--tile", type=int, default=PLAN_TILE,
+                   help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
     p.add_argument("--measure-tile", type=int, default=PLAN_MEASURE_TILE,
-                   help=f"tile timed here to get the per-entry cost (default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
+                   help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
+                        f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
     p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
-    p.add_argument("--steps", type=int, default=None, help="KIP steps (default: the spec's)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--steps", type=int, default=None, help="KIP steps, >= 0 (default: the spec's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_plan)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source-dir", default=os.environ.get("DISTILLED_REGISTRY_SOURCE_DIR"),
-                   help="folder with the source's local files (default: $DISTILLED_REGISTRY_SOURCE_DIR; "
-                        "without it, tfds downloads)")
+    from .pipelines.limits import MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
+
+    p.add_argument("--source-dir", default=None,
+                   help="folder with the source's local files (default: $DISTILLED_REGISTRY_SOURCE_DIR, except for "
+                        "digits; without it, tfds downloads)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="where kernel tiles are computed: this process, or Ray actors")
-    p.add_argument("--workers", type=int, default=1, help="Ray actors (with --backend ray)")
+    p.add_argument("--workers", type=int, default=1, help=f"Ray actors, 1..{MAX_WORKERS} (with --backend ray)")
     p.add_argument("--ray-address", default=None, help="join a running Ray cluster; default: start a local Ray")
     p.add_argument("--tile", type=int, default=None,
-                   help="rows per kernel tile (default: the spec's, else 128 for every backend); "
+                   help=f"rows per kernel tile, at most {MAX_TILE} (default: the spec's, else 128 for every backend); "
                         "it is part of the config, so it is recorded in the provenance")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+SOURCE_DIR_ENV = "DISTILLED_REGISTRY_SOURCE_DIR"
+
+
+def source_dir(given: str | None, source: str | None) -> str | None:
+    """The source folder of a run: ``--source-dir`` when given, else ``$DISTILLED_REGISTRY_SOURCE_DIR``.
+
+    The variable is a default for the sources read from files, so it is not passed for ``digits``
+    (embedded in scikit-learn, which refuses a folder): setting it once never breaks a digits run.
+    """
+    if given is not None:
+        return given
+    return None if source == "digits" else os.environ.get(SOURCE_DIR_ENV) or None
 
 
 # ---------------------------------------------------------------------------------------------- read
@@ -141,6 +171,9 @@ def cmd_list(a: argparse.Namespace) -> int:
           "fetched by `import-published NAME` as version 0.1.0; sha256 pinned on the first verified download. Every "
           "other published KIP file: NAME = <family>/ipc<I>-<convnet|convnet3>-<zca|nozca>-<l|nol>-<aug|noaug>-"
           "<ckpt<K>|final>, e.g. kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000")
+    for r in rows:  # stored versions that are not the release their folder names: never loaded, say why
+        for v, problem in r.get("problems", {}).items():
+            print(f"PROBLEM {r['name']}:{v}: {problem}")
     return 0
 
 
@@ -220,6 +253,10 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+class TargetError(UsageError):
+    """A NAME|PATH argument that names no release folder (nothing there, a file, no provenance.json)."""
+
+
 def _target(text: str, version: str | None = None) -> tuple[Path, str | None]:
     """A release folder from ``NAME[:VERSION]`` (in the store) or a path; ``(folder, name:version)``.
 
@@ -230,8 +267,15 @@ def _target(text: str, version: str | None = None) -> tuple[Path, str | None]:
     if text.startswith(("/", ".", "~")):
         if version is not None:
             raise names.BadNameError(f"--version goes with a release NAME, not the path {text!r}")
+        if not os.path.lexists(p):
+            raise TargetError(f"no release folder at {text!r}: nothing is there; give a release folder (made by "
+                              "`distill --out`) or a NAME in the local store (`distilled-registry list`)")
         if not p.is_dir():
-            raise rel.ReleaseError(f"no release folder at {text!r}")
+            raise TargetError(f"{text!r} is a file (or a broken link), not a release folder")
+        if not (p / rel.PROVENANCE_FILE).is_file():
+            raise TargetError(f"{text!r} is not a release folder (no provenance.json): release folders made by "
+                              "`distill --out` or in the store have one; if it was a release, make it again with "
+                              "`distilled-registry regenerate NAME`")
         return p, None
     try:
         rn, path = api.locate(text, version)
@@ -243,6 +287,9 @@ def _target(text: str, version: str | None = None) -> tuple[Path, str | None]:
 
 
 def cmd_verify(a: argparse.Namespace) -> int:
+    if a.tolerance is not None and not (a.accuracy and 0 <= a.tolerance <= 1):
+        raise UsageError(f"--tolerance {a.tolerance} must go with --accuracy and be between 0 and 1 (an absolute "
+                         "accuracy difference)")
     path, label = _target(a.target, a.version)
     checks = rel.verify(path)
     prov = rel.read_provenance(path)
@@ -261,10 +308,12 @@ def cmd_verify(a: argparse.Namespace) -> int:
     pin_check = published.pin_status(prov)  # an imported published file: its sha256 against its pin
     bad = [c for c in checks if not c.ok]
     ok = not bad and (catalog_check is None or catalog_check["ok"]) and (pin_check is None or pin_check["ok"])
+    accuracy = _check_accuracy(a, path) if ok and a.accuracy else None
+    ok = ok and (accuracy is None or accuracy["within"])
     if a.json:
         print(json.dumps({"target": a.target, "path": str(path), "release": label or r.get("name"), "ok": ok,
                           "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
-                          "catalog": catalog_check, "published_pin": pin_check}, indent=2))
+                          "catalog": catalog_check, "published_pin": pin_check, "accuracy": accuracy}, indent=2))
     else:
         print(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
         for c in checks:
@@ -277,16 +326,33 @@ def cmd_verify(a: argparse.Namespace) -> int:
         if pin_check:
             print(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
                   (pin_check["state"] if pin_check["ok"] else pin_check["problem"]))
+        if accuracy:
+            print(f"  {'ok ' if accuracy['within'] else 'BAD'}  KRR test accuracy recomputed {accuracy['recomputed']:.4f} "
+                  f"on {accuracy['test_size']} test images; claimed {accuracy['claimed']:.4f} by "
+                  f"{accuracy['claimed_by']}; difference {accuracy['diff']:+.4f}, tolerance {accuracy['tolerance']:g}")
         if ok:
-            print(f"all {len(checks)} files match the sha256 and size in provenance.json")
+            print(f"all {len(checks)} files match the sha256 and size in provenance.json"
+                  + (" and the KRR test accuracy is as claimed" if accuracy else ""))
     if not ok:
         what = [f"{c.name} ({c.problem})" for c in bad]
         if catalog_check and not catalog_check["ok"]:
             what.append("data.npz (sha256 differs from the catalog's record)")
         if pin_check and not pin_check["ok"]:
             what.append(f"the original file's sha256 differs from its pin ({pin_check['key']})")
+        if accuracy and not accuracy["within"]:
+            what.append(f"its KRR test accuracy recomputes to {accuracy['recomputed']:.4f}, not the claimed "
+                        f"{accuracy['claimed']:.4f} (tolerance {accuracy['tolerance']:g}): a wrong file was published "
+                        "under this name, or the source copy differs")
         raise rel.ReleaseError(f"{str(path)!r} failed verification: {'; '.join(what)}")
     return 0
+
+
+def _check_accuracy(a: argparse.Namespace, path: Path) -> dict:
+    """``verify --accuracy``: the release's KRR test accuracy recomputed and held against its claim."""
+    from .pipelines import evaluation
+
+    tol = evaluation.ACCURACY_TOL if a.tolerance is None else a.tolerance  # checked by cmd_verify, before the work
+    return evaluation.check_accuracy(path, a.source_dir, tol)
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -294,6 +360,9 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
 def _run_kwargs(distill_fn, a: argparse.Namespace) -> dict:
     """backend / workers / ray_address for ``distill``, passed only when its signature takes them."""
+    from .pipelines.distill import check_workers
+
+    check_workers(a.backend, a.workers)
     params = inspect.signature(distill_fn).parameters
     want = {"backend": a.backend, "workers": a.workers, "ray_address": a.ray_address}
     default = {"backend": "local", "workers": 1, "ray_address": None}
@@ -302,21 +371,26 @@ def _run_kwargs(distill_fn, a: argparse.Namespace) -> dict:
         if k in params:
             out[k] = v
         elif v != default[k]:
-            raise UserError(f"--{k.replace('_', '-')} is not supported by this version of the pipelines' distill()")
+            raise UsageError(f"--{k.replace('_', '-')} is not supported by this version of the pipelines' distill()")
     return out
 
 
 def _config(spec: dict, a: argparse.Namespace, what: str):
-    from .pipelines.distill import ConfigError, DistillConfig
+    """The DistillConfig of ``spec`` (a catalog spec or a provenance's config, ``what`` names it), with ``--tile``.
 
-    spec = dict(spec)
-    if a.tile is not None:  # else the spec's tile, or the one default of every backend
-        spec["tile"] = a.tile
+    A spec this version cannot run is the file's fault (UserError, exit 1); a bad ``--tile`` is the
+    command line's (ConfigError, exit 2).
+    """
+    from .pipelines.distill import DistillConfig
+
     try:
-        cfg = DistillConfig.from_dict(spec)
+        cfg = DistillConfig.from_dict(dict(spec))  # the spec's tile, or the one default of every backend
+        cfg.validate()
     except (TypeError, ValueError, KeyError) as e:
-        raise ConfigError(f"{what} is not a config this version can run: {e}") from e
-    cfg.validate()
+        raise UserError(f"{what} is not a config this version can run: {e}") from e
+    if a.tile is not None:
+        cfg = dataclasses.replace(cfg, tile=a.tile)
+        cfg.validate()
     return cfg
 
 
@@ -333,16 +407,13 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
                                    f"`distilled-registry import-published {e.name}`")
     if rn.version not in (None, e.version):
         raise catalog.CatalogError(f"the catalog spec of {e.name} makes version {e.version}, not {rn.version}")
-    dest = store.release_dir(e.name, e.version)
-    if dest.exists() and not a.overwrite:
-        raise store.StoreError(f"{e.name}:{e.version} is already in the store at {str(dest)!r}; check it with "
-                               f"`distilled-registry verify {e.name}` or replace it with --overwrite")
     from .pipelines.distill import distill
 
     cfg = _config(e.spec, a, f"the catalog spec of {e.name}")
     kwargs = _run_kwargs(distill, a)
+    store.check_destination(store.release_dir(e.name, e.version), f"{e.name}:{e.version}", a.overwrite)
     with store.staging() as tmp:
-        distill(cfg, tmp / "release", a.source_dir, progress=not a.quiet, **kwargs)
+        distill(cfg, tmp / "release", source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
         path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
     prov = rel.read_provenance(path)
     m = prov["metrics"]
@@ -380,17 +451,19 @@ def cmd_rerun(a: argparse.Namespace) -> int:
     path, label = _target(a.target, a.version)
     old = rel.verified(path)
     if "config" not in old:
-        raise UserError(f"{label or path} was imported from a published file ({(old.get('origin') or {}).get('url')}); "
+        raise UsageError(f"{label or path} was imported from a published file ({(old.get('origin') or {}).get('url')}); "
                         "it has no config to rerun. `distilled-registry evaluate` measures it")
     from .pipelines.distill import distill
 
     cfg = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
     kwargs = _run_kwargs(distill, a)
-    if a.out and Path(a.out).exists():
-        raise rel.ReleaseError(f"--out {a.out!r} already exists; choose another or remove it first")
+    if a.out:
+        from .pipelines.distill import check_out
+
+        check_out(Path(a.out))  # before the run: --out must not exist, nor lie under a file
     with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
         out = Path(a.out) if a.out else Path(tmp) / "release"
-        new = distill(cfg, out, a.source_dir, progress=not a.quiet, **kwargs)
+        new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
         new_data_sha = rel.sha256_file(out / rel.DATA_FILE)
     rows = compare_metrics(old["metrics"], new["metrics"], a.acc_tol, a.mse_rtol)
     same_source = old["source"]["fingerprint_sha256"] == new["source"]["fingerprint_sha256"]
@@ -422,10 +495,15 @@ def cmd_plan(a: argparse.Namespace) -> int:
     e = catalog.entry(a.name)
     if e.spec is None:
         raise catalog.CatalogError(f"{e.name} is a published file with no spec to plan")
-    if a.workers < 1 or a.tile < 1 or a.measure_tile < 1:
-        raise UserError(f"--workers, --tile and --measure-tile must be >= 1, got {a.workers}, {a.tile}, {a.measure_tile}")
+    from .pipelines.limits import MAX_TILE, MAX_WORKERS
+
+    for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
+                         ("--measure-tile", a.measure_tile, MAX_TILE)):
+        if not 1 <= v <= most:
+            raise UsageError(f"{opt} {v} is out of range 1..{most}" + (
+                "" if opt == "--workers" else " (a tile is TILE x TILE kernel entries, timed in this process's memory)"))
     if a.steps is not None and a.steps < 0:
-        raise UserError(f"--steps must be >= 0, got {a.steps}")
+        raise UsageError(f"--steps {a.steps} is out of range: KIP steps are >= 0")
     from .pipelines import plan as planner
     from .pipelines.distill import ConfigError, DistillConfig
     from .pipelines.kernels import KernelSpec
@@ -441,9 +519,10 @@ def cmd_plan(a: argparse.Namespace) -> int:
     except ValueError as err:
         raise ConfigError(str(err)) from err
     timing = planner.measure_tile(cfg.kernel, shape, a.measure_tile)
-    planned = timing if a.tile == a.measure_tile else None
-    if planned is None and timing.per_entry * a.tile ** 2 <= PLAN_MEASURE_BUDGET_S:
-        planned = planner.measure_tile(cfg.kernel, shape, a.tile)
+    block = planner.plan(cfg, e.source_info, a.workers, a.tile, timing)["block"]  # the tiles a run would cut
+    planned = timing if block == a.measure_tile else None
+    if planned is None and timing.per_entry * block ** 2 <= PLAN_MEASURE_BUDGET_S:
+        planned = planner.measure_tile(cfg.kernel, shape, block)
     p = planner.plan(cfg, e.source_info, a.workers, a.tile, timing, planned)
     p["name"] = e.name
     p["other_tiles"] = {}
@@ -488,7 +567,7 @@ def _print_plan(p: dict, e: catalog.Entry) -> None:
           f" ({p['passes']})")
     if kip:
         print(f"  kernel entries in total: {p['entries_total']:,} ({p['steps']} steps)")
-    print(f"  tiles {per} ({p['tile']}x{p['tile']} entries each): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
+    print(f"  tiles {per} ({p['block']}x{p['block']} entries each, --tile {p['tile']}): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
           f"({t['entries_computed']:,} entries computed, padding included)" +
           (f"; {p['tiles_total']:,} tiles in total" if kip else ""))
     mt = p["measured_tile"]
@@ -503,7 +582,7 @@ def _print_plan(p: dict, e: catalog.Entry) -> None:
         print(f"  a measured {pt['tile']}x{pt['tile']} tile: {_dur(pt['seconds'] if kip else pt['forward_seconds'])} = "
               f"{_dur(pe)} per entry ({pe / per_entry:.2f} x the {mt['tile']}x{mt['tile']} figure); the plan uses it")
     elif pt is None:
-        print(f"  a {p['tile']}x{p['tile']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
+        print(f"  a {p['block']}x{p['block']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
               f"timing it here would take over {PLAN_MEASURE_BUDGET_S:g} s); small tiles can overstate the per-entry cost, since each "
               "image's own terms are shared by fewer entries")
     print(f"  {'a step' if kip else 'the pass'} on {p['workers']} worker(s): {p['waves_per_step']:,} round(s) of "

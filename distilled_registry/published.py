@@ -25,7 +25,11 @@ How the registry names them (:class:`Variant`):
 Checksums. The bucket publishes none, so the sha256 of a published file cannot be known in advance:
 it is recorded on the first verified download (the file parses, its arrays have the published
 shapes, and its values are finite) in ``<store>/published_pins.json`` and pinned from then on: a
-later download with another sha256 is refused, whichever server it came from. A sha256 recorded in
+later download with another sha256 is refused, whichever server it came from. Only an http(s)
+download records a pin: a local path or a ``file://`` URL is a local copy, checked against a pin
+but never pinning one. Every read-modify-write of the pins file holds ``<store>/.published_pins.lock``.
+Downloads go through :func:`distilled_registry.download.fetch` (size cap, overall deadline); the
+authors' index is parsed before it is kept, and kept per URL (:func:`index_cache`). A sha256 recorded in
 the catalog (``published.sha256``; maintainers: ``import-published NAME --record``) pins it for
 everyone. Pins are keyed by the bucket path (``kip/cifar10/...npz``), not the URL, so a mirror
 (``$DISTILLED_REGISTRY_PUBLISHED_URL``) is held to the same pins.
@@ -48,17 +52,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import os
 import re
-import tempfile
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .errors import UserError
+from . import atomic
+from . import download as dl
+
+from .errors import UsageError, UserError
 
 BUCKET_URL = "https://storage.googleapis.com/kip-datasets/"
 URL_ENV = "DISTILLED_REGISTRY_PUBLISHED_URL"
@@ -74,8 +80,14 @@ CARD_NOTE = (
 PINS_FILE = "published_pins.json"
 PINS_FORMAT = "distilled_registry.published_pins/1"
 INDEX = {"kip": "kip/kip.csv", "ls": "ls/ls.csv"}
-MAX_BYTES = 1 << 30  # the largest published file is ~12 MB (cifar100, 1000 images); refuse anything absurd
-TIMEOUT_S = 60
+# the columns read from each index: a body without them (an HTML page, an error page) is not the index
+INDEX_COLUMNS = {"kip": ("architecture", "dataset", "ssize", "zca", "l", "aug", "ckpt", "test_acc"),
+                 "ls": ("architecture", "dataset", "ssize", "zca", "test_acc")}
+MAX_BYTES = 64 << 20  # the largest published file is ~12 MB (cifar100, 1000 images); refuse anything absurd
+INDEX_MAX_BYTES = 16 << 20  # kip/kip.csv (12,736 rows) is a few MB
+DEADLINE_S = 600.0  # a whole download (distilled_registry.download.fetch); read at call time
+TIMEOUT_S = 60.0  # one read without data
+PINS_LOCK = ".published_pins.lock"
 
 AUTHORS = "Timothy Nguyen, Roman Novak, Lechao Xiao, Jaehoon Lee"
 PAPERS = {"kip": "Nguyen, Chen, Lee. Dataset Meta-Learning from Kernel Ridge Regression. ICLR 2021; "
@@ -130,6 +142,10 @@ class PublishedError(UserError):
     """A published file or name that cannot be used: says which and why; nothing was written."""
 
 
+class PublishedUsageError(PublishedError, UsageError):
+    """A published-file name, ``--name``, ``--dataset`` or path the command line got wrong (exit 2)."""
+
+
 class PinError(PublishedError):
     """A published file whose sha256 differs from the one pinned for it: refused."""
 
@@ -164,27 +180,27 @@ class Variant:
 
     def __post_init__(self):
         if self.algorithm not in ("kip", "ls"):
-            raise PublishedError(f"published files are KIP or LS, not {self.algorithm!r}")
+            raise PublishedUsageError(f"published files are KIP or LS, not {self.algorithm!r}")
         if self.dataset not in DATASETS:
-            raise PublishedError(f"no published sets of {self.dataset!r}; the authors published {', '.join(DATASETS)}")
+            raise PublishedUsageError(f"no published sets of {self.dataset!r}; the authors published {', '.join(DATASETS)}")
         if self.architecture not in ARCH_FILE:
-            raise PublishedError(f"published sets use ConvNet or ConvNet3 kernels, not {self.architecture!r}")
+            raise PublishedUsageError(f"published sets use ConvNet or ConvNet3 kernels, not {self.architecture!r}")
         sizes = DATASETS[self.dataset][2 if self.algorithm == "kip" else 3]
         if self.ssize not in sizes:
-            raise PublishedError(f"the authors published {self.algorithm.upper()} {self.dataset} sets of "
+            raise PublishedUsageError(f"the authors published {self.algorithm.upper()} {self.dataset} sets of "
                                  f"{', '.join(map(str, sizes))} images, not {self.ssize}")
         if self.algorithm == "kip":
             if self.learned_labels is None:
-                raise PublishedError("a KIP file name records learned (_l) or fixed (_nol) labels")
+                raise PublishedUsageError("a KIP file name records learned (_l) or fixed (_nol) labels")
             if (self.augmentation is None) != (self.checkpoint is None):
-                raise PublishedError("a KIP name records augmentation and checkpoint together, or neither")
+                raise PublishedUsageError("a KIP name records augmentation and checkpoint together, or neither")
             if isinstance(self.checkpoint, int) and self.checkpoint not in CHECKPOINTS:
-                raise PublishedError(f"checkpoint {self.checkpoint} is not one the authors saved: 0, 1, 2, 4, 6, 8, 12, "
+                raise PublishedUsageError(f"checkpoint {self.checkpoint} is not one the authors saved: 0, 1, 2, 4, 6, 8, 12, "
                                      "18, 26, 37, 54, 78, 112, 162, 233, 335, 483, 695, 1000, then every 500 up to 50000")
             if isinstance(self.checkpoint, str) and self.checkpoint != "final":
-                raise PublishedError(f"checkpoint {self.checkpoint!r}: give ckpt<K> or final")
+                raise PublishedUsageError(f"checkpoint {self.checkpoint!r}: give ckpt<K> or final")
         elif (self.learned_labels, self.augmentation, self.checkpoint) != (None, None, None):
-            raise PublishedError("LS files record no labels, augmentation or checkpoint (their labels are solved)")
+            raise PublishedUsageError("LS files record no labels, augmentation or checkpoint (their labels are solved)")
 
     @property
     def num_classes(self) -> int:
@@ -220,11 +236,11 @@ class Variant:
         Raises PublishedError for a name that does not record augmentation and checkpoint.
         """
         if not self.complete:
-            raise PublishedError(f"{self.stem()} does not record augmentation and checkpoint, so it names no file "
+            raise PublishedUsageError(f"{self.stem()} does not record augmentation and checkpoint, so it names no file "
                                  "of the bucket; give the full name, e.g. "
                                  f"{self.config_name()}-noaug-final")
         if checkpoint is not None and checkpoint not in CHECKPOINTS:
-            raise PublishedError(f"checkpoint {checkpoint} is not one the authors saved")
+            raise PublishedUsageError(f"checkpoint {checkpoint} is not one the authors saved")
         return f"{self.algorithm}/{self.dataset}/{self.stem(checkpoint)}.npz"
 
     def resolved(self, checkpoint: int) -> "Variant":
@@ -299,12 +315,12 @@ def parse_file_name(text: str, dataset: str | None = None, algorithm: str | None
     path = urllib.parse.urlparse(text).path if re.match(r"[a-z]+://", text) else str(text)
     parts = [p for p in re.split(r"[/\\]", path) if p]
     if not parts:
-        raise PublishedError(f"{text!r} is not a published file name")
+        raise PublishedUsageError(f"{text!r} is not a published file name")
     name = parts[-1]
     stem = name[:-4] if name.endswith(".npz") else name
     m = _STEM_RE.match(stem)
     if not m:
-        raise PublishedError(f"{name!r} does not follow the authors' naming scheme "
+        raise PublishedUsageError(f"{name!r} does not follow the authors' naming scheme "
                              "({ConvNet|ConvNet3}_ssize{N}_{zca|nozca}[_{l|nol}_{aug|noaug}_ckpt{K}].npz for KIP, "
                              "{ConvNet|ConvNet3}_ssize{N}_{zca|nozca}.npz for LS); give --name FAMILY/CONFIG")
     folder_alg = folder_ds = None
@@ -314,14 +330,14 @@ def parse_file_name(text: str, dataset: str | None = None, algorithm: str | None
         folder_ds = parts[-2]
     found = [d for d in (dataset, folder_ds, m["dataset"]) if d]
     if not found:
-        raise PublishedError(f"{name!r} does not say which dataset it was distilled from; give --dataset "
+        raise PublishedUsageError(f"{name!r} does not say which dataset it was distilled from; give --dataset "
                              f"({', '.join(DATASETS)}) or --name")
     if len(set(found)) > 1:
-        raise PublishedError(f"{text!r}: conflicting datasets {sorted(set(found))}")
+        raise PublishedUsageError(f"{text!r}: conflicting datasets {sorted(set(found))}")
     alg_name = "kip" if m["l"] else "ls"
     algs = {a for a in (algorithm, folder_alg) if a} | {alg_name}
     if len(algs) > 1:
-        raise PublishedError(f"{text!r}: the name is of a{'' if alg_name == 'ls' else ' KIP'} "
+        raise PublishedUsageError(f"{text!r}: the name is of a{'' if alg_name == 'ls' else ' KIP'} "
                              f"{'LS' if alg_name == 'ls' else ''} file but {sorted(algs - {alg_name})} was given")
     ckpt = m["ckpt"]
     return Variant(alg_name, found[0], m["arch"].lower(), int(m["n"]), m["zca"] == "zca",
@@ -389,33 +405,59 @@ def pins_path() -> Path:
     return store.home() / PINS_FILE
 
 
+_SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
+PINS_FIX = ("it guards published files against replacement: restore it from a backup, or move it aside knowingly "
+            "(pins are then recorded afresh on the next verified downloads)")
+
+
+def _pins_problem(d) -> str | None:
+    """What is wrong with a parsed pins file (None when it has the :data:`PINS_FORMAT` structure)."""
+    if not isinstance(d, dict):
+        return f"a JSON {type(d).__name__}, not an object"
+    if d.get("format") != PINS_FORMAT:
+        return f"format {d.get('format')!r}, not {PINS_FORMAT!r}"
+    files, final = d.get("files", {}), d.get("final", {})
+    if not isinstance(files, dict) or not isinstance(final, dict):
+        return "'files' and 'final' must be objects"
+    for k, pin in files.items():
+        if not isinstance(pin, dict) or not (isinstance(pin.get("sha256"), str) and _SHA256_RE.match(pin["sha256"])):
+            return f"the pin of {k!r} has no sha256 of 64 hex digits"
+    for k, r in final.items():
+        if not isinstance(r, dict) or type(r.get("checkpoint")) is not int:
+            return f"the final checkpoint of {k!r} is not an integer"
+    return None
+
+
 def read_pins() -> dict:
+    """``<store>/published_pins.json``, checked: ``{"format", "files": {key: pin}, "final": {key: resolution}}``.
+
+    Raises PublishedError (one line naming the file) when it cannot be read or is not of that structure.
+    """
     p = pins_path()
     if not p.is_file():
         return {"format": PINS_FORMAT, "files": {}, "final": {}}
     try:
         d = json.loads(p.read_text())
     except (OSError, ValueError) as e:
-        raise PublishedError(f"cannot read the pins file {str(p)!r}: {e}; it guards published files against "
-                             "replacement, so fix or remove it knowingly") from e
-    if d.get("format") != PINS_FORMAT:
-        raise PublishedError(f"{str(p)!r} is not a {PINS_FORMAT} file")
+        raise PublishedError(f"the pins file {str(p)!r} is malformed: {type(e).__name__}: {e}; {PINS_FIX}") from None
+    problem = _pins_problem(d)
+    if problem:
+        raise PublishedError(f"the pins file {str(p)!r} is malformed ({problem}); {PINS_FIX}")
     d.setdefault("files", {})
     d.setdefault("final", {})
     return d
 
 
+def _pins_lock():
+    """The lock held for every read-modify-write of the pins file (another process may pin meanwhile)."""
+    return atomic.lock(pins_path().parent / PINS_LOCK, what=str(pins_path()))
+
+
 def _write_pins(d: dict) -> None:
+    """Write the pins atomically; the caller holds :func:`_pins_lock` since it read them."""
     p = pins_path()
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(d, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(p, json.dumps(d, indent=1, sort_keys=True) + "\n")
 
 
 def catalog_pins(catalog_path=None) -> dict[str, dict]:
@@ -461,13 +503,17 @@ def check_pin(key: str, files_sha256: dict[str, str], catalog_path=None) -> dict
 
 
 def record_pin(key: str, sha256: str, size: int, url: str) -> dict:
-    """Pin ``key`` locally (first verified download); returns the pin. An existing pin is never replaced."""
-    d = read_pins()
-    if key in d["files"]:
-        return d["files"][key]
-    pin = {"sha256": sha256, "size": size, "url": url, "pinned": _now()}
-    d["files"][key] = pin
-    _write_pins(d)
+    """Pin ``key`` locally (first verified download); returns the pin. An existing pin is never replaced.
+
+    The read-modify-write of the pins file holds its lock, so concurrent imports lose no pin.
+    """
+    with _pins_lock():
+        d = read_pins()
+        if key in d["files"]:
+            return d["files"][key]
+        pin = {"sha256": sha256, "size": size, "url": url, "pinned": _now()}
+        d["files"][key] = pin
+        _write_pins(d)
     return pin
 
 
@@ -485,48 +531,95 @@ def canonical_url(url: str) -> str:
     return re.sub(r"^https?://storage\.cloud\.google\.com/", "https://storage.googleapis.com/", url)
 
 
-def download(url: str, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES) -> bytes:
-    """The bytes at ``url`` (http, https or file); PublishedError saying what failed."""
+def is_download(url: str | None) -> bool:
+    """Whether bytes from ``url`` count as a download (http or https): only a download may record a pin.
+
+    A ``file://`` URL names a local copy, whoever made it: it is checked against a pin but never pins.
+    """
+    return bool(url) and urllib.parse.urlparse(url).scheme in ("http", "https")
+
+
+def download(url: str, max_bytes: int | None = None, deadline_s: float | None = None,
+             read_timeout_s: float | None = None) -> bytes:
+    """The bytes at ``url``: http(s) through :func:`distilled_registry.download.fetch`, a file:// URL read locally.
+
+    Caps: ``max_bytes`` (default :data:`MAX_BYTES`), the whole download within ``deadline_s`` (default
+    :data:`DEADLINE_S`), ``read_timeout_s`` per read (default :data:`TIMEOUT_S`). A ``file://`` URL is
+    read as the local file it names (a local copy, not a download: see :func:`is_download`).
+    Raises DownloadError / PublishedError naming the URL and what failed.
+    """
     url = canonical_url(url)
-    if urllib.parse.urlparse(url).scheme not in ("http", "https", "file"):
-        raise PublishedError(f"cannot download {url!r}: only http, https and file URLs")
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        p = Path(urllib.request.url2pathname(parsed.path))
+        if not p.is_file():
+            raise PublishedError(f"no file at {url} ({str(p)!r})")
+        if p.stat().st_size > max_bytes:
+            raise PublishedError(f"{url} is {p.stat().st_size} bytes, more than the {max_bytes} accepted for it")
+        return p.read_bytes()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - scheme checked above
-            b = r.read(max_bytes + 1)
-    except urllib.error.HTTPError as e:
-        hint = "; that file may not be published (not every variant has every checkpoint)" if e.code == 404 else ""
-        raise PublishedError(f"cannot download {url}: HTTP {e.code} {e.reason}{hint}") from e
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise PublishedError(f"cannot download {url}: {getattr(e, 'reason', e)} (no network? set "
-                             f"${URL_ENV} to a mirror, or import a local copy)") from e
-    if len(b) > max_bytes:
-        raise PublishedError(f"{url} is larger than {max_bytes} bytes; not a published file")
-    return b
+        return dl.fetch(url, max_bytes, DEADLINE_S if deadline_s is None else deadline_s,
+                        TIMEOUT_S if read_timeout_s is None else read_timeout_s)
+    except dl.DownloadError as e:
+        if e.status == 404:
+            hint = "; that file may not be published (not every variant has every checkpoint)"
+        elif e.status is None and "only http" not in str(e):
+            hint = f"; set ${URL_ENV} to a mirror, or import a local copy"
+        else:
+            hint = ""
+        raise dl.DownloadError(f"{e}{hint}", e.url, e.status) from None
+
+
+def parse_index(b: bytes, algorithm: str, url: str) -> list[dict]:
+    """The rows of an index body; PublishedError naming ``url`` unless it is a CSV with :data:`INDEX_COLUMNS`."""
+    what = f"{url} is not the authors' index {INDEX[algorithm]}"
+    try:
+        reader = csv.DictReader(io.StringIO(b.decode("utf-8-sig")))
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise PublishedError(f"{what} (not a UTF-8 CSV: {e}); check the URL or use another mirror") from None
+    missing = [c for c in INDEX_COLUMNS[algorithm] if c not in columns]
+    if missing:
+        raise PublishedError(f"{what}: it lacks the columns {missing} (it starts {b[:40]!r}: an HTML or error page?); "
+                             "nothing was kept. Check the URL or use another mirror")
+    return rows
+
+
+def index_cache(url: str) -> Path:
+    """Where the index downloaded from ``url`` is kept: ``<store>/published_index/<sha256(url)[:16]>-<name>``.
+
+    Keyed by the URL it came from, so a mirror's copy never stands in for another's.
+    """
+    from . import store
+
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return store.home() / "published_index" / f"{key}-{Path(urllib.parse.urlparse(url).path).name}"
 
 
 def read_index(algorithm: str, base: str | None = None, get=None) -> tuple[list[dict], str, str]:
     """Rows of the authors' index ``kip/kip.csv`` or ``ls/ls.csv``: ``(rows, url, sha256)``.
 
-    Downloaded (with ``get``, default :func:`download`) once and kept in ``<store>/published_index/``
-    (remove it to read the bucket's again).
+    Downloaded (with ``get``, default :func:`download` capped at :data:`INDEX_MAX_BYTES`) and parsed;
+    only a body that parses with the index's columns is kept, in :func:`index_cache` of its URL (remove
+    the file to read the bucket's again). A ``file://`` index is read each time, not kept.
     """
     from . import release as rel
-    from . import store
 
     url = base_url(base) + INDEX[algorithm]
-    cache = store.home() / "published_index" / Path(INDEX[algorithm]).name
+    cache = index_cache(url)
     if cache.is_file():
         b = cache.read_bytes()
-    else:
-        b = (get or download)(url)
+        try:
+            return parse_index(b, algorithm, url), url, rel.sha256_bytes(b)
+        except PublishedError:
+            pass  # a damaged cached copy: read the index again (and replace it)
+    b = (get or (lambda u: download(u, max_bytes=INDEX_MAX_BYTES)))(url)
+    rows = parse_index(b, algorithm, url)  # before keeping anything
+    if is_download(url):
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.tmp")
-        tmp.write_bytes(b)
-        os.replace(tmp, cache)
-    try:
-        rows = list(csv.DictReader(io.StringIO(b.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise PublishedError(f"cannot read the index {url}: {e}") from e
+        atomic.write_bytes(cache, b)
     return rows, url, rel.sha256_bytes(b)
 
 
@@ -590,26 +683,48 @@ def resolve_final(variant: Variant, base: str | None = None, get=None) -> tuple[
     row = max(found, key=lambda r: int(r["ckpt"]))
     v = variant.resolved(int(row["ckpt"]))
     rep = reported(row, url, sha)
-    pins = read_pins()
-    pins["final"].setdefault(key, {"checkpoint": v.checkpoint, "path": v.bucket_path(), "index_sha256": sha,
-                                   "reported": rep, "resolved": _now()})
-    _write_pins(pins)
-    return v, rep
+    if not is_download(url):  # a local index (file://) resolves the name but pins nothing
+        return v, rep
+    with _pins_lock():  # read-modify-write under the lock; a resolution pinned meanwhile wins
+        pins = read_pins()
+        r = pins["final"].setdefault(key, {"checkpoint": v.checkpoint, "path": v.bucket_path(), "index_sha256": sha,
+                                           "reported": rep, "resolved": _now()})
+        _write_pins(pins)
+    return variant.resolved(int(r["checkpoint"])), r.get("reported")
 
 
 # ------------------------------------------------------------------------------------------ arrays
 
 
-def read_arrays(src: str | os.PathLike | bytes) -> tuple[dict, dict[str, str], dict[str, int], str]:
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip (.npz) with members, an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _not_numpy(b: bytes, want: str, what: str) -> PublishedError:
+    """The one-line error for a body that is not the numpy file expected (HTML, an error page, anything)."""
+    head = b[:64].lstrip()
+    looks = ("an HTML page" if head[:1] == b"<" else "an .npy array" if b.startswith(_NPY_MAGIC) else
+             "an .npz" if b.startswith(_ZIP_MAGIC) else "empty" if not b else f"{b[:16]!r}")
+    return PublishedError(f"cannot read {what}: it is not an {want} file (it starts like {looks}: a wrong URL, a "
+                          "server's error page, or another file); check the URL or path and try again")
+
+
+def read_arrays(src: str | os.PathLike | bytes, what: str | None = None
+                ) -> tuple[dict, dict[str, str], dict[str, int], str]:
     """``(arrays {"images", "labels"}, {file: sha256}, {file: size}, what)`` of a published ``.npz``
-    (path or bytes) or of a folder holding ``images.npy`` and ``labels.npy``."""
+    (path or bytes) or of a folder holding ``images.npy`` and ``labels.npy``.
+
+    ``what`` names bytes in messages (their URL). The content is checked before numpy reads it: an
+    ``.npz`` must be a zip, an ``.npy`` must start with numpy's magic; anything else (an HTML page) is
+    one clear PublishedError, as is a truncated or damaged file. Nothing is ever unpickled.
+    """
     import numpy as np
 
     from . import release as rel
 
     if isinstance(src, (bytes, bytearray)):
         raw = {"file.npz": bytes(src)}
-        what = "the downloaded file"
+        what = what or "the downloaded file"
     else:
         p = Path(src)
         if p.is_dir():
@@ -621,9 +736,19 @@ def read_arrays(src: str | os.PathLike | bytes) -> tuple[dict, dict[str, str], d
         elif p.is_file():
             raw = {p.name: p.read_bytes()}
         else:
-            raise PublishedError(f"no file or folder at {str(p)!r}")
+            raise PublishedUsageError(f"no file or folder at {str(p)!r}")
         what = repr(str(p))
     arrays = {}
+    if len(raw) == 2:
+        for n, b in raw.items():
+            if not b.startswith(_NPY_MAGIC):
+                raise _not_numpy(b, ".npy", repr(str(Path(src) / n)))
+    else:
+        b = next(iter(raw.values()))
+        if b.startswith(_NPY_MAGIC):
+            raise PublishedError(f"{what} is a single array, not an .npz with images and labels")
+        if not b.startswith(_ZIP_MAGIC):
+            raise _not_numpy(b, ".npz", what)
     try:
         if len(raw) == 2:
             for n, b in raw.items():
@@ -640,8 +765,9 @@ def read_arrays(src: str | os.PathLike | bytes) -> tuple[dict, dict[str, str], d
                 arrays = {k: z[k] for k in ("images", "labels")}
     except PublishedError:
         raise
-    except Exception as e:  # noqa: BLE001 - zip, pickle and format errors: a damaged or foreign file
-        raise PublishedError(f"cannot read {what} as numpy data: {type(e).__name__}: {e}") from e
+    except Exception as e:  # noqa: BLE001 - zip, zlib and format errors: a damaged or cut-off file
+        raise PublishedError(f"cannot read {what}: it is damaged or truncated (an incomplete numpy file: "
+                             f"{type(e).__name__}: {e}); download or copy it again") from None
     return (arrays, {n: rel.sha256_bytes(b) for n, b in raw.items()}, {n: len(b) for n, b in raw.items()}, what)
 
 
@@ -739,7 +865,7 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
 
     rn = names.parse(name)
     if rn.version not in (None, VERSION):
-        raise PublishedError(f"published imports are version {VERSION}, not {rn.version}")
+        raise PublishedUsageError(f"published imports are version {VERSION}, not {rn.version}")
     rn = names.ReleaseName(rn.family, rn.config)
     entry_variant = None
     try:
@@ -758,25 +884,27 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     if variant is None:
         variant = entry_variant
     if variant is None:
-        raise PublishedError(f"cannot tell which published file {src if not isinstance(src, bytes) else url!r} is: "
+        raise PublishedUsageError(f"cannot tell which published file {src if not isinstance(src, bytes) else url!r} is: "
                              f"neither its name nor {rn.name!r} follows the authors' naming scheme")
     if variant.family != rn.family:
-        raise PublishedError(f"{variant.stem()} is a {variant.family} file, not one of {rn.family}")
+        raise PublishedUsageError(f"{variant.stem()} is a {variant.family} file, not one of {rn.family}")
     if entry_variant is not None:
         _check_compatible(variant, entry_variant, rn.name)
     if e is None:
-        raise PublishedError(f"{rn.name} is not a catalog config or a published variant name "
+        raise PublishedUsageError(f"{rn.name} is not a catalog config or a published variant name "
                              f"(e.g. {rn.family}/{variant.config_name()})")
     if not e.published:
-        raise PublishedError(f"{rn.name} is a config of this registry's own runs with no published file (the authors "
+        raise PublishedUsageError(f"{rn.name} is a config of this registry's own runs with no published file (the authors "
                              f"published ConvNet and ConvNet3 sets only); import it as {rn.family}/{config_for(variant)}")
 
-    arrays, files_sha, sizes, what = read_arrays(src)
+    arrays, files_sha, sizes, what = read_arrays(src, canonical_url(url) if url else None)
     images, labels = check_arrays(arrays, variant, what)
     if isinstance(src, (bytes, bytearray)) and url:
         files_sha = {Path(urllib.parse.urlparse(url).path).name or "file.npz": next(iter(files_sha.values()))}
         sizes = {next(iter(files_sha)): len(src)}
-    downloaded = bool(url and isinstance(src, (bytes, bytearray))) if downloaded is None else downloaded
+    # only bytes fetched over http(s) are a download, whatever the caller says: a file:// URL or a path
+    # is a local copy, checked against a pin but never recording one
+    downloaded = (downloaded is not False) and isinstance(src, (bytes, bytearray)) and is_download(url)
     key = variant.bucket_path() if variant.complete and variant.checkpoint != "final" else \
         f"{variant.dataset}_{variant.stem()}"
     pin = check_pin(key, files_sha, catalog_path)
@@ -849,7 +977,7 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
                              **({"catalog_published": e.published} if e is not None and e.published else {})}
     dest = store.release_dir(rn, VERSION)
     if dest.exists() and not overwrite:
-        raise store.StoreError(f"{rn.name}:{VERSION} is already in the store at {str(dest)!r}; check it with "
+        raise store.StoreConflict(f"{rn.name}:{VERSION} is already in the store at {str(dest)!r}; check it with "
                                f"`distilled-registry verify {rn.name}:{VERSION}` or replace it with --overwrite")
     rel.write_release(dest, files, provenance, overwrite=overwrite)
     return dest
@@ -873,7 +1001,7 @@ def _check_compatible(v: Variant, want: Variant, name: str) -> None:
     if isinstance(v.checkpoint, int) and isinstance(want.checkpoint, int) and v.checkpoint != want.checkpoint:
         bad.append("checkpoint")
     if bad:
-        raise PublishedError(f"{v.stem()} is not the file {name} names ({want.stem()}): {', '.join(bad)} differ")
+        raise PublishedUsageError(f"{v.stem()} is not the file {name} names ({want.stem()}): {', '.join(bad)} differ")
 
 
 def _fitted(fitted_on: dict | None) -> dict | None:
@@ -893,7 +1021,7 @@ def download_published(name: str, base: str | None = None, catalog_path=None, ge
 
     ``final`` checkpoints are resolved through the authors' index (once, then pinned). Returns the keyword
     arguments of :func:`release_from_npz`: ``{"src": bytes, "name", "url", "variant", "reported_figures",
-    "downloaded": True, "_resolved_from"}``. ``get``: ``url -> bytes`` to download with (default
+    "downloaded" (True for http(s)), "_resolved_from"}``. ``get``: ``url -> bytes`` to download with (default
     :func:`download`; a TFDS builder can pass one reading through its download manager).
     """
     from . import catalog, names
@@ -902,10 +1030,10 @@ def download_published(name: str, base: str | None = None, catalog_path=None, ge
     e = catalog.entry(rn, catalog_path)
     v = variant_of(e.published)
     if v is None:
-        raise PublishedError(f"{e.name} has no published file (the authors published ConvNet and ConvNet3 KIP and "
+        raise PublishedUsageError(f"{e.name} has no published file (the authors published ConvNet and ConvNet3 KIP and "
                              "LS sets only); `distilled-registry regenerate` makes it from its spec")
     if not v.complete:
-        raise PublishedError(f"{e.name} does not record augmentation and checkpoint, so it has no bucket URL; "
+        raise PublishedUsageError(f"{e.name} does not record augmentation and checkpoint, so it has no bucket URL; "
                              "import a local copy with `distilled-registry import-published PATH --name NAME`")
     resolved_from = None
     rep = (e.published or {}).get("reported")
@@ -919,14 +1047,14 @@ def download_published(name: str, base: str | None = None, catalog_path=None, ge
         rep = reported_from_index(v, base, get)
     url = base_url(base) + v.bucket_path()
     return {"src": (get or download)(url), "name": e.name, "url": url, "variant": v, "reported_figures": rep,
-            "downloaded": True, "_resolved_from": resolved_from}
+            "downloaded": is_download(url), "_resolved_from": resolved_from}
 
 
 def reported_from_index(v: Variant, base: str | None = None, get=None) -> dict | None:
     """The authors' figures for a KIP file with an explicit checkpoint, from their index; None when unreadable."""
     try:
         rows, iurl, isha = read_index("kip", base, get)
-    except (PublishedError, OSError):
+    except (UserError, OSError):
         return None  # the figures are a bonus; the file is what was asked for
     found = index_rows(v, rows)
     return reported(found[0], iurl, isha) if found else None
@@ -958,7 +1086,7 @@ def record_in_catalog(release_path: str | os.PathLike, catalog_path=None) -> dic
     prov = rel.verified(release_path)
     o = prov.get("origin") or {}
     if o.get("kind") != "published" or not o.get("downloaded") or not o.get("path"):
-        raise PublishedError(f"{release_path}: only a release imported by a verified download of a bucket file can be "
+        raise PublishedUsageError(f"{release_path}: only a release imported by a verified download of a bucket file can be "
                              "pinned in the catalog")
     sha, size = next(iter(o["files_sha256"].values())), next(iter(o["files_size"].values()))
     p = Path(catalog_path) if catalog_path is not None else catalog.path()
@@ -970,14 +1098,7 @@ def record_in_catalog(release_path: str | os.PathLike, catalog_path=None) -> dic
         block_.update(path=o["path"], url=BUCKET_URL + o["path"], sha256=sha, size=size)
     else:
         cat.setdefault("published", {}).setdefault("pins", {})[o["path"]] = pin
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(catalog.dumps(cat))
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(p, catalog.dumps(cat))
     return {"path": o["path"], **pin}
 
 

@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from . import names, published
@@ -40,7 +42,7 @@ def add_import_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the release if it is already in the store")
     p.add_argument("--record", action="store_true",
                    help="maintainers: also pin the file's sha256 in the catalog file (after a verified download)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_import_published)
 
 
@@ -51,6 +53,11 @@ def _looks_like_url(text: str) -> bool:
 def plan(a: argparse.Namespace) -> dict:
     """What to import, before anything heavy: keyword arguments of ``published.release_from_npz``."""
     t = a.target
+    if _looks_like_url(t) and urllib.parse.urlparse(t).scheme == "file":
+        # a file:// URL names a local copy: imported as that file (never a download, never pinned)
+        t = urllib.request.url2pathname(urllib.parse.urlparse(t).path)
+        if not Path(t).exists():
+            raise published.PublishedUsageError(f"no file or folder at {a.target!r}")
     if _looks_like_url(t):
         v = published.parse_file_name(t, dataset=a.dataset)
         name = a.name or f"{v.family}/{published.config_for(v)}"
@@ -69,9 +76,9 @@ def plan(a: argparse.Namespace) -> dict:
             name, v = a.name, None
         return {"src": path, "name": name, "url": None}
     if t.startswith(("/", ".", "~")) or t.endswith((".npz", ".npy")):
-        raise published.PublishedError(f"no file or folder at {t!r}")
+        raise published.PublishedUsageError(f"no file or folder at {t!r}")
     if a.name:
-        raise published.PublishedError("--name goes with a FILE or URL; a NAME is stored under itself")
+        raise published.PublishedUsageError("--name goes with a FILE or URL; a NAME is stored under itself")
     return published.download_published(t, a.base_url)
 
 

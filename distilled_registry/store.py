@@ -7,6 +7,11 @@
 Releases enter the store only whole (:func:`add` writes through ``release.write_release``, which
 renames a finished temporary folder into place); runs that make them work in ``<home>/.staging``,
 which :func:`staging` empties whatever happens.
+
+A folder's path is a claim its provenance must back: every read by name (:func:`resolve`, hence
+``load``, ``verify NAME``, the TFDS builders, ``export-hf``) and every :func:`add` checks that the
+provenance's ``release`` block and family are those of the folder's ``<family>/<config>/<version>``,
+and that a run stored at a catalog config's version ran that config's spec (:func:`check_identity`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Iterator
 
 from . import names
 from . import release as rel
-from .errors import UserError
+from .errors import UsageError, UserError
 
 HOME_ENV = "DISTILLED_REGISTRY_HOME"
 DEFAULT_HOME = Path("~/.cache/distilled_registry")
@@ -30,10 +35,43 @@ class StoreError(UserError):
     """A release that is not in the store, or a store path that is not what it should be."""
 
 
+class StoreConflict(StoreError, UsageError):
+    """A version that is already in the store (whole or damaged): the command needs ``--overwrite`` (exit 2)."""
+
+
+# The files a release folder holds (release.py, croissant.py, distill's loss curve): a store version
+# folder holding nothing else, but no provenance.json, is a damaged release that --overwrite replaces.
+RELEASE_FILE_NAMES = frozenset({"data.npz", "data.parquet", "transform.npz", "preview.png", "loss_curve.png",
+                                "croissant.json", "provenance.json"})
+
+
 def home() -> Path:
-    """The store's root folder (not created here)."""
+    """The store's root folder (not created here): ``$DISTILLED_REGISTRY_HOME``, else ``~/.cache/distilled_registry``.
+
+    Every reader and writer of the store goes through here, so a root that cannot be a folder is
+    refused in one line before anything is read, downloaded or computed.
+
+    Raises:
+      StoreError: the root is a file or a broken link, or lies under a file.
+    """
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
+    root = Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
+    _check_home(root, from_env=bool(env))
+    return root
+
+
+def _check_home(root: Path, from_env: bool) -> None:
+    """StoreError when ``root`` or its nearest existing ancestor is not a folder (a file, a broken link)."""
+    p = root
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    if p.is_dir():
+        return
+    what = "a broken link" if p.is_symlink() else "a file"
+    where = f"is {what}" if p == root else f"lies under {str(p)!r}, which is {what}"
+    whose = f"${HOME_ENV}" if from_env else f"the default store (${HOME_ENV} is not set)"
+    raise StoreError(f"the store {str(root)!r} ({whose}) {where}, not a folder; set ${HOME_ENV} to a folder "
+                     "(it is made when a release is first stored)")
 
 
 def _inside(p: Path, root: Path) -> Path:
@@ -84,7 +122,100 @@ def resolve(name: str | names.ReleaseName, version: str | None = None) -> tuple[
     elif rn.version not in present:
         have = f"versions present: {', '.join(present)}" if present else "no version is present"
         raise StoreError(f"{rn} is not in the local store {str(home())!r} ({have})")
-    return rn, release_dir(rn)
+    path = release_dir(rn)
+    check_identity(rn, path, rel.read_provenance(path))
+    return rn, path
+
+
+# The fields of a catalog spec that define a release: a stored release must have run exactly these.
+# ``tile`` (rows per kernel tile, `regenerate --tile`) and ``eval_block`` only say how the kernel
+# was computed, not what: they may differ.
+SPEC_FIELDS_NOT_COMPARED = ("tile", "eval_block")
+
+
+def check_identity(rn: names.ReleaseName, path: str | os.PathLike, prov: dict, adding: bool = False) -> None:
+    """ReleaseError unless the release at ``path`` is the release ``rn`` (``family/config:version``) names.
+
+    Every read of a store release by name goes through here (:func:`resolve`), and :func:`add`
+    before it writes (``adding``). The provenance must carry a ``release`` block (written when the
+    release entered the store by name) whose name, family, config and version are ``rn``'s, and
+    its ``name`` must be ``rn.family``. A run (a provenance with ``config``, not an imported
+    published file) at the version the catalog spec of ``rn`` makes must have run that spec
+    (:func:`spec_differences`). Names the catalog does not know, and other versions, are compared
+    by name only.
+    """
+    head = f"{str(path)!r} cannot go into the store as {rn}" if adding else f"{str(path)!r} sits in the store as {rn}"
+    make = _how_to_make(rn)
+    r = prov.get("release")
+    if not isinstance(r, dict):
+        raise rel.ReleaseError(
+            f"{head} but its provenance has no release name (a `distill --out` folder written into the store?); "
+            f"move it out of the store, and {make}")
+    got = {k: r.get(k) for k in ("name", "family", "config", "version")}
+    want = {"name": rn.name, "family": rn.family, "config": rn.config, "version": rn.version}
+    if got != want:
+        theirs = f"{got['family']}/{got['config']}:{got['version']}"
+        if got["name"] != f"{got['family']}/{got['config']}":
+            theirs += f" (named {got['name']!r})"
+        raise rel.ReleaseError(
+            f"{head} but is the release {theirs}, as its provenance.json says: copied or moved under another name. "
+            f"Move it back, and {make}")
+    if prov.get("name") != rn.family:
+        raise rel.ReleaseError(
+            f"{head} but its provenance names the family {prov.get('name')!r}, not {rn.family!r}: it is another "
+            f"family's release; {make}")
+    if isinstance(prov.get("config"), dict):
+        diff = spec_differences(rn, prov["config"])
+        if diff:
+            raise rel.ReleaseError(
+                f"{head} but was not made by the catalog spec of {rn.name} ({'; '.join(diff)}): it is another run; "
+                f"store it under another config name, and {make}")
+
+
+def _how_to_make(rn: names.ReleaseName) -> str:
+    """What to do to get the real ``rn``: regenerate it when the catalog has its spec."""
+    from . import catalog
+
+    try:
+        spec = catalog.entry(rn).spec
+    except (catalog.CatalogError, names.BadNameError):
+        spec = None
+    if spec:
+        return f"make {rn.name} with `distilled-registry regenerate {rn.name}`"
+    return f"store a release of family {rn.family} as {rn.name}"
+
+
+def spec_differences(rn: names.ReleaseName, config: dict) -> list[str]:
+    """``["<field>: spec <a>, release <b>", ...]``: where a run's ``config`` differs from the catalog spec of ``rn``.
+
+    Every field of the spec is compared (the kernel field by field) except
+    :data:`SPEC_FIELDS_NOT_COMPARED`. Empty when the catalog has no spec for ``rn`` (an unknown
+    name, a published variant) or ``rn`` is at another version than the one the spec makes.
+    """
+    from . import catalog
+
+    try:
+        e = catalog.entry(rn)
+    except (catalog.CatalogError, names.BadNameError):
+        return []
+    if not e.spec or rn.version != e.version:
+        return []
+    out = []
+    for key, want in e.spec.items():
+        if key in SPEC_FIELDS_NOT_COMPARED:
+            continue
+        got = config.get(key)
+        if isinstance(want, dict) and isinstance(got, dict):
+            out += [f"{key}.{k}: spec {v!r}, release {got.get(k)!r}"
+                    for k, v in want.items() if not _same(v, got.get(k))]
+        elif not _same(want, got):
+            out.append(f"{key}: spec {want!r}, release {got!r}")
+    return out
+
+
+def _same(a, b) -> bool:
+    """Equal as JSON values (``1 == 1.0``, but ``True`` is not ``1``)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def local_releases() -> list[tuple[names.ReleaseName, Path]]:
@@ -122,6 +253,41 @@ def staging() -> Iterator[Path]:
             root.rmdir()  # only when empty: another run may be staging beside this one
 
 
+def check_destination(dest: Path, label: str, overwrite: bool = False) -> bool:
+    """Refuse, before any work, a store version folder ``dest`` (release ``label``) that cannot be written.
+
+    Returns True when ``dest`` is a damaged release (a folder without ``provenance.json`` holding only
+    files a release writes, e.g. left by a crash of an older version) that ``overwrite`` replaces.
+
+    Raises:
+      StoreConflict: ``dest`` exists and ``overwrite`` is False (whole: "already in the store"; damaged:
+        says so, and that ``--overwrite`` replaces it; neither advises ``verify``, which needs a provenance).
+      StoreError: with ``overwrite``, ``dest`` is not a folder, or holds what no release writes.
+    """
+    if not os.path.lexists(dest):
+        return False
+    whole = dest.is_dir() and (dest / rel.PROVENANCE_FILE).is_file()
+    if not overwrite:
+        if whole:
+            raise StoreConflict(f"{label} is already in the store at {str(dest)!r}; check it with "
+                                f"`distilled-registry verify {label}` or replace it with --overwrite")
+        raise StoreConflict(f"the store folder {str(dest)!r} of {label} holds no provenance.json: an incomplete or "
+                            "damaged release; replace it with --overwrite")
+    if dest.is_symlink() or not dest.is_dir():
+        raise StoreError(f"{str(dest)!r} (the store's place for {label}) is a file or a link, not a release folder; "
+                         "refusing to replace it: remove it knowingly")
+    if whole:
+        rel.check_replaceable(dest)
+        return False
+    foreign = sorted(e.name for e in dest.iterdir()
+                     if e.name not in RELEASE_FILE_NAMES or e.is_symlink() or not e.is_file())
+    if foreign:
+        raise StoreError(f"the store folder {str(dest)!r} of {label} holds no provenance.json and also "
+                         f"{', '.join(map(repr, foreign[:5]))}, which no release writes; refusing to replace it: "
+                         "move those away knowingly, then run again with --overwrite")
+    return True
+
+
 def add(folder: str | os.PathLike, name: str | names.ReleaseName, version: str, release_info: dict | None = None,
         overwrite: bool = False) -> Path:
     """Put the release at ``folder`` into the store as ``name:version``; returns its store folder.
@@ -129,19 +295,33 @@ def add(folder: str | os.PathLike, name: str | names.ReleaseName, version: str, 
     The release is verified, its provenance gains a ``release`` block (name, family, config,
     version, and ``release_info`` such as the catalog spec), and it is written atomically:
     ``data.parquet`` and ``croissant.json`` are made again so they carry the release name.
+    With ``overwrite`` a damaged version folder (:func:`check_destination`) is replaced too: it is
+    moved aside, the release written, and then it is removed (put back if the write fails).
 
     Raises:
-      StoreError: that version is already in the store and ``overwrite`` is False.
+      StoreConflict: that version is already in the store and ``overwrite`` is False.
+      StoreError: its store folder holds what no release writes.
+      ReleaseError: the release is not one ``name:version`` may hold (:func:`check_identity`:
+        another family, or a run that is not the catalog spec of ``name``); nothing is written.
     """
     rn = names.parse(name) if isinstance(name, str) else name
     names.check_version(version)
     dest = release_dir(rn, version)
-    if dest.exists() and not overwrite:
-        raise StoreError(f"{rn.name}:{version} is already in the store at {str(dest)!r}; check it with "
-                         f"`distilled-registry verify {rn.name}:{version}` or replace it with --overwrite")
-    files = rel.read_files(folder)
-    prov = rel.read_provenance(folder)
+    damaged = check_destination(dest, f"{rn.name}:{version}", overwrite)
+    prov, files, _ = rel.read_checked(folder)  # one consistent version of the folder
     prov["release"] = {"name": rn.name, "family": rn.family, "config": rn.config, "version": version,
                        **(release_info or {})}
-    rel.write_release(dest, files, prov, overwrite=overwrite)
+    check_identity(names.ReleaseName(rn.family, rn.config, version), folder, prov, adding=True)  # before any write
+    if not damaged:
+        rel.write_release(dest, files, prov, overwrite=overwrite)
+        return _inside(dest, home())
+    aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.damaged.", dir=dest.parent))
+    os.replace(dest, aside)  # a folder onto the empty folder mkdtemp made
+    try:
+        rel.write_release(dest, files, prov)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(aside, dest)  # nothing lost: the damaged folder goes back where it was
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
     return _inside(dest, home())

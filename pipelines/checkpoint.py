@@ -62,8 +62,10 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
                                       f"(format {meta.get('format') if isinstance(meta, dict) else None!r}); "
                                       "remove it to start afresh")
             if meta["config"] != config:
-                diff = sorted(k for k in set(meta["config"]) | set(config) if meta["config"].get(k) != config.get(k))
-                raise CheckpointError(f"{str(f)!r} belongs to a run with a different config (differs in {diff}); "
+                diff = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r}, this run {config.get(k)!r}"
+                                 for k in sorted(set(meta["config"]) | set(config))
+                                 if meta["config"].get(k) != config.get(k))
+                raise CheckpointError(f"{str(f)!r} belongs to a run with a different config ({diff}); "
                                       "resume with the same arguments, or remove the checkpoint folder")
             leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
             losses = [float(x) for x in z["losses"]] if "losses" in z else []
@@ -73,7 +75,7 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
     except Exception as e:  # noqa: BLE001 - zip, JSON, key and format errors: a truncated or garbage file
         raise CheckpointError(f"cannot read the checkpoint {str(f)!r} ({type(e).__name__}: {e}); it is damaged: "
                               "remove it to start afresh") from e
-    if len(leaves) != len(want) or any(a.shape != np.shape(b) for a, b in zip(leaves, want)) \
+    if len(leaves) != len(want) or any(a.size != np.size(b) for a, b in zip(leaves, want)) \
             or not 0 <= step <= int(config.get("steps", step)) or len(losses) not in (0, step):
         raise CheckpointError(f"{str(f)!r} does not fit this run (step {step}, {len(leaves)} arrays); it is damaged: "
                               "remove it to start afresh")

@@ -22,6 +22,7 @@ from distilled_registry.preview import grid_png
 
 from . import environment, kip, krr, label_solve, sources
 from .kernels import KernelSpec
+from .limits import MAX_SEED, MAX_TILE, MAX_WORKERS
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
@@ -52,16 +53,26 @@ class DistillConfig:
     zca_reg: float = 0.1
     seed: int = 0
     eval_block: int = 1000
-    tile: int = DEFAULT_TILE  # rows per kernel tile; 0: no tiling (one dense step, local backend only)
+    tile: int = DEFAULT_TILE  # most rows per kernel tile (tiling.block_size); 0: one dense step, local only
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first bad value."""
+        """Raise ConfigError naming the first bad value (before any work: nothing is loaded here).
+
+        Every float hyper-parameter must be a finite number: ``inf`` or ``nan`` would only come back
+        as a release of NaN images (or a run that diverges at its first step).
+        """
         if self.source not in sources.SOURCES:
             raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.SOURCES)}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
         if not isinstance(self.ipc, int) or self.ipc < 1:
             raise ConfigError(f"--ipc (images per class) must be a positive integer, got {self.ipc!r}")
+        for option, field in (("--lr", "learning_rate"), ("--reg", "reg"), ("--ls-reg", "ls_reg"),
+                              ("--zca-reg", "zca_reg")):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ConfigError(f"{option} must be a finite number, got {value!r}; give e.g. "
+                                  f"{option} {getattr(DistillConfig, field)}")
         if not self.reg >= 0:
             raise ConfigError(f"--reg (the KRR regulariser) must be >= 0, got {self.reg!r}")
         if not self.ls_reg >= 0:
@@ -74,8 +85,11 @@ class DistillConfig:
             raise ConfigError(f"--lr must be > 0, got {self.learning_rate!r}")
         if self.target_batch < 1:
             raise ConfigError(f"--target-batch must be >= 1, got {self.target_batch!r}")
-        if self.tile < 0:
-            raise ConfigError(f"--tile must be >= 0 (0: no tiling), got {self.tile!r}")
+        if not 0 <= self.tile <= MAX_TILE:
+            raise ConfigError(f"--tile {self.tile!r} is out of range 0..{MAX_TILE} (rows per kernel tile, 0: no "
+                              "tiling; one tile's vjp holds tile x tile kernel entries and their intermediates in memory)")
+        if not (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED):
+            raise ConfigError(f"--seed {self.seed!r} is out of range: seeds are 0..{MAX_SEED} (numpy's generators)")
         if self.eval_block < 1:
             raise ConfigError(f"eval_block must be >= 1, got {self.eval_block!r}")
 
@@ -106,13 +120,52 @@ class Prepared:
     x_test: np.ndarray
 
 
-def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
-    """Load the source and fit + apply the preprocessing (raises SourceError / ConfigError)."""
-    src = sources.load_source(config.source, source_dir)
+def check_images(config: DistillConfig, shape: tuple) -> None:
+    """ConfigError when images of ``shape`` (N, H, W, C) cannot go through ``config``'s kernel (too deep)."""
     try:
-        config.kernel.check_images(src.x_train.shape)
+        config.kernel.check_images(tuple(shape))
     except ValueError as e:
         raise ConfigError(str(e)) from e
+
+
+def check_ipc(config: DistillConfig, labels: np.ndarray, class_names: list[str]) -> None:
+    """ConfigError when a class of the training split has fewer than ``config.ipc`` images.
+
+    The support set takes ``ipc`` distinct real images of every class, so ``ipc`` is at most the size
+    of the smallest class; the message names that class and its size.
+    """
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=len(class_names))
+    c = int(np.argmin(counts))
+    if config.ipc > counts[c]:
+        name = f" ({class_names[c]!r})" if c < len(class_names) and class_names[c] != str(c) else ""
+        raise ConfigError(f"--ipc {config.ipc} is more than the {int(counts[c])} training images of class {c}{name}, "
+                          f"the smallest class of {config.source}; give --ipc {int(counts[c])} or less")
+
+
+def check_workers(backend: str, workers: int) -> None:
+    """ConfigError unless ``workers`` is 1..MAX_WORKERS, and 1 for the local backend (checked before any work)."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers {workers} is out of range 1..{MAX_WORKERS} (Ray actors computing kernel tiles)")
+    if backend == "local" and workers != 1:
+        raise ConfigError(f"--workers {workers} needs --backend ray: the local backend computes every tile in this "
+                          "process (one worker)")
+
+
+def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
+    """Load the source and fit + apply the preprocessing (raises SourceError / ConfigError).
+
+    The config is checked against the source before any work: the kernel's depth against the image
+    size (known from the packaged catalog before loading, and again on the loaded arrays), and
+    ``ipc`` against the smallest class, before the preprocessing is fitted.
+    """
+    from distilled_registry import catalog
+
+    known = catalog.load(catalog.DEFAULT_PATH)["sources"].get(config.source)
+    if known:
+        check_images(config, (1, *known["image_shape"]))
+    src = sources.load_source(config.source, source_dir)
+    check_images(config, src.x_train.shape)
+    check_ipc(config, src.y_train, src.class_names)
     t = fit_transform(src.x_train, zca=config.zca, zca_reg=config.zca_reg, fitted_on=src.fingerprint)
     return Prepared(src, t, t.apply(src.x_train), t.apply(src.x_test))
 
@@ -134,6 +187,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       _fault: test-only ``(step, worker)`` for the Ray backend: that worker dies after that step's forward.
     """
     config.validate()
+    check_workers(backend, workers)
     out = Path(out)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint")
     check_out(out, overwrite)
@@ -210,10 +264,8 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
             if saved is not None:
                 state, history = saved
         resumed_from = state.step
-        hook = None
-        if checkpoint_every:
-            def hook(s, losses_so_far):
-                checkpoint.save(ckpt_dir, s, config.to_dict(), losses_so_far)
+        def hook(s, losses_so_far) -> None:
+            checkpoint.save(ckpt_dir, s, config.to_dict(), losses_so_far)
         engine = None
         if pool is not None:
             from .distributed import TiledEngine

@@ -42,7 +42,7 @@ class TiledEngine:
         t0 = time.perf_counter()
         p = {**fixed, **learned}
         x_s, y_s = np.asarray(p["images"]), np.asarray(p["labels"])
-        tiling = Tiling(len(x_s), len(x_t), self.tile)
+        tiling = Tiling.for_tile(len(x_s), len(x_t), self.tile)
         tiles = tiling.tiles()
         blocks = tiling.blocks(x_s, x_t)
         jobs = [(t.id, *t.keys) for t in tiles]
@@ -68,7 +68,7 @@ class TiledEngine:
 
 def kernel_rows(workers, x_rows: np.ndarray, x_s: np.ndarray, tile: int) -> np.ndarray:
     """``K(x_rows, x_s)`` (r, n) computed as tiles on ``workers`` (no vjp kept): LS target blocks."""
-    tiling = Tiling(len(x_s), len(x_rows), tile)
+    tiling = Tiling.for_tile(len(x_s), len(x_rows), tile)
     tiles = tiling.tiles(with_ss=False)
     outs = workers.forward([(t.id, *t.keys) for t in tiles], tiling.blocks(x_s, x_rows), keep_vjp=False)
     return tiling.assemble(tiles, outs)[1]

@@ -40,7 +40,35 @@ def git_commit() -> dict:
 
 
 def device() -> dict:
+    """The accelerator jax computes on and, for the CPU, the processor: XLA's CPU code depends on it.
+
+    ``data.npz`` is reproducible byte for byte for the same config on the same processor model and
+    library versions; another processor (other vector instructions) may round differently.
+    """
     import jax
 
     d = jax.devices()[0]
-    return {"platform": d.platform, "device_kind": d.device_kind, "device_count": jax.device_count()}
+    out = {"platform": d.platform, "device_kind": d.device_kind, "device_count": jax.device_count()}
+    return {**out, "processor": processor()}
+
+
+# The instruction-set extensions XLA's CPU backend chooses code by (LLVM features it may target).
+_ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+              "amx_tile", "asimd", "sve")
+
+
+def processor() -> dict:
+    """``{"machine", "model", "isa"}`` of this processor (Linux ``/proc/cpuinfo``; model None elsewhere)."""
+    model, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key in ("model name", "cpu model", "hardware") and model is None:
+                model = value.strip()
+            elif key in ("flags", "features") and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {"machine": platform.machine(), "model": model or platform.processor() or None,
+            "isa": [f for f in _ISA_FLAGS if f in flags]}

@@ -48,7 +48,8 @@ def krr_release(path: str | os.PathLike, source_dir: str | None = None, natural:
                               "release's ipc and seed), centred one-hot labels"},
     }
     if natural and "ipc" in prov.get("config", {}):
-        xn, yn = transfer.natural_support(prov, src, path / prov.get("preprocessing", {}).get("file", "transform.npz"))
+        xn, yn = transfer.natural_support(prov, src, rel.member(path, prov["preprocessing"].get("file", rel.TRANSFORM_FILE),
+                                                                  prov["files"]))
         n = krr.evaluate(kernel_fn, xn, yn, x_test, y_test, reg=reg, block=block)
         out["natural_accuracy"], out["natural_mse"] = n["accuracy"], n["mse"]
     out["source"] = {"name": src.name, "origin": src.origin, "fingerprint_sha256": src.fingerprint,
@@ -77,3 +78,41 @@ def summary(result: dict, what: str) -> str:
         n = result["natural"]
         s += f"; natural {n['accuracy_mean']:.4f} +- {n['accuracy_std']:.4f}"
     return s + note
+
+
+ACCURACY_TOL = 0.005  # verify --accuracy: half a percentage point, absolute
+
+
+def check_accuracy(path: str | os.PathLike, source_dir: str | None = None, tolerance: float = ACCURACY_TOL) -> dict:
+    """Recompute a release's KRR test accuracy and hold it against the figure its provenance states.
+
+    The figure: ``metrics.krr_test_accuracy`` for a release this package made (recomputed with its
+    recorded kernel and ridge on the source's whole test split, mapped by its ``transform.npz``);
+    for an imported published file, ``metrics.reported_by_authors.test_accuracy`` (the authors'
+    figure on the original data, so a copy that is not exact may differ by more than rounding).
+
+    Returns ``{"claimed", "claimed_by", "recomputed", "diff", "tolerance", "within", "source", ...}``;
+    ``within`` is ``|recomputed - claimed| <= tolerance``. A wrongly published file (another
+    config's images, labels shuffled, a file swapped for a bad checkpoint) fails it.
+    Raises:
+      TransferError: the release states no figure to check, or the source cannot be read.
+    """
+    from distilled_registry import release as rel
+
+    path = Path(path)
+    prov = rel.verified(path)
+    metrics = prov.get("metrics") or {}
+    claimed, by = metrics.get("krr_test_accuracy"), "metrics.krr_test_accuracy (measured when it was made)"
+    if claimed is None:
+        claimed = (metrics.get("reported_by_authors") or {}).get("test_accuracy")
+        by = "metrics.reported_by_authors.test_accuracy (the authors' figure on the original data)"
+    if claimed is None:
+        raise transfer.TransferError(f"{str(path)!r} states no KRR test accuracy to check (no krr_test_accuracy and "
+                                     "no figure reported by the authors); `distilled-registry evaluate` measures one")
+    imported = "config" not in prov
+    got = krr_release(path, source_dir, natural=False, allow_other_source=imported)
+    diff = got["accuracy"] - float(claimed)
+    return {"claimed": float(claimed), "claimed_by": by, "recomputed": got["accuracy"], "diff": diff,
+            "tolerance": tolerance, "within": bool(abs(diff) <= tolerance), "test_size": got["recipe"]["test_size"],
+            "kernel": got["recipe"]["kernel"], "reg": got["recipe"]["reg"], "source": got["source"],
+            "wall_seconds": got["wall_seconds"]}

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .limits import MAX_DEPTH  # deepest kernel; a convnet is also limited by its images (2**depth <= H, W)
+
 ARCHITECTURES = ("fc", "convnet", "convnet3")
 GETS = ("ntk", "nngp")
 IMPLS = ("nt", "fast")
@@ -58,8 +60,9 @@ class KernelSpec:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(
                 f"unknown kernel architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
-        if not isinstance(self.depth, int) or self.depth < 1:
-            raise ValueError(f"kernel depth must be a positive integer, got {self.depth!r}")
+        if not isinstance(self.depth, int) or not 1 <= self.depth <= MAX_DEPTH:
+            raise ValueError(f"--depth {self.depth!r} is out of range: the kernel's depth is 1..{MAX_DEPTH} (hidden "
+                             "layers of fc; pooling blocks of convnets, also at most log2 of the image side)")
         if self.get not in GETS:
             raise ValueError(f"kernel 'get' must be one of {GETS}, got {self.get!r}")
         if self.impl not in IMPLS:
@@ -91,9 +94,11 @@ class KernelSpec:
         h, w = shape[1], shape[2]
         m = self.min_image_size()
         if h < m or w < m:
+            deepest = max(0, min(int(h), int(w)).bit_length() - 1)  # floor(log2(min(H, W)))
+            fix = f"give --depth {deepest} or less" if deepest >= 1 else "use --kernel fc"
             raise ValueError(
-                f"{self.architecture} with depth {self.depth} pools {self.depth} times by 2, so image "
-                f"height and width must be at least {m}; got {h}x{w}")
+                f"--depth {self.depth} is too deep for {h}x{w} images: {self.architecture} with depth {self.depth} "
+                f"pools {self.depth} times by 2, so image height and width must be at least {m}; got {h}x{w}; {fix}")
 
 
 def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):

@@ -112,11 +112,16 @@ def measure_tile(spec: KernelSpec, image_shape: tuple[int, int, int], tile: int 
 
 
 def tiles(n: int, m: int, tile: int, with_ss: bool = True) -> dict:
-    """Tiles of one pass: ``K_ss`` upper triangle and ``K_ts`` cut into ``tile x tile`` blocks."""
-    sb, tb = math.ceil(n / tile), math.ceil(m / tile)
+    """Tiles of one pass with ``--tile tile``: ``K_ss`` upper triangle in ``b x b`` tiles and ``K_ts`` in
+    ``b_t x b`` tiles, ``b = block_size(n, tile)``, ``b_t = block_size(m, tile)`` (as :class:`Tiling` cuts them)."""
+    from .tiling import Tiling
+
+    t = Tiling.for_tile(n, m, tile)
+    sb, tb = t.support_blocks, t.target_blocks
     ss = sb * (sb + 1) // 2 if with_ss else 0
     ts = tb * sb
-    return {"ss": ss, "ts": ts, "total": ss + ts, "entries_computed": (ss + ts) * tile * tile}
+    return {"ss": ss, "ts": ts, "total": ss + ts, "block": t.block, "target_block": t.target_block,
+            "entries_computed": ss * t.block ** 2 + ts * t.target_block * t.block}
 
 
 def target_size(target_batch: int, num_classes: int, train_size: int) -> int:
@@ -145,12 +150,13 @@ def plan(config, source_info: dict, workers: int, tile: int, timing: TileTiming,
     per_pass = ss_entries + ts_entries
     passes = config.steps if kip else 1
     t = tiles(n, m, tile)
-    if planned_tile_timing is not None and planned_tile_timing.tile == tile:
+    b = max(t["block"], t["target_block"])  # the tile a step is timed by: at most --tile (balanced blocks)
+    if planned_tile_timing is not None and planned_tile_timing.tile == b:
         tile_s = planned_tile_timing.seconds if kip else planned_tile_timing.forward_seconds
-        tile_basis = f"a measured {tile}x{tile} tile"
+        tile_basis = f"a measured {b}x{b} tile"
     else:
-        tile_s = (timing.per_entry if kip else timing.forward_per_entry) * tile * tile
-        tile_basis = f"{tile * tile} x the per-entry cost of the measured {timing.tile}x{timing.tile} tile"
+        tile_s = (timing.per_entry if kip else timing.forward_per_entry) * b * b
+        tile_basis = f"{b * b} x the per-entry cost of the measured {timing.tile}x{timing.tile} tile"
     waves = math.ceil(t["total"] / workers)
     pass_s = waves * tile_s
     eval_entries = 2 * (n * n + n * int(source_info["test_size"]))  # distilled and natural support sets
@@ -158,7 +164,7 @@ def plan(config, source_info: dict, workers: int, tile: int, timing: TileTiming,
     out = {
         "algorithm": config.algorithm, "kernel": config.kernel.to_dict(),
         "image_shape": list(source_info["image_shape"]), "support_size": n, "target_size": m,
-        "steps": passes if kip else 0, "workers": workers, "tile": tile,
+        "steps": passes if kip else 0, "workers": workers, "tile": tile, "block": b,
         "entries_per_step" if kip else "entries": {"k_ss_upper": ss_entries, "k_ts": ts_entries, "total": per_pass},
         "entries_total": per_pass * passes,
         "tiles_per_step" if kip else "tiles": t,

@@ -58,4 +58,4 @@ def fit_transform(x_train: np.ndarray, zca: bool, zca_reg: float = 0.1, fitted_o
         params["zca_recipe"] = ("rows mean-removed and unit-normed; cov = X^T X / N; "
                                 "W = U diag((s + zca_reg*trace(cov)/d)^-1/2) U^T")
         w = zca_matrix((x_train - mean) / std, zca_reg)
-    return Transform(mean=mean, std=std, zca=w, params=params)
+    return Transform(mean=mean, std=std, zca=w, params=params, image_shape=tuple(int(v) for v in x_train.shape[1:]))

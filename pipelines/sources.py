@@ -18,6 +18,11 @@ Where the data come from:
   ``cifar10-jpg.tar.gz``); else ``tfds.load``.
 - ``cifar100``: ``cifar-100-python/`` or ``cifar-100-python.tar.gz`` (fine labels); else TFDS.
 - ``svhn_cropped``: ``train_32x32.mat`` and ``test_32x32.mat``; else TFDS.
+
+Whatever the reader, the decoded arrays are checked before any work (:func:`check_split`): both
+splits non-empty, the source's image shape, pixels that are uint8 values (finite whole numbers in
+``[0, pixel max]`` when a file holds floats), labels in ``[0, C)`` and every class present in each
+split. An IDX header is checked against the file's size before anything is allocated.
 """
 
 from __future__ import annotations
@@ -27,19 +32,24 @@ import gzip
 import hashlib
 import io
 import os
-import pickle
 import re
+import math
 import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from distilled_registry.errors import UserError
+from distilled_registry.errors import UsageError, UserError
 
 
 class SourceError(UserError):
     """A source dataset could not be read: says which file and what layout was expected."""
+
+
+class SourceUsageError(SourceError, UsageError):
+    """A ``--source`` or ``--source-dir`` the command line got wrong (exit 2)."""
 
 
 MNIST_CLASSES = [str(i) for i in range(10)]
@@ -60,6 +70,11 @@ SOURCES = {
     "cifar100": ("cifar100", "unknown", "https://www.cs.toronto.edu/~kriz/cifar.html", 255),
     "svhn_cropped": ("svhn_cropped", "unknown", "http://ufldl.stanford.edu/housenumbers/", 255),
 }
+
+
+# (H, W, C) of each source's images: a file holding anything else is refused.
+IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
+                "cifar100": (32, 32, 3), "svhn_cropped": (32, 32, 3)}
 
 
 @dataclasses.dataclass
@@ -129,30 +144,95 @@ def load_source(name: str, source_dir: str | os.PathLike | None = None) -> Sourc
       SourceError: unknown name, missing or malformed files (naming the file and the layout).
     """
     if name not in SOURCES:
-        raise SourceError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
+        raise SourceUsageError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
     if name == "digits":
         if source_dir is not None:
-            raise SourceError("the digits source ships inside scikit-learn; drop --source-dir")
+            raise SourceUsageError("the digits source ships inside scikit-learn; drop --source-dir")
         return _digits()
     if source_dir is not None:
         d = Path(source_dir)
         if not d.is_dir():
-            raise SourceError(f"--source-dir {str(d)!r} is not a directory")
+            raise SourceUsageError(f"--source-dir {str(d)!r} is not a directory")
         reader = {"mnist": _idx_source, "fashion_mnist": _idx_source, "cifar10": _cifar10_local,
                   "cifar100": _cifar100_local, "svhn_cropped": _svhn_local}[name]
         return reader(name, d)
     return _tfds_source(name)
 
 
-def _finish(name, xtr_u8, ytr, xte_u8, yte, class_names, origin, files=None, exact=True) -> Source:
-    """Fingerprint the integer data, then scale to float32 [0, 1]."""
-    ytr = np.asarray(ytr, np.int64)
-    yte = np.asarray(yte, np.int64)
+def _finish(name, xtr_u8, ytr, xte_u8, yte, class_names, origin, files=None, exact=True,
+            where: dict[str, str] | None = None) -> Source:
+    """Check the decoded data (:func:`check_split`), fingerprint the integers, then scale to float32 [0, 1].
+
+    ``where`` names what each split was read from (``{"train": ..., "test": ...}``) for the
+    messages; default: the origin.
+    """
+    where = where or {}
+    xtr_u8, ytr = check_split(name, "train", xtr_u8, ytr, class_names, where.get("train", origin))
+    xte_u8, yte = check_split(name, "test", xte_u8, yte, class_names, where.get("test", origin))
     fp = fingerprint_arrays({"x_train": xtr_u8, "y_train": ytr, "x_test": xte_u8, "y_test": yte})
     scale = np.float32(SOURCES[name][3])
     return Source(name=name, x_train=xtr_u8.astype(np.float32) / scale, y_train=ytr,
                   x_test=xte_u8.astype(np.float32) / scale, y_test=yte, class_names=list(class_names),
                   fingerprint=fp, origin=origin, files=files or {}, exact=exact)
+
+
+def check_split(name: str, split: str, x, y, class_names: list, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(pixels uint8 (N, H, W, C), labels int64 (N,))`` of one split, after checking them; else SourceError.
+
+    Checked, before any work: the split is not empty; images have the source's shape
+    (:data:`IMAGE_SHAPES`); pixels are integers in ``[0, pixel max]``, or floats that are finite
+    whole numbers in that range (an SVHN ``.mat`` may hold floats); labels are integers (or whole
+    floats) in ``[0, C)``, one per image; every one of the ``C`` classes has at least one image.
+    Each message names the source, the file or origin, the split, the value and what is expected.
+    """
+    top = SOURCES[name][3]
+    at = f"{name} ({where}) {split} split"
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim == 0 or len(x) == 0:
+        raise SourceError(f"{at} is empty: no images; a source needs images in both its train and test splits")
+    shape = tuple(int(v) for v in x.shape[1:])
+    if shape != IMAGE_SHAPES[name]:
+        raise SourceError(f"{at}: images are {shape}; {name} images are {IMAGE_SHAPES[name]} (H, W, C)")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            what = "NaN" if np.isnan(x[first]) else "infinite"
+            raise SourceError(f"{at}: pixels hold {int(bad.sum())} non-finite value(s), the first {what} at index "
+                              f"{first}; expected whole numbers in [0, {top}]")
+    elif x.dtype.kind not in "iu":
+        raise SourceError(f"{at}: pixels have dtype {x.dtype}; expected integers in [0, {top}]")
+    lo, hi = x.min(), x.max()
+    if lo < 0 or hi > top:
+        raise SourceError(f"{at}: pixels range over [{lo:g}, {hi:g}], outside [0, {top}]; the file is damaged or "
+                          "of another format")
+    if x.dtype.kind == "f":
+        frac = x != np.floor(x)
+        if frac.any():
+            raise SourceError(f"{at}: pixel {x[frac][0]:g} is not a whole number; expected whole numbers in "
+                              f"[0, {top}] (uint8 values)")
+    if y.ndim != 1 or len(y) != len(x):
+        raise SourceError(f"{at}: {len(x)} images but labels of shape {y.shape}; expected one label per image")
+    c = len(class_names)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.floor(np.where(np.isfinite(y), y, 0)))
+        if bad.any():
+            raise SourceError(f"{at}: label {y[bad][0]!r} is not a whole number; expected class ids in [0, {c})")
+    elif y.dtype.kind not in "iu":
+        raise SourceError(f"{at}: labels have dtype {y.dtype}; expected integer class ids in [0, {c})")
+    out = (y < 0) | (y >= c)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise SourceError(f"{at}: label {y[i]:g} (at index {i}) is outside [0, {c}) for the {c} classes")
+    y = y.astype(np.int64)
+    absent = np.flatnonzero(np.bincount(y, minlength=c) == 0)
+    if len(absent):
+        k = int(absent[0])
+        more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise SourceError(f"{at}: class {k} ({class_names[k]!r}){more} is absent: no image has that label; every "
+                          f"one of the {c} classes must be present, or a release would silently lack it")
+    return x.astype(np.uint8), y
 
 
 def _sha256_file(path: Path) -> str:
@@ -196,23 +276,49 @@ IDX_FILES = {
 }
 
 
+IDX_MAX_NDIM = 4        # labels 1, images 3 (a channel axis: 4)
+GZIP_MAX_RATIO = 1100   # deflate expands at most ~1032x: what a .gz of a given size can hold
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (gzipped or not): magic ``0x0000 08 <ndim>``, big-endian uint32 dims, uint8 data."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Read an IDX file (gzipped or not): magic ``0x0000 08 <ndim>``, big-endian uint32 dims, uint8 data.
+
+    The header is checked before the data is read: ``ndim`` in 1..:data:`IDX_MAX_NDIM`, and the
+    product of the dims (exact, no overflow) at most what the file can hold (its size after the
+    header; :data:`GZIP_MAX_RATIO` times its size when gzipped). Then exactly that many bytes must follow.
+    """
+    gz = path.suffix == ".gz"
+    where = repr(str(path))
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as e:
-        raise SourceError(f"cannot read IDX file {str(path)!r}: {e}") from e
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise SourceError(f"{str(path)!r} is not an IDX file of unsigned bytes (bad magic {raw[:4]!r})")
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise SourceError(f"{str(path)!r} is truncated: header says {dims} = {int(np.prod(dims))} "
-                          f"bytes, found {data.size}")
-    return data.reshape(dims)
+        size = path.stat().st_size
+        with (gzip.open if gz else open)(path, "rb") as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:3] != b"\0\0\x08":
+                raise SourceError(f"{where} is not an IDX file of unsigned bytes (bad magic {magic!r})")
+            ndim = magic[3]
+            if not 1 <= ndim <= IDX_MAX_NDIM:
+                raise SourceError(f"{where}: its IDX header gives {ndim} dimensions; image and label files have 1 to "
+                                  f"{IDX_MAX_NDIM} (MNIST: 3 for images, 1 for labels): a damaged header")
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise SourceError(f"{where} is truncated inside its IDX header ({ndim} dimensions)")
+            dims = struct.unpack(">" + "I" * ndim, raw_dims)
+            n = math.prod(dims)
+            if gz and n > GZIP_MAX_RATIO * size:
+                raise SourceError(f"{where}: its IDX header says {dims} = {n:,} bytes of data, more than a gzip file "
+                                  f"of {size:,} bytes can hold: a damaged header")
+            if not gz and n != size - 4 - 4 * ndim:
+                raise SourceError(f"{where}: its IDX header says {dims} = {n:,} bytes of data, but the file holds "
+                                  f"{size - 4 - 4 * ndim:,} bytes after the header: truncated, or a damaged header")
+            raw = f.read(n + 1)
+    except SourceError:
+        raise
+    except (OSError, EOFError, zlib.error) as e:
+        raise SourceError(f"cannot read IDX file {where}: {e}") from e
+    if len(raw) != n:
+        raise SourceError(f"{where} is truncated: header says {dims} = {n:,} bytes, found "
+                          f"{len(raw) if len(raw) < n else 'more'}")
+    return np.frombuffer(raw, np.uint8).reshape(dims)
 
 
 def _idx_source(name: str, d: Path) -> Source:
@@ -225,11 +331,15 @@ def _idx_source(name: str, d: Path) -> Source:
     for split in ("train", "test"):
         if len(arr[f"{split}_images"]) != len(arr[f"{split}_labels"]):
             raise SourceError(f"{name}: {split} images and labels differ in length in {str(d)!r}")
+        if arr[f"{split}_images"].ndim != 3:
+            raise SourceError(f"{name}: {str(d / IDX_FILES[f'{split}_images'])!r} holds an array of shape "
+                              f"{arr[f'{split}_images'].shape}; expected images (N, 28, 28)")
     files = {f: _sha256_file(d / f) for f in IDX_FILES.values()}
     classes = MNIST_CLASSES if name == "mnist" else FASHION_CLASSES
     return _finish(name, arr["train_images"][..., None], arr["train_labels"],
                    arr["test_images"][..., None], arr["test_labels"], classes, origin="local:idx",
-                   files=files)
+                   files=files, where={s: str(d / f"{IDX_FILES[s + '_images']}, {IDX_FILES[s + '_labels']}")
+                                       for s in ("train", "test")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,14 +347,18 @@ def _idx_source(name: str, d: Path) -> Source:
 
 
 def _unpickle(raw: bytes, where: str) -> dict:
-    try:
-        return pickle.loads(raw, encoding="bytes")
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a malformed file
-        raise SourceError(f"{where} is not a CIFAR python batch (pickle): {e}") from e
+    """The dict of a CIFAR python batch, parsed without unpickling (:mod:`.cifar_batches`): no file runs code."""
+    from . import cifar_batches
+
+    return cifar_batches.read_batch(raw, where)
 
 
-def _cifar_rows_to_nhwc(data: np.ndarray) -> np.ndarray:
-    return np.asarray(data, np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+def _cifar_rows_to_nhwc(data: np.ndarray, where: str = "CIFAR data") -> np.ndarray:
+    """Rows of 3072 channel-major pixels -> (N, 32, 32, 3), dtype kept (``_finish`` checks the values)."""
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise SourceError(f"{where}: pixel rows of shape {data.shape}; expected (N, 3072), one 32x32 RGB image a row")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
 
 def _get(d: dict, key: str):
@@ -313,14 +427,17 @@ def _prefix(members: _Members, marker: str) -> str:
 
 def _cifar10_py(members: _Members, rel: str) -> Source:
     pre = _prefix(members, "test_batch") if members._tar is not None else ""
+    from .cifar_batches import images_and_labels
+
     xs, ys = [], []
     for i in range(1, 6):
-        b = _unpickle(members.read(f"{pre}data_batch_{i}"), f"{rel}/data_batch_{i}")
-        xs.append(_cifar_rows_to_nhwc(_get(b, "data")))
-        ys.append(np.asarray(_get(b, "labels")))
-    t = _unpickle(members.read(f"{pre}test_batch"), f"{rel}/test_batch")
-    return _finish("cifar10", np.concatenate(xs), np.concatenate(ys), _cifar_rows_to_nhwc(_get(t, "data")),
-                   np.asarray(_get(t, "labels")), CIFAR10_CLASSES, origin="local:cifar10-python")
+        where = f"{rel}/data_batch_{i}"
+        rows, y = images_and_labels(_unpickle(members.read(f"{pre}data_batch_{i}"), where), where)
+        xs.append(_cifar_rows_to_nhwc(rows))
+        ys.append(y)
+    rows, y = images_and_labels(_unpickle(members.read(f"{pre}test_batch"), f"{rel}/test_batch"), f"{rel}/test_batch")
+    return _finish("cifar10", np.concatenate(xs), np.concatenate(ys), _cifar_rows_to_nhwc(rows), y,
+                   CIFAR10_CLASSES, origin="local:cifar10-python")
 
 
 def _cifar10_bin(members: _Members, rel: str) -> Source:
@@ -379,12 +496,18 @@ def _cifar100_local(name: str, d: Path) -> Source:
         if p.exists():
             members = _Members(p)
             pre = _prefix(members, "test") if members._tar is not None else ""
-            tr = _unpickle(members.read(pre + "train"), f"{rel}/train")
-            te = _unpickle(members.read(pre + "test"), f"{rel}/test")
+            from .cifar_batches import images_and_labels
+
+            xtr, ytr = images_and_labels(_unpickle(members.read(pre + "train"), f"{rel}/train"), f"{rel}/train",
+                                         "fine_labels")
+            xte, yte = images_and_labels(_unpickle(members.read(pre + "test"), f"{rel}/test"), f"{rel}/test",
+                                         "fine_labels")
             meta = _unpickle(members.read(pre + "meta"), f"{rel}/meta")
-            classes = [c.decode() if isinstance(c, bytes) else c for c in _get(meta, "fine_label_names")]
-            src = _finish("cifar100", _cifar_rows_to_nhwc(_get(tr, "data")), _get(tr, "fine_labels"),
-                          _cifar_rows_to_nhwc(_get(te, "data")), _get(te, "fine_labels"), classes,
+            names = _get(meta, "fine_label_names")
+            if not isinstance(names, list) or len(names) != 100 or not all(isinstance(c, (bytes, str)) for c in names):
+                raise SourceError(f"{rel}/meta: 'fine_label_names' must be a list of the 100 class names")
+            classes = [c.decode("latin-1") if isinstance(c, bytes) else c for c in names]
+            src = _finish("cifar100", _cifar_rows_to_nhwc(xtr), ytr, _cifar_rows_to_nhwc(xte), yte, classes,
                           origin="local:cifar100-python")
             if p.is_file():
                 src.files = {rel: _sha256_file(p)}
@@ -406,12 +529,17 @@ def _svhn_local(name: str, d: Path) -> Source:
             m = loadmat(p)
         except Exception as e:  # noqa: BLE001
             raise SourceError(f"svhn_cropped: cannot read {str(p)!r} as a MATLAB file: {e}") from e
-        x = np.transpose(m["X"], (3, 0, 1, 2)).astype(np.uint8)
-        y = m["y"].reshape(-1).astype(np.int64) % 10  # SVHN stores digit 0 as label 10
-        arrays += [x, y]
+        x, y = m.get("X"), m.get("y")
+        if not isinstance(x, np.ndarray) or x.ndim != 4 or not isinstance(y, np.ndarray) or y.size != x.shape[-1]:
+            raise SourceError(f"svhn_cropped: {str(p)!r} must hold X (32, 32, 3, N) and y (N, 1); got X "
+                              f"{getattr(x, 'shape', None)} and y {getattr(y, 'shape', None)}")
+        y = y.reshape(-1)
+        if y.dtype.kind in "iuf" and np.isfinite(y).all() and ((y >= 1) & (y <= 10)).all():
+            y = y % 10  # SVHN stores digit 0 as label 10; any other value is left for _finish to refuse
+        arrays += [np.transpose(x, (3, 0, 1, 2)), y]  # values and dtype kept: _finish checks them
     files = {f: _sha256_file(d / f) for f in ("train_32x32.mat", "test_32x32.mat")}
     return _finish("svhn_cropped", *arrays, [str(i) for i in range(10)], origin="local:svhn-mat",
-                   files=files)
+                   files=files, where={"train": str(d / "train_32x32.mat"), "test": str(d / "test_32x32.mat")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,6 +565,6 @@ def _tfds_source(name: str) -> Source:
     known = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES,
              "svhn_cropped": MNIST_CLASSES}
     classes = known.get(name) or builder.info.features["label"].names
-    return _finish(name, splits["train"]["image"].astype(np.uint8), splits["train"]["label"],
-                   splits["test"]["image"].astype(np.uint8), splits["test"]["label"], classes,
+    return _finish(name, splits["train"]["image"], splits["train"]["label"],
+                   splits["test"]["image"], splits["test"]["label"], classes,
                    origin=f"tfds:{tfds_name}:{builder.info.version}")

@@ -1,8 +1,9 @@
 """Cutting the kernel matrices of a KIP step into fixed-shape tiles, and putting them back.
 
-Support images ``X_s`` (n) and target images ``X_t`` (m) are cut into blocks of ``block`` rows;
-the last block of each is padded (with copies of the set's first row, so every padded input is a
-valid image) to the full shape, so jit compiles one shape per kernel. Tiles:
+Support images ``X_s`` (n) and target images ``X_t`` (m) are cut into blocks of ``block`` and
+``target_block`` rows (:func:`block_size`: balanced, at most ``--tile``); the last block of each
+is padded (with copies of the set's first row, so every padded input is a valid image) to the
+full shape, so jit compiles one shape per kind of tile. Tiles:
 
 - ``ss`` tiles ``(i, j)`` with ``i <= j``: ``k(X_s[i], X_s[j])``, the upper triangle of ``K_ss``;
   the lower triangle is mirrored from it.
@@ -36,15 +37,37 @@ class Tile:
         return (("s" if self.kind == "ss" else "t") + str(self.row), "s" + str(self.col))
 
 
+def block_size(n: int, tile: int) -> int:
+    """Rows per block for ``n`` support images and a ``--tile`` of ``tile``: ``ceil(n / ceil(n / tile))``.
+
+    The fewest blocks of at most ``tile`` rows, balanced, so the support set is padded by less than
+    one row per block (100 images with ``--tile 128``: one block of 100, not one of 128 holding 28
+    copies; 500 images: four blocks of 125, not four of 128). It depends on ``n`` and ``tile`` only,
+    so every backend cuts the same tiles and rounds the same way.
+    """
+    if tile < 1 or n < 1:
+        raise ValueError(f"tile and support size must be >= 1, got tile {tile}, n {n}")
+    return math.ceil(n / math.ceil(n / tile))
+
+
 @dataclasses.dataclass(frozen=True)
 class Tiling:
     n: int      # support size
     m: int      # target size
-    block: int  # rows per block
+    block: int  # rows per support block
+    target_block: int = 0  # rows per target block (0: ``block``)
 
     def __post_init__(self):
-        if self.block < 1:
-            raise ValueError(f"tile size must be >= 1, got {self.block}")
+        if self.block < 1 or self.target_block < 0:
+            raise ValueError(f"tile size must be >= 1, got {self.block} (targets {self.target_block})")
+        if not self.target_block:
+            object.__setattr__(self, "target_block", self.block)
+
+    @classmethod
+    def for_tile(cls, n: int, m: int, tile: int) -> "Tiling":
+        """The tiling a run with ``--tile tile`` uses: support and target blocks of :func:`block_size`
+        rows each (``ss`` tiles are ``b_s x b_s``, ``ts`` tiles ``b_t x b_s``, both at most ``tile x tile``)."""
+        return cls(n, m, block_size(n, tile), block_size(m, tile) if m else 0)
 
     @property
     def support_blocks(self) -> int:
@@ -52,7 +75,7 @@ class Tiling:
 
     @property
     def target_blocks(self) -> int:
-        return math.ceil(self.m / self.block)
+        return math.ceil(self.m / self.target_block)
 
     def tiles(self, with_ss: bool = True) -> list[Tile]:
         out = []
@@ -69,17 +92,17 @@ class Tiling:
         """``{"s0": ..., "t0": ...}``: padded blocks of the support and target images."""
         out = {f"s{i}": b for i, b in enumerate(pad_blocks(x_s, self.block))}
         if x_t is not None:
-            out.update({f"t{i}": b for i, b in enumerate(pad_blocks(x_t, self.block))})
+            out.update({f"t{i}": b for i, b in enumerate(pad_blocks(x_t, self.target_block))})
         return out
 
     def assemble(self, tiles: list[Tile], outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(K_ss (n, n), K_ts (m, n))`` from tile results (K_ss mirrored from its upper triangle)."""
-        b = self.block
+        b, tb = self.block, self.target_block
         dtype = np.asarray(outs[0]).dtype if outs else np.float32
         k_ss = np.zeros((self.support_blocks * b,) * 2, dtype)
-        k_ts = np.zeros((self.target_blocks * b, self.support_blocks * b), dtype)
+        k_ts = np.zeros((self.target_blocks * tb, self.support_blocks * b), dtype)
         for tile, k in zip(tiles, outs):
-            r, c = slice(tile.row * b, (tile.row + 1) * b), slice(tile.col * b, (tile.col + 1) * b)
+            r, c = self._rows(tile), slice(tile.col * b, (tile.col + 1) * b)
             if tile.kind == "ss":
                 k_ss[r, c] = k
                 k_ss[c, r] = np.asarray(k).T
@@ -89,19 +112,24 @@ class Tiling:
 
     def cotangents(self, tiles: list[Tile], g_ss: np.ndarray, g_ts: np.ndarray) -> list[np.ndarray]:
         """Per-tile cotangents of the loss from ``dL/dK_ss (n, n)`` and ``dL/dK_ts (m, n)``."""
-        b = self.block
+        b, tb = self.block, self.target_block
         gs = np.zeros((self.support_blocks * b,) * 2, g_ss.dtype)
         gs[: self.n, : self.n] = g_ss
-        gt = np.zeros((self.target_blocks * b, self.support_blocks * b), g_ts.dtype)
+        gt = np.zeros((self.target_blocks * tb, self.support_blocks * b), g_ts.dtype)
         gt[: self.m, : self.n] = g_ts
         out = []
         for tile in tiles:
-            r, c = slice(tile.row * b, (tile.row + 1) * b), slice(tile.col * b, (tile.col + 1) * b)
+            r, c = self._rows(tile), slice(tile.col * b, (tile.col + 1) * b)
             if tile.kind == "ss":
                 out.append(gs[r, c] if tile.row == tile.col else gs[r, c] + gs[c, r].T)
             else:
                 out.append(gt[r, c])
         return out
+
+    def _rows(self, tile: Tile) -> slice:
+        """The rows of ``K_ss`` (an ``ss`` tile) or ``K_ts`` (a ``ts`` tile) that ``tile`` covers."""
+        b = self.block if tile.kind == "ss" else self.target_block
+        return slice(tile.row * b, (tile.row + 1) * b)
 
     def support_gradient(self, tiles: list[Tile], grads: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """``dL/dX_s (n, ...)``: per-tile input gradients summed per support block, in tile order."""

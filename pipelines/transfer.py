@@ -49,7 +49,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -360,10 +359,13 @@ def load_test_split(prov: dict, path: Path, source_dir: str | None, allow_other_
             f"at {str(path)!r} was distilled from fingerprint {want}: its test split would not be the one the "
             "release was made for. Point --source-dir at the data the release was made from, or pass "
             "--allow-other-source to evaluate on this copy anyway (recorded as such)")
-    tfile = path / prov.get("preprocessing", {}).get("file", "transform.npz")
-    if not tfile.is_file():
-        raise TransferError(f"{str(path)!r} has no {tfile.name}: without the release's transform the test split "
+    from distilled_registry import release as rel
+
+    tname = prov["preprocessing"].get("file", rel.TRANSFORM_FILE)
+    if tname not in prov["files"] or not (path / tname).is_file():
+        raise TransferError(f"{str(path)!r} has no {tname}: without the release's transform the test split "
                             "cannot be mapped into the space of its images")
+    tfile = rel.member(path, tname, prov["files"])
     t = Transform.load(tfile)
     return t.apply(src.x_test), src.y_test, src, same
 
@@ -426,7 +428,7 @@ def evaluate_release(path: str | os.PathLike, source_dir: str | None = None, con
     if progress:
         print(f"transfer: {prov['name']} ({len(data['images'])} images) -> {spec.architecture} width "
               f"{config.width}, {config.steps} steps, seeds {list(config.seeds)}", flush=True)
-    tpath = path / prov.get("preprocessing", {}).get("file", "transform.npz")
+    tpath = rel.member(path, prov["preprocessing"].get("file", rel.TRANSFORM_FILE), prov["files"])
     validation = None
     if len(config.candidates()) > 1:
         from distilled_registry.transform import Transform
@@ -456,25 +458,28 @@ def evaluate_release(path: str | os.PathLike, source_dir: str | None = None, con
 def record(path: str | os.PathLike, key: str, value: dict) -> dict:
     """Set ``provenance["metrics"][key] = value`` in the release at ``path``; returns the new provenance.
 
-    The release is verified first; only ``provenance.json`` changes (its files stay byte for byte,
-    so their sha256 in ``provenance["files"]`` still hold). The new provenance is checked against
-    the schema, written to a temporary file beside it and moved into place with ``os.replace``.
+    Under an exclusive lock (``.<folder>.lock`` beside the release folder, so concurrent records do not
+    lose each other's figures), the release is verified again and must still hold the ``data.npz`` the
+    figures were measured on (``value["data_sha256"]``: a release replaced meanwhile is refused). Only
+    ``provenance.json`` changes (the other files stay byte for byte, so their sha256 still hold); it is
+    checked against the schema and written atomically, its temporary file made beside the release
+    folder, not in it, so a killed ``evaluate`` leaves the release exactly as it was.
     """
+    from distilled_registry import atomic
     from distilled_registry import provenance as schema
     from distilled_registry import release as rel
 
     path = Path(path)
-    prov = rel.verified(path)
-    prov = json.loads(json.dumps(prov))
-    prov["metrics"][key] = value
-    schema.validate(prov, f"the provenance to write to {str(path / rel.PROVENANCE_FILE)!r}")
-    fd, tmp = tempfile.mkstemp(prefix=".provenance.", suffix=".tmp", dir=path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(prov, indent=2, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path / rel.PROVENANCE_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic.lock(path.parent / f".{path.name}.lock", what=str(path)):
+        prov = rel.verified(path)
+        measured_on = value.get("data_sha256")
+        if measured_on and measured_on != prov["files"][rel.DATA_FILE]["sha256"]:
+            raise rel.ReleaseError(f"{str(path)!r} was replaced while it was being evaluated (data.npz sha256 "
+                                   f"{prov['files'][rel.DATA_FILE]['sha256']}, evaluated {measured_on}); "
+                                   "nothing recorded: evaluate it again")
+        prov = json.loads(json.dumps(prov))
+        prov["metrics"][key] = value
+        schema.validate(prov, f"the provenance to write to {str(path / rel.PROVENANCE_FILE)!r}")
+        atomic.write_text(path / rel.PROVENANCE_FILE, json.dumps(prov, indent=2, sort_keys=True) + "\n",
+                          tmp_dir=path.parent)
     return prov

@@ -37,3 +37,14 @@ def fc_kernel():
     from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
 
     return make_kernel_fn(KernelSpec("fc", depth=1))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty store at ``tmp_path/store`` (``$DISTILLED_REGISTRY_HOME``), with no mirror, release URL
+    base or source folder taken from the caller's environment."""
+    h = tmp_path / "store"
+    monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(h))
+    for var in ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR", "DISTILLED_REGISTRY_URL_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    return h

@@ -25,16 +25,21 @@ def arrays(n_per_class: int = 2, num_classes: int = 10, shape=(8, 8, 1), seed: i
             "class_ids": np.repeat(np.arange(num_classes), n_per_class).astype(np.int64)}
 
 
-def provenance(data: dict, seed: int = 0) -> dict:
+def provenance(data: dict, seed: int = 0, family: str = "kip_digits") -> dict:
+    """A schema-valid provenance for ``data``; ``seed`` is the top-level seed (the arrays' seed).
+
+    ``config`` is the catalog spec of ``kip_digits/ipc10`` (whatever the arrays), so the release
+    may be put into a store under that name; ``family`` is the provenance's ``name``.
+    """
     n, num_classes = data["labels"].shape
     shape = list(data["images"].shape[1:])
     kernel = {"architecture": "fc", "depth": 1, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
     return copy.deepcopy({
         "schema": "distilled_registry.provenance/1",
-        "name": "kip_digits",
-        "config": {"source": "digits", "algorithm": "kip", "kernel": kernel, "ipc": n // num_classes, "steps": 3,
-                   "learning_rate": 0.04, "target_batch": 50, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
-                   "zca": False, "zca_reg": 0.1, "seed": seed, "eval_block": 1000},
+        "name": family,
+        "config": {"source": "digits", "algorithm": "kip", "kernel": kernel, "ipc": 10, "steps": 300,
+                   "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
+                   "zca": False, "zca_reg": 0.1, "seed": 0, "eval_block": 1000},
         "source": {"name": "digits", "origin": "synthetic", "fingerprint_sha256": SHA, "files_sha256": {},
                    "exact_copy": True, "image_shape": shape, "num_classes": num_classes,
                    "class_names": [str(i) for i in range(num_classes)], "train_size": 100, "test_size": 50,
@@ -54,10 +59,14 @@ def provenance(data: dict, seed: int = 0) -> dict:
     })
 
 
-def write(path, seed: int = 0, **kw) -> tuple[Path, dict]:
-    """Write a synthetic release at ``path``; returns ``(path, arrays)``."""
-    data = arrays(seed=seed, **kw)
+def files(data: dict) -> dict[str, bytes]:
+    """The files of a synthetic release: ``data.npz`` and an identity ``transform.npz`` (the provenance names it)."""
     c = data["images"].shape[-1]
-    files = {rel.DATA_FILE: rel.data_bytes(**data),
-             rel.TRANSFORM_FILE: Transform(np.zeros(c, np.float32), np.ones(c, np.float32)).to_bytes()}
-    return rel.write_release(path, files, provenance(data, seed)), data
+    return {rel.DATA_FILE: rel.data_bytes(**data),
+            rel.TRANSFORM_FILE: Transform(np.zeros(c, np.float32), np.ones(c, np.float32)).to_bytes()}
+
+
+def write(path, seed: int = 0, family: str = "kip_digits", **kw) -> tuple[Path, dict]:
+    """Write a synthetic release at ``path``; returns ``(path, arrays)`` (``kw``: :func:`arrays`'s)."""
+    data = arrays(seed=seed, **kw)
+    return rel.write_release(path, files(data), provenance(data, seed, family)), data

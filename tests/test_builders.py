@@ -253,7 +253,7 @@ def test_published_release_downloads_and_a_tampered_copy_fails(release, arrays, 
         builder_testing.assert_same_arrays(builder_testing.stack(list(tfds.as_numpy(ds))), arrays)
         assert info.metadata["release"]["origin"] == url
         got = sorted(p.suffix for p in (tmp_path / "tfds1" / "downloads").rglob("*") if p.is_file())
-        assert got == [".INFO", ".INFO", ".json", ".npz"]  # provenance.json and data.npz, downloaded
+        assert got == [".json", ".npz"]  # provenance.json and data.npz, downloaded, verified and kept
 
         # 2. a URL base given to the builder (or by $DISTILLED_REGISTRY_URL_BASE) instead
         builder_testing.assert_same_arrays(builder_testing.stack(list(tfds.data_source(
@@ -393,10 +393,10 @@ def test_push_uploads_the_export_and_never_the_token(home, tmp_path, monkeypatch
     # a folder holding the token is refused, and the token is not printed
     folder = tmp_path / "export"
     assert cli.main(["export-hf", "kip_digits", "--out", str(folder)]) == 0
-    (folder / "notes.txt").write_text(f"token={token}\n")
+    (folder / "README.md").write_text((folder / "README.md").read_text() + f"\ntoken={token}\n")  # a file it uploads
     calls.clear()
     capsys.readouterr()
-    assert cli.main(["push", "kip_digits", "--repo-id", "me/kip_digits", "--folder", str(folder)]) == 2
+    assert cli.main(["push", "kip_digits", "--repo-id", "me/kip_digits", "--folder", str(folder)]) == 1
     out, err = capsys.readouterr()
     assert "contains your Hugging Face token" in err and token not in out + err and calls == []
     assert cli.main(["push", "kip_digits", "--repo-id", "not a repo id"]) == 2

@@ -15,7 +15,7 @@ from distilled_registry import release as rel
 def release_dir(tmp_path_factory):
     """A synthetic RGB release (ZCA-free), put into a store so it carries a release name."""
     tmp = tmp_path_factory.mktemp("croissant")
-    src, data = syn.write(tmp / "made", n_per_class=3, num_classes=4, shape=(4, 4, 3), seed=7)
+    src, data = syn.write(tmp / "made", n_per_class=3, num_classes=4, shape=(4, 4, 3), seed=7, family="kip_cifar10")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DISTILLED_REGISTRY_HOME", str(tmp / "store"))
         path = store.add(src, "kip_cifar10/ipc3-test", "1.2.3")

@@ -73,19 +73,19 @@ def test_zca_and_convnet_run(tmp_path):
     assert prov["preprocessing"]["zca"] is True and prov["kernel"]["architecture"] == "convnet3"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--source", "imagenet"], "unknown source 'imagenet'"),
-    (["--source", "mnist", "--source-dir", "EMPTY"], "missing train-images-idx3-ubyte.gz"),
-    (["--ipc", "0"], "--ipc .* positive integer, got 0"),
-    (["--reg=-1e-3"], "--reg .* >= 0, got -0.001"),
-    (["--kernel", "convnet", "--depth", "4"], "at least 16; got 8x8"),
+@pytest.mark.parametrize("args, message, code", [
+    (["--source", "imagenet"], "unknown source 'imagenet'", 2),
+    (["--source", "mnist", "--source-dir", "EMPTY"], "missing train-images-idx3-ubyte.gz", 1),  # the files: runtime
+    (["--ipc", "0"], "--ipc .* positive integer, got 0", 2),
+    (["--reg=-1e-3"], "--reg .* >= 0, got -0.001", 2),
+    (["--kernel", "convnet", "--depth", "4"], "at least 16; got 8x8", 2),
 ])
-def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message):
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message, code):
     empty = tmp_path / "empty"
     empty.mkdir()
     args = [str(empty) if a == "EMPTY" else a for a in args]
     out = tmp_path / "rel"
-    assert cli.main(["distill", "--out", str(out), "--quiet", "--steps", "1"] + args) == 2
+    assert cli.main(["distill", "--out", str(out), "--quiet", "--steps", "1"] + args) == code
     err = capsys.readouterr().err
     assert "error:" in err
     import re

@@ -36,7 +36,7 @@ def test_zca_whitens_when_barely_regularised():
 
 def test_transform_round_trip_and_standardisation(tmp_path):
     rng = np.random.default_rng(2)
-    x = rng.uniform(size=(40, 4, 4, 3)).astype(np.float32) * [1, 2, 3]
+    x = rng.uniform(size=(40, 4, 4, 3)).astype(np.float32) * [0.5, 0.75, 1.0]  # raw pixels: within [0, 1]
     t = fit_transform(x, zca=True, zca_reg=0.1, fitted_on="abc")
     mean, std = channel_stats(x)
     z = (x - mean) / std

@@ -31,15 +31,6 @@ SHARED_SHA = {"images.npy": "ce7a5298a63405148c0d823e88f0806bd2192ec5223f7bf04ac
               "labels.npy": "117548e69b14ee8338658e0c9b42b7e7693c04ae7c1455295017d15be8cbaac8"}
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "store"
-    monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(h))
-    monkeypatch.delenv(published.URL_ENV, raising=False)
-    monkeypatch.delenv("DISTILLED_REGISTRY_SOURCE_DIR", raising=False)
-    return h
-
-
 def arrays(n: int = 10, c: int = 10, shape=(28, 28, 1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, *shape)).astype(np.float32)
@@ -261,7 +252,7 @@ def test_bad_inputs_are_refused_and_write_nothing(home, tmp_path, capsys, case, 
         d = tmp_path / "kip" / "mnist" / "ConvNet_ssize10_nozca_l_noaug_ckpt0.npz"
         d.parent.mkdir(parents=True)
         d.write_bytes(b"not a zip file")
-    assert cli.main(["import-published", str(d)]) == 2
+    assert cli.main(["import-published", str(d)]) == 1  # the file's content: a runtime failure
     assert message in capsys.readouterr().err
     assert stored_names(home) == []
 
@@ -337,7 +328,7 @@ def test_download_pins_and_refuses_a_tampered_copy(home, tmp_path, monkeypatch, 
 
         # a second, tampered copy (valid arrays, other bytes) is refused; the stored release stays as it was
         write_file(root, "kip/mnist/ConvNet_ssize10_nozca_l_noaug_ckpt1500.npz", seed=99)
-        assert cli.main(["import-published", "kip_mnist/ipc1", "--overwrite"]) == 2
+        assert cli.main(["import-published", "kip_mnist/ipc1", "--overwrite"]) == 1
         err = capsys.readouterr().err
         assert "refusing kip/mnist/ConvNet_ssize10_nozca_l_noaug_ckpt1500.npz" in err and sha in err
         assert dr.load("kip_mnist/ipc1").provenance["origin"]["files_sha256"] == o["files_sha256"]
@@ -353,7 +344,7 @@ def test_download_pins_and_refuses_a_tampered_copy(home, tmp_path, monkeypatch, 
         assert cli.main(["import-published", base + "ls/mnist/ConvNet_ssize10_nozca.npz"]) == 0
         assert dr.load("ls_mnist/ipc1").provenance["origin"]["url"] == base + "ls/mnist/ConvNet_ssize10_nozca.npz"
         capsys.readouterr()
-        assert cli.main(["import-published", "kip_mnist/ipc1-convnet-nozca-l-aug-ckpt1000"]) == 2
+        assert cli.main(["import-published", "kip_mnist/ipc1-convnet-nozca-l-aug-ckpt1000"]) == 1
         assert "HTTP 404" in capsys.readouterr().err
 
 
@@ -365,7 +356,7 @@ def test_the_pin_is_checked_by_verify(home, tmp_path, monkeypatch, capsys):
     pins = json.loads((home / published.PINS_FILE).read_text())
     pins["files"]["ls/mnist/ConvNet_ssize10_nozca.npz"]["sha256"] = "0" * 64
     (home / published.PINS_FILE).write_text(json.dumps(pins))
-    assert cli.main(["verify", str(path)]) == 2
+    assert cli.main(["verify", str(path)]) == 1
     assert "the original file's sha256 differs from its pin" in capsys.readouterr().err
 
 
@@ -376,7 +367,7 @@ def test_the_schema_keeps_runs_strict_and_asks_imports_for_their_origin(home, tm
     import synthetic_release as syn
 
     prov = syn.provenance(syn.arrays())
-    prov["files"] = {"data.npz": {"sha256": "0" * 64, "size": 1}}
+    prov["files"] = {"data.npz": {"sha256": "0" * 64, "size": 1}, "transform.npz": {"sha256": "0" * 64, "size": 1}}
     validate(prov)
     for key in ("config", "seed", "timing", "environment", "backend"):
         with pytest.raises(ProvenanceError, match=f"'{key}' is a required property"):

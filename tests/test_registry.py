@@ -125,7 +125,7 @@ def test_flipped_byte_in_the_real_release(home, release, tmp_path, monkeypatch, 
     b = bytearray(f.read_bytes())
     b[len(b) // 2] ^= 0xFF
     f.write_bytes(bytes(b))
-    assert cli.main(["verify", NAME]) == 2
+    assert cli.main(["verify", NAME]) == 1  # a damaged release: a runtime failure
     assert "failed verification: data.npz (sha256" in capsys.readouterr().err
     with pytest.raises(rel.ReleaseError, match="data.npz: sha256"):
         dr.load(NAME)
@@ -135,7 +135,7 @@ def test_a_failed_regenerate_leaves_no_release(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(tmp_path / "store"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cli.main(["regenerate", "ls_mnist/ipc1", "--source-dir", str(empty), "--quiet"]) == 2
+    assert cli.main(["regenerate", "ls_mnist/ipc1", "--source-dir", str(empty), "--quiet"]) == 1  # missing files
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
     assert list((tmp_path / "store").rglob("*")) == []  # nothing half-written, no staging left
     assert cli.main(["regenerate", "kip_digits/ipc11", "--quiet"]) == 2
@@ -206,6 +206,7 @@ def test_plan_digits_measures_and_counts(capsys):
     assert p["entries_per_step"] == {"k_ss_upper": n * (n + 1) // 2, "k_ts": m * n, "total": n * (n + 1) // 2 + m * n}
     assert p["entries_total"] == 300 * p["entries_per_step"]["total"]
     assert p["tiles_per_step"]["ss"] == 13 * 14 // 2 and p["tiles_per_step"]["ts"] == 169 * 13
+    assert p["tile"] == 8 and p["block"] == 8  # 100 = 12 blocks of 8 + 4: blocks stay 8 (ceil(100 / 13) = 8)
     assert p["measured_tile"]["tile"] == 2 and p["measured_tile"]["forward_seconds"] > 0
     assert p["measured_planned_tile"]["tile"] == 8  # cheap enough to time the planned tile too
     assert p["hours"] == pytest.approx(300 * math.ceil(p["tiles_per_step"]["total"] / 4) * p["tile_seconds"] / 3600)
@@ -216,7 +217,7 @@ def test_plan_kip_cifar10_ipc10_on_256_workers(capsys):
     out = capsys.readouterr().out
     assert "kernel entries per step: 505,050 = K_ss upper triangle 5,050 + K_ts 500,000" in out
     assert "kernel entries in total: 505,050,000 (1000 steps)" in out
-    assert "tiles per step (8x8 entries each): 8,216 = K_ss 91 + K_ts 8,125" in out
+    assert "tiles per step (8x8 entries each, --tile 8): 8,216 = K_ss 91 + K_ts 8,125" in out
     assert re.search(r"per-entry cost, measured here: [\d.,]+ m?s \(forward\+backward\) from one 2x2 tile", out), out
     # a cheap kernel (impl fast) has its 8x8 tile measured too; an expensive one is extrapolated from 2x2
     assert re.search(r"a 8x8 tile is then [\d.,]+ s \(64 x the per-entry cost of the measured 2x2 tile", out) or \

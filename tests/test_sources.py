@@ -74,10 +74,10 @@ def test_cifar10_python_batches_are_nhwc(tmp_path):
     d.mkdir()
     rows = {}
     for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
-        rows[name] = _cifar_rows(4, i)
-        (d / name).write_bytes(pickle.dumps({b"data": rows[name], b"labels": [0, 1, 2, 3]}))
+        rows[name] = _cifar_rows(10, i)  # every class in every split: a source lacking one is refused
+        (d / name).write_bytes(pickle.dumps({b"data": rows[name], b"labels": list(range(10))}))
     src = load_source("cifar10", tmp_path)
-    assert src.x_train.shape == (20, 32, 32, 3)
+    assert src.x_train.shape == (50, 32, 32, 3)
     # channel c of pixel (h, w) is row byte c*1024 + h*32 + w
     r = rows["test_batch"][2]
     assert src.x_test[2, 5, 7, 1] * 255 == pytest.approx(r[1 * 1024 + 5 * 32 + 7])
@@ -87,11 +87,11 @@ def test_cifar10_binary_batches(tmp_path):
     d = tmp_path / "cifar-10-batches-bin"
     d.mkdir()
     for i, name in enumerate([f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]):
-        rows = _cifar_rows(3, i)
-        labels = np.array([[7], [8], [9]], np.uint8)
+        rows = _cifar_rows(10, i)
+        labels = np.arange(10, dtype=np.uint8)[::-1, None]  # every class in every split
         (d / name).write_bytes(np.concatenate([labels, rows], 1).tobytes())
     src = load_source("cifar10", tmp_path)
-    assert src.x_train.shape == (15, 32, 32, 3) and list(src.y_test) == [7, 8, 9]
+    assert src.x_train.shape == (50, 32, 32, 3) and list(src.y_test) == list(range(9, -1, -1))
     (d / "test_batch.bin").write_bytes(b"\0" * 100)
     with pytest.raises(SourceError, match="test_batch.bin.*3073"):
         load_source("cifar10", tmp_path)
@@ -103,7 +103,7 @@ def test_cifar10_jpeg_tarball_layout(tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for split, n in (("train", 2), ("test", 1)):
-            for cls in sources.CIFAR10_CLASSES[:3]:
+            for cls in sources.CIFAR10_CLASSES:  # every class in every split
                 for k in range(n):
                     img = io.BytesIO()
                     Image.fromarray(np.full((32, 32, 3), 40 * k + 10, np.uint8)).save(img, format="JPEG")
@@ -112,7 +112,7 @@ def test_cifar10_jpeg_tarball_layout(tmp_path):
                     tar.addfile(info, io.BytesIO(img.getvalue()))
     (tmp_path / "cifar10-jpg.tar.gz").write_bytes(buf.getvalue())
     src = load_source("cifar10", tmp_path)
-    assert src.x_train.shape == (6, 32, 32, 3) and list(src.y_train) == [0, 0, 1, 1, 2, 2]
+    assert src.x_train.shape == (20, 32, 32, 3) and list(src.y_train) == list(np.repeat(np.arange(10), 2))
     assert not src.exact and src.origin == "local:cifar10-jpeg"
     assert "cifar10-jpg.tar.gz" in src.files
 
@@ -124,9 +124,9 @@ def test_cifar10_nothing_readable(tmp_path):
 
 def test_tfds_path_with_mocked_data():
     tfds = pytest.importorskip("tensorflow_datasets")
-    with tfds.testing.mock_data(num_examples=12):
+    with tfds.testing.mock_data(num_examples=100):  # random labels: enough for every class to be present
         src = load_source("fashion_mnist")
-    assert src.x_train.shape == (12, 28, 28, 1) and src.origin.startswith("tfds:fashion_mnist:")
+    assert src.x_train.shape == (100, 28, 28, 1) and src.origin.startswith("tfds:fashion_mnist:")
     assert src.class_names == sources.FASHION_CLASSES
 
 

@@ -19,13 +19,6 @@ NAME = "kip_digits/ipc10"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "store"
-    monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(h))
-    return h
-
-
-@pytest.fixture
 def stored(home, tmp_path):
     """A synthetic release put into the store as kip_digits/ipc10:1.0.0; returns (folder, arrays)."""
     src, data = syn.write(tmp_path / "made")
@@ -120,7 +113,7 @@ def test_flipped_byte_fails_verify_and_load_naming_the_file(stored, capsys):
     assert cli.main(["verify", NAME]) == 0
     capsys.readouterr()
     _flip_byte(path / "data.npz", at=path.joinpath("data.npz").stat().st_size - 300)
-    assert cli.main(["verify", NAME]) == 2
+    assert cli.main(["verify", NAME]) == 1
     out, err = capsys.readouterr()
     assert re.search(r"BAD\s+data\.npz: sha256 [0-9a-f]{64}, provenance\.json records", out), out
     assert "failed verification: data.npz" in err and "croissant.json" not in err
@@ -134,7 +127,7 @@ def test_truncated_data_npz(stored, capsys):
     path, _ = stored
     f = path / "data.npz"
     f.write_bytes(f.read_bytes()[:1000])
-    assert cli.main(["verify", str(path)]) == 2
+    assert cli.main(["verify", str(path)]) == 1
     assert "data.npz (size 1000 bytes, provenance.json records" in capsys.readouterr().err
     with pytest.raises(rel.ReleaseError, match=r"data\.npz: size 1000 bytes, .*truncated"):
         dr.load(NAME)
@@ -155,7 +148,7 @@ def test_schema_invalid_provenance_is_refused(stored, capsys, edit, message):
     prov = json.loads(f.read_text())
     edit(prov)
     f.write_text(json.dumps(prov))
-    assert cli.main(["verify", NAME]) == 2
+    assert cli.main(["verify", NAME]) == 1
     err = capsys.readouterr().err
     assert "provenance.json" in err and re.search(message, err), err
     with pytest.raises(ProvenanceError, match=message):
@@ -166,7 +159,7 @@ def test_missing_and_extra_files_are_named(stored, capsys):
     path, _ = stored
     (path / "transform.npz").unlink()
     (path / "notes.txt").write_text("hello")
-    assert cli.main(["verify", NAME, "--json"]) == 2
+    assert cli.main(["verify", NAME, "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     bad = {f["name"]: f["problem"] for f in report["files"] if not f["ok"]}
     assert bad == {"transform.npz": "missing",
@@ -187,13 +180,14 @@ def test_a_failed_write_leaves_nothing(tmp_path):
 def test_overwrite_replaces_atomically(tmp_path):
     out, _ = syn.write(tmp_path / "rel", seed=0)
     data = syn.arrays(seed=1)
-    rel.write_release(out, {rel.DATA_FILE: rel.data_bytes(**data)}, syn.provenance(data, seed=1), overwrite=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["rel"]  # no temporary or old folder left
-    assert rel.read_provenance(out)["seed"] == 1 and not (out / "transform.npz").exists()
+    rel.write_release(out, syn.files(data), syn.provenance(data, seed=1), overwrite=True)
+    # no temporary or old folder left; the lock file that serialises replacements stays (never deleted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".rel.lock", "rel"]
+    assert rel.read_provenance(out)["seed"] == 1
 
 
 def test_list_and_info_cover_the_store(stored, capsys, home, tmp_path):
-    src, _ = syn.write(tmp_path / "custom")
+    src, _ = syn.write(tmp_path / "custom", family="kip_custom")
     store.add(src, "kip_custom/mine", "0.1.0")  # not in the catalog: listed as such
     assert cli.main(["list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
@@ -223,7 +217,7 @@ def test_record_release_in_a_catalog_copy(stored, tmp_path, monkeypatch, capsys)
     c = json.loads(cat.read_text())
     c["families"]["kip_digits"]["configs"]["ipc10"]["releases"]["1.0.0"] = rec2
     cat.write_text(json.dumps(c))
-    assert cli.main(["verify", NAME]) == 2
+    assert cli.main(["verify", NAME]) == 1
     assert "sha256 differs from the catalog's record" in capsys.readouterr().err
 
 

@@ -132,7 +132,7 @@ def test_source_fingerprint_must_match(kip_release, tmp_path, capsys):
     (path / "provenance.json").write_text(json.dumps(p))
     with pytest.raises(transfer.TransferError, match="fingerprint"):
         transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, seeds=(0,)))
-    assert cli.main(["evaluate", str(path), "--transfer", "--seeds", "1", "--steps", "5"]) == 2
+    assert cli.main(["evaluate", str(path), "--transfer", "--seeds", "1", "--steps", "5"]) == 1
     assert "fingerprint" in capsys.readouterr().err
     r = transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, width=64, seeds=(0,), lr_factors=(0.5,),
                                                                        weight_decays=(1e-4,)),
@@ -145,5 +145,7 @@ def test_release_without_transform_is_refused(kip_release, tmp_path):
     p = json.loads((path / "provenance.json").read_text())
     p["preprocessing"]["file"] = "missing.npz"
     (path / "provenance.json").write_text(json.dumps(p))
-    with pytest.raises(transfer.TransferError, match="transform"):
+    from distilled_registry.errors import UserError  # the schema refuses a transform file it does not list
+
+    with pytest.raises(UserError, match="transform"):
         transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, seeds=(0,)))

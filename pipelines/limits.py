@@ -1,0 +1,21 @@
+"""The bounds of a run's options, in one place: checked before any work, and stated by ``--help``.
+
+numpy-free and JAX-free, so the command line can show them without importing the pipelines.
+
+- ``MAX_TILE``: rows per kernel tile (``--tile``, ``plan --tile``, ``plan --measure-tile``). One tile's
+  vjp holds its ``tile x tile`` kernel entries and every intermediate of the kernel recursion for
+  them (for a ConvNet, per entry, a covariance per pixel pair), so memory grows with ``tile**2``.
+  4096 rows (16.8 M entries) is far past what a step needs (the default is 128) and refuses the
+  typing slips (an extra zero or three) that would only end in an out-of-memory error; inside the
+  bound a ConvNet tile can still outgrow memory, which the CLI reports in one line (exit 1).
+- ``MAX_WORKERS``: Ray actors (``--workers``), and the workers ``plan`` divides a step between.
+- ``MAX_SEED``: seeds feed numpy's generators, which take ``0..2**32-1``.
+- ``MAX_DEPTH``: the kernel's depth (``--depth``): hidden layers of ``fc``, pooling blocks of the
+  ConvNets. A ConvNet of depth ``d`` pools ``d`` times by 2, so its images need sides of at least
+  ``2**d`` (``KernelSpec.check_images``): 3 for digits (8x8), 4 for MNIST (28x28), 5 for CIFAR (32x32).
+"""
+
+MAX_TILE = 4096
+MAX_WORKERS = 4096
+MAX_SEED = 2 ** 32 - 1
+MAX_DEPTH = 32
