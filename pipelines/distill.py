@@ -291,9 +291,14 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
 
     t_eval = time.perf_counter()
     ev = dict(reg=config.reg, block=config.eval_block)
-    natural = krr.evaluate(kernel_fn, x0, y0, data.x_test, src.y_test, progress="natural eval" if progress else None, **ev)
-    distilled = krr.evaluate(kernel_fn, images, labels, data.x_test, src.y_test,
-                             progress="distilled eval" if progress else None, **ev)
+    if np.array_equal(images, x0):  # LS keeps the real images: one kernel pass serves both figures
+        natural, distilled = krr.evaluate_labels(kernel_fn, x0, [y0, labels], data.x_test, src.y_test,
+                                                 progress="eval" if progress else None, **ev)
+    else:
+        natural = krr.evaluate(kernel_fn, x0, y0, data.x_test, src.y_test,
+                               progress="natural eval" if progress else None, **ev)
+        distilled = krr.evaluate(kernel_fn, images, labels, data.x_test, src.y_test,
+                                 progress="distilled eval" if progress else None, **ev)
     eval_seconds = time.perf_counter() - t_eval
 
     files = {

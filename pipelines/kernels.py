@@ -107,7 +107,9 @@ def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):
     ``width`` (hidden units or channels) and ``out_dim`` (outputs of the last Dense) only shape the
     finite network of ``init_fn`` / ``apply_fn``; ``kernel_fn`` does not depend on them.
     """
-    from neural_tangents import stax
+    from .nt_compat import stax as import_stax
+
+    stax = import_stax()
 
     def dense(width):
         return stax.Dense(width, W_std=spec.W_std, b_std=spec.b_std, parameterization="ntk")

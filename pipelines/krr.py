@@ -68,10 +68,23 @@ def evaluate(kernel_fn: KernelFn, x_s: np.ndarray, y_s: np.ndarray, x_test: np.n
     Returns ``{"accuracy": float, "mse": float, "test_size": m}`` where mse is
     ``0.5 * mean((pred - centred_one_hot)^2)`` like the training loss.
     """
+    return evaluate_labels(kernel_fn, x_s, [y_s], x_test, labels_test, reg, block, progress)[0]
+
+
+def evaluate_labels(kernel_fn: KernelFn, x_s: np.ndarray, label_sets: list[np.ndarray], x_test: np.ndarray,
+                    labels_test: np.ndarray, reg: float = DEFAULT_REG, block: int = 1000,
+                    progress: str | None = None) -> list[dict]:
+    """:func:`evaluate` of one support set ``x_s`` (n, ...) under several label matrices (each (n, C)).
+
+    ``K_ss`` and ``K(x_test, x_s)``, the whole cost, are computed once; each label set gets its own
+    ``alpha = (K_ss + reg * tr(K_ss)/n * I)^-1 Y``. Label Solve keeps the real images, so its
+    release and the natural baseline share every kernel entry: one pass instead of two. Each result
+    equals :func:`evaluate` of that label set alone.
+    """
     k_ss = kernel_matrix(kernel_fn, x_s, x_s, block=block)
-    alpha = np.asarray(fit(jnp.asarray(k_ss), jnp.asarray(y_s), reg))
-    num_classes = y_s.shape[1]
-    correct, sq = 0, 0.0
+    alphas = [np.asarray(fit(jnp.asarray(k_ss), jnp.asarray(y), reg)) for y in label_sets]
+    num_classes = label_sets[0].shape[1]
+    correct, sq = [0] * len(alphas), [0.0] * len(alphas)
     starts = range(0, len(x_test), block)
     if progress:
         from tqdm.auto import tqdm
@@ -79,9 +92,10 @@ def evaluate(kernel_fn: KernelFn, x_s: np.ndarray, y_s: np.ndarray, x_test: np.n
     for i in starts:
         xb = x_test[i:i + block]
         k_bs = kernel_matrix(kernel_fn, xb, x_s, block=block)
-        pred = k_bs @ alpha
         yb = centered_one_hot(labels_test[i:i + block], num_classes)
-        correct += int(np.sum(np.argmax(pred, 1) == labels_test[i:i + block]))
-        sq += float(np.sum((pred - yb) ** 2))
+        for j, alpha in enumerate(alphas):
+            pred = k_bs @ alpha
+            correct[j] += int(np.sum(np.argmax(pred, 1) == labels_test[i:i + block]))
+            sq[j] += float(np.sum((pred - yb) ** 2))
     m = len(x_test)
-    return {"accuracy": correct / m, "mse": 0.5 * sq / (m * num_classes), "test_size": m}
+    return [{"accuracy": c / m, "mse": 0.5 * e / (m * num_classes), "test_size": m} for c, e in zip(correct, sq)]

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.experimental import enable_x64
+from jax_x64 import enable_x64
 
 from distilled_registry.pipelines import convnet_kernel, kernels
 

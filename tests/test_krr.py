@@ -32,3 +32,24 @@ def test_batched_evaluation_equals_dense(digits, fc_kernel):
     mse = 0.5 * np.mean((pred - krr.centered_one_hot(digits.y_test, 10)) ** 2)
     np.testing.assert_allclose(small["mse"], mse, rtol=1e-4)
     assert small["test_size"] == len(digits.x_test)
+
+
+def test_one_kernel_pass_for_several_label_sets_equals_separate_evaluations(digits, fc_kernel):
+    """LS's release and its natural baseline share the support images: evaluating both from one pass
+    over K(x_test, x_s) gives exactly what two separate evaluations give, and counts one pass."""
+    x_s, x_t = digits.x_train[:40], digits.x_test[:130]
+    y0 = krr.centered_one_hot(digits.y_train[:40], 10)
+    y1 = np.random.default_rng(0).normal(size=y0.shape).astype(np.float32)  # other labels, same images
+    calls = []
+
+    def counting(a, b):
+        calls.append((len(a), len(b)))
+        return fc_kernel(a, b)
+
+    both = krr.evaluate_labels(counting, x_s, [y0, y1], x_t, digits.y_test[:130], block=50)
+    one_pass = list(calls)
+    calls.clear()
+    apart = [krr.evaluate(counting, x_s, y, x_t, digits.y_test[:130], block=50) for y in (y0, y1)]
+    assert both == apart  # bit for bit
+    assert len(calls) == 2 * len(one_pass) and sum(a * b for a, b in one_pass) == 40 * 40 + 130 * 40
+    assert both[0]["accuracy"] != both[1]["accuracy"]  # the two label sets really differ

@@ -1,0 +1,60 @@
+"""neural-tangents 0.6.5 on current jax: the few names it imports that jax moved, put back first.
+
+neural-tangents stays the reference the fast kernels are tested against, but its last release
+(0.6.5) imports names that left jax's public modules in jax 0.6:
+
+- ``jax.core.Jaxpr``, ``JaxprEqn``, ``Literal``, ``Var``, ``Primitive`` (jax keeps them in
+  ``jax._src.core``; the public copies are in ``jax.extend.core``);
+- the module ``jax.util`` (``safe_map``, ``safe_zip``: now ``jax._src.util``);
+- ``jax.interpreters.ad.zeros_like_p`` (now ``jax._src.ad_util.zeros_like_p``).
+
+:func:`stax` sets each missing name from where jax keeps it now, never replacing one that exists
+(so on jax <= 0.5.3 it changes nothing), then imports ``neural_tangents.stax``. It is called only
+where neural-tangents is imported (:func:`kernels.stax_network`); the project's own kernels need
+neither neural-tangents nor these names. ``tests/test_convnet_kernel.py`` holds neural-tangents'
+kernels and gradients, imported this way, against the fast kernels on the installed jax.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+_CORE_NAMES = ("Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive")
+
+
+def restore() -> list[str]:
+    """Put back the names neural-tangents 0.6.5 imports from jax; returns those it had to set."""
+    import jax
+    import jax.core
+    import jax.interpreters.ad as ad
+    from jax._src import ad_util
+    from jax._src import core as src_core
+    from jax._src import util as src_util
+
+    done = []
+    for name in _CORE_NAMES:
+        if not hasattr(jax.core, name):
+            setattr(jax.core, name, getattr(src_core, name))
+            done.append(f"jax.core.{name}")
+    if "jax.util" not in sys.modules:
+        try:
+            import jax.util  # noqa: F401 - present up to jax 0.5
+        except ImportError:
+            util = types.ModuleType("jax.util", "safe_map and safe_zip for neural-tangents 0.6.5 (see nt_compat)")
+            util.safe_map, util.safe_zip = src_util.safe_map, src_util.safe_zip
+            sys.modules["jax.util"] = util
+            jax.util = util
+            done.append("jax.util")
+    if not hasattr(ad, "zeros_like_p"):
+        ad.zeros_like_p = ad_util.zeros_like_p
+        done.append("jax.interpreters.ad.zeros_like_p")
+    return done
+
+
+def stax():
+    """``neural_tangents.stax``, importable on the installed jax (names restored first)."""
+    restore()
+    from neural_tangents import stax as nt_stax
+
+    return nt_stax
