@@ -25,7 +25,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             if a.dtype == object:
                 raise TypeError(f"array {name!r} has dtype object, which a release cannot hold")
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(a), allow_pickle=False)
+            # np.ascontiguousarray would turn a 0-d array into shape (1,): keep every shape as it is
+            np.lib.format.write_array(member, np.require(a, requirements="C"), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
             info.external_attr = 0o644 << 16
             zf.writestr(info, member.getvalue())

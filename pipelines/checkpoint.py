@@ -81,6 +81,9 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
                               "remove it to start afresh")
     if not all(np.isfinite(a).all() for a in leaves):
         raise CheckpointError(f"{str(f)!r} holds NaN or infinite values; remove it to start afresh")
+    # each leaf in the template's shape: checkpoints written before npz_bytes kept 0-d arrays saved
+    # Adam's step count as shape (1,), which broadcasts to the same values but compiles another program
+    leaves = [np.reshape(a, np.shape(b)) for a, b in zip(leaves, want)]
     learned, fixed, opt_state = jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
     return KipState(step, learned, fixed, opt_state), losses
 

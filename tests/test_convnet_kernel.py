@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax_x64 import enable_x64
+from jax_x64 import enable_x64, float64_reference
 
 from distilled_registry.pipelines import convnet_kernel, kernels
 
@@ -90,6 +90,10 @@ def test_equals_neural_tangents_float32(images, arch, depth, get):
     ("digits8", "convnet", 3, "ntk"), ("rand16", "convnet3", 2, "nngp"),
 ])
 def test_equals_neural_tangents_float64(images, arch, depth, get):
+    float64_reference(__file__, "_compare_float64", images, arch, depth, get)
+
+
+def _compare_float64(images: str, arch: str, depth: int, get: str) -> None:
     with enable_x64():
         x1, x2 = _images(images, np.float64)
         nt, fast = _pair(arch, depth, get)
@@ -122,6 +126,15 @@ def test_gradient_of_an_image_set_against_itself():
     the derivative of the NTK's arc-cosine factor is singular. Both implementations use the same
     convention there (zero derivative of sqrt at 0); float64 shows they agree, float32 that the
     gradient stays finite."""
+    float64_reference(__file__, "_self_gradient_float64")
+    x, _ = _images("digits8")
+    weights = np.random.default_rng(2).normal(size=(len(x), len(x)))
+    _, fast32 = _pair("convnet", 1, "ntk")
+    g32 = jax.jit(jax.grad(lambda a: jnp.sum(weights.astype(np.float32) * fast32(a, a))))(x)
+    assert np.all(np.isfinite(g32))
+
+
+def _self_gradient_float64() -> None:
     x, _ = _images("digits8")
     weights = np.random.default_rng(2).normal(size=(len(x), len(x)))
     with enable_x64():
@@ -129,9 +142,6 @@ def test_gradient_of_an_image_set_against_itself():
         loss = lambda f: jax.jit(jax.grad(lambda a: jnp.sum(weights * f(a, a))))  # noqa: E731
         xd = x.astype(np.float64)
         assert _norm_rel(loss(fast)(xd), loss(nt)(xd)) < 1e-6
-    _, fast32 = _pair("convnet", 1, "ntk")
-    g32 = jax.jit(jax.grad(lambda a: jnp.sum(weights.astype(np.float32) * fast32(a, a))))(x)
-    assert np.all(np.isfinite(g32))
 
 
 def test_batching_does_not_change_the_kernel():
