@@ -142,6 +142,26 @@ class LocalWorkers:
         pass
 
 
+def actor_options(resources: dict, workers: int, one_thread: bool = False) -> dict:
+    """Ray options of each tile actor on a cluster with ``resources`` (``ray.cluster_resources()``).
+
+    One CPU each; where the cluster has GPUs, also one GPU each (``num_gpus=1``), so
+    ``--workers N`` spreads the tiles over N GPUs and jax in each actor computes on its own one.
+    More workers than GPUs would leave actors waiting for a GPU forever: ValueError instead, before
+    any actor starts.
+    """
+    opts: dict = {"num_cpus": 1, "max_restarts": 3, "max_task_retries": 0}
+    gpus = int(resources.get("GPU", 0))
+    if gpus:
+        if workers > gpus:
+            raise ValueError(f"--workers {workers} is more than the {gpus} GPU(s) of the Ray cluster; each worker "
+                             f"takes one GPU: give --workers {gpus} or less")
+        opts["num_gpus"] = 1
+    if one_thread:
+        opts["runtime_env"] = {"env_vars": ONE_THREAD_ENV}
+    return opts
+
+
 class RayWorkers:
     """``n`` Ray actors, each a :class:`TileWorker`; tiles dealt round-robin in tile order.
 
@@ -180,9 +200,12 @@ class RayWorkers:
                 ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False,
                          _node_ip_address="127.0.0.1")
                 self._started_ray = True
-        opts: dict = {"num_cpus": 1, "max_restarts": 3, "max_task_retries": 0}
-        if one_thread:
-            opts["runtime_env"] = {"env_vars": ONE_THREAD_ENV}
+        try:
+            opts = actor_options(ray.cluster_resources(), workers, one_thread)
+        except ValueError:
+            if self._started_ray:
+                ray.shutdown()
+            raise
         actor_cls = ray.remote(TileWorker)
         self.actors = [actor_cls.options(**opts).remote(spec, i if one_thread else None) for i in range(workers)]
         self.workers = workers

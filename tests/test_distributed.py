@@ -279,3 +279,18 @@ def test_a_checkpoint_gives_back_every_leaf_with_its_shape_and_value(digits, tmp
     assert [np.shape(a) for a in got] == [np.shape(a) for a in want] and () in [np.shape(a) for a in got]
     assert all(np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype for a, b in zip(got, want))
     assert loaded.step == state.step == 4 and got_losses == losses
+
+
+@pytest.mark.parametrize("resources, workers, want", [
+    ({"CPU": 2.0}, 2, {"num_cpus": 1}),                       # no GPU: CPU actors, as before
+    ({"CPU": 16.0, "GPU": 4.0}, 4, {"num_cpus": 1, "num_gpus": 1}),  # one GPU per actor
+    ({"CPU": 16.0, "GPU": 8.0}, 2, {"num_cpus": 1, "num_gpus": 1}),
+])
+def test_each_ray_actor_takes_one_gpu_where_the_cluster_has_gpus(resources, workers, want):
+    opts = backends.actor_options(resources, workers)
+    assert {k: opts[k] for k in ("num_cpus", "num_gpus") if k in opts} == want
+
+
+def test_more_workers_than_gpus_is_refused_before_any_actor_starts():
+    with pytest.raises(ValueError, match=r"--workers 5 is more than the 4 GPU\(s\).*--workers 4 or less"):
+        backends.actor_options({"CPU": 64.0, "GPU": 4.0}, 5)
