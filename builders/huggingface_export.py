@@ -459,7 +459,7 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
                                        "learned": learned}))
         (tmp / CARD).write_text(card(family, card_rows, repo_id))
-        rel.move_into_place(tmp, out, replace=overwrite)
+        rel.move_into_place(tmp, out, replace=overwrite, check=check_replaceable)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

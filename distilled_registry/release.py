@@ -243,16 +243,20 @@ def check_replaceable(out: Path) -> None:
                            "links); refusing to replace it: choose another destination")
 
 
-def move_into_place(tmp: Path, out: Path, replace: bool = False) -> None:
+def move_into_place(tmp: Path, out: Path, replace: bool = False, check=None) -> None:
     """Make the finished folder ``tmp`` appear at ``out`` in one step (:func:`atomic.publish_dir`).
 
     Without ``replace`` an existing ``out`` (made meanwhile by another process too) raises
     ReleaseError and ``tmp`` stays for the caller to remove. With ``replace`` the old ``out`` is
     swapped out atomically and then removed: a reader sees the old folder or the new one, whole.
+    ``check(out)`` (default :func:`check_replaceable`) runs again under the lock, just before the
+    swap, so a folder put at ``out`` after the caller's first check is refused, never removed.
     """
     try:
         if replace:  # the lock a provenance record (pipelines.transfer.record) holds: never swap under it
             with atomic.lock(out.parent / f".{out.name}.lock", what=str(out)):
+                if os.path.lexists(out):
+                    (check or check_replaceable)(out)
                 old = atomic.publish_dir(tmp, out, replace=True)
         else:
             old = atomic.publish_dir(tmp, out)

@@ -41,6 +41,16 @@ class TransformError(UserError):
     """Images that do not fit a transform (shape, dtype, scale, NaN), or a transform file that cannot be read."""
 
 
+def non_finite(x: np.ndarray) -> str | None:
+    """``"3 non-finite value(s), the first NaN at index (0, 1, 2, 0)"`` for a float array ``x``; None if all finite."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return None
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (f"{int(bad.sum())} non-finite value(s), the first {'NaN' if np.isnan(x[first]) else 'infinite'} "
+            f"at index {first}")
+
+
 @dataclasses.dataclass
 class Transform:
     """Per-channel standardisation, then optional ZCA whitening.
@@ -109,12 +119,9 @@ class Transform:
         self.check_image_shape(x.shape[1:])
         if x.size == 0:
             return x.astype(np.float32)
-        bad = ~np.isfinite(x)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            what = "NaN" if np.isnan(x[first]) else "infinite"
-            raise TransformError(f"images hold {int(bad.sum())} non-finite value(s), the first {what} at index "
-                                 f"{first}; give finite pixels in [0, 1]")
+        bad = non_finite(x)
+        if bad:
+            raise TransformError(f"images hold {bad}; give finite pixels in [0, 1]")
         lo, hi = float(x.min()), float(x.max())
         if lo < INPUT_RANGE[0] or hi > INPUT_RANGE[1]:
             raise TransformError(f"images range over [min {lo:g}, max {hi:g}], not raw pixels in [0, 1]: {scale} "

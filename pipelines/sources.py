@@ -195,12 +195,11 @@ def check_split(name: str, split: str, x, y, class_names: list, where: str) -> t
     if shape != IMAGE_SHAPES[name]:
         raise SourceError(f"{at}: images are {shape}; {name} images are {IMAGE_SHAPES[name]} (H, W, C)")
     if x.dtype.kind == "f":
-        bad = ~np.isfinite(x)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            what = "NaN" if np.isnan(x[first]) else "infinite"
-            raise SourceError(f"{at}: pixels hold {int(bad.sum())} non-finite value(s), the first {what} at index "
-                              f"{first}; expected whole numbers in [0, {top}]")
+        from distilled_registry.transform import non_finite
+
+        bad = non_finite(x)
+        if bad:
+            raise SourceError(f"{at}: pixels hold {bad}; expected whole numbers in [0, {top}]")
     elif x.dtype.kind not in "iu":
         raise SourceError(f"{at}: pixels have dtype {x.dtype}; expected integers in [0, {top}]")
     lo, hi = x.min(), x.max()

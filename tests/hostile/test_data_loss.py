@@ -192,3 +192,18 @@ def test_backend_alone_never_changes_the_config():
     local = cli._config_from_args(p.parse_args(base))
     ray = cli._config_from_args(p.parse_args(base + ["--backend", "ray", "--workers", "2"]))
     assert local == ray and local.tile > 0
+
+
+def test_a_folder_put_in_place_after_the_first_check_is_refused_under_the_lock(tmp_path):
+    """write_release checks --out before the work; a user's folder that appears there meanwhile is checked
+    again under the lock, just before the swap, and refused, never removed."""
+    out = tmp_path / "rel"
+    synthetic_release.write(out, seed=0)
+    tmp = tmp_path / "new"
+    synthetic_release.write(tmp, seed=1)
+    for f in out.iterdir():  # meanwhile, --out became somebody's folder
+        f.unlink()
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(rel.ReleaseError, match="not a release folder"):
+        rel.move_into_place(tmp, out, replace=True)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"] and tmp.is_dir()
