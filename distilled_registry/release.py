@@ -125,14 +125,10 @@ def check_arrays(data: dict[str, np.ndarray], prov: dict | None = None) -> str |
 
 def _check_content(files: dict[str, bytes], prov: dict, out: Path) -> None:
     """Before a release is written: ReleaseError unless its arrays and metrics pass what :func:`verify` checks."""
-    import io
-
     try:
-        with np.load(io.BytesIO(files[DATA_FILE]), allow_pickle=False) as z:
-            data = {k: z[k] for k in DATA_KEYS}
-    except Exception as e:  # noqa: BLE001 - KeyError, BadZipFile, ValueError: not a data.npz of ours
-        raise ReleaseError(f"refusing to write {str(out)!r}: its data.npz is not readable "
-                           f"({type(e).__name__}: {e})") from e
+        data = _arrays(files[DATA_FILE], DATA_FILE)
+    except (KeyError, ReleaseError) as e:
+        raise ReleaseError(f"refusing to write {str(out)!r}: its data.npz is not readable ({e})") from e
     problem = check_arrays(data, prov) or _check_metrics(prov)
     if problem:
         raise ReleaseError(f"refusing to write {str(out)!r}: {problem}")
@@ -445,15 +441,10 @@ def read_data(path: str | os.PathLike, check: bool = False) -> dict[str, np.ndar
             raise ReleaseError(f"{str(f)!r}: {bad}; the release is damaged: run `distilled-registry verify "
                                f"{path}` and fetch or regenerate it")
     try:
-        with np.load(f, allow_pickle=False) as z:
-            missing = [k for k in DATA_KEYS if k not in z]
-            if missing:
-                raise ReleaseError(f"{str(f)!r} lacks arrays {missing}")
-            data = {k: z[k] for k in DATA_KEYS}
-    except ReleaseError:
-        raise
-    except Exception as e:  # zipfile.BadZipFile, OSError, ValueError, EOFError: a damaged or truncated file
+        content = f.read_bytes()
+    except OSError as e:
         raise ReleaseError(f"cannot read {str(f)!r}: {type(e).__name__}: {e}") from e
+    data = _arrays(content, str(f))
     if check:
         problem = check_arrays(data, prov)
         if problem:
