@@ -24,14 +24,20 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from datetime import datetime, timezone
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+from distilled_registry.pipelines import devices
 
-from distilled_registry.pipelines import kernels
+if __name__ == "__main__" and "--one-device" not in sys.argv:
+    devices.one_device_per_core()  # before jax starts: one host device per core, as the CLI does
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from distilled_registry.pipelines import kernels  # noqa: E402
 
 
 def depth_for(size: int, depth: int, divisible: bool) -> int:
@@ -154,6 +160,9 @@ def main() -> None:
     p.add_argument("--impls", nargs="+", choices=["nt", "fast"], default=["nt", "fast"],
                    help="implementations to time (both by default; fast alone where "
                         "neural-tangents is not installed)")
+    p.add_argument("--one-device", action="store_true",
+                   help="keep jax's single CPU device (default: one per core, rows of x1 spread over "
+                        "them, as the distilled-registry commands do; both implementations alike)")
     p.add_argument("--markdown", default=None, help="also write the table (markdown) to this path")
     args = p.parse_args()
 
@@ -162,7 +171,8 @@ def main() -> None:
         "# ConvNet kernel speed: neural-tangents (nt) vs fast",
         "",
         f"- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; jax {jax.__version__}; "
-        f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s)); "
+        f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s), rows of x1 "
+        f"spread over them for both implementations); "
         f"host: {platform.machine()}, {os.cpu_count()} CPU core(s)",
         f"- {args.arch}, {args.get}, W_std=sqrt(2), b_std=0.1; float32 random normal images; "
         f"{args.n}x{args.n} kernels; median of {args.repeats} timed calls after one untimed "

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.steps < 1 or (a.support is not None and a.support < 1) or (a.targets is not None and a.targets < 1):
         p.error("--steps, --support and --targets must be positive")
 
+    from distilled_registry.pipelines import devices
+
+    devices.one_device_per_core()  # on a CPU, every core a jax device, as the commands do
     import jax
 
     jax.config.update("jax_default_matmul_precision", a.precision)

@@ -224,9 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that run kernels: on a CPU they spread the work over every core (pipelines/devices.py).
+COMPUTING_COMMANDS = frozenset({"distill", "demo", "evaluate", "regenerate", "rerun", "plan"})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0, 1 runtime failure, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
+    if args.command in COMPUTING_COMMANDS:
+        from .pipelines.devices import one_device_per_core
+
+        one_device_per_core()  # every CPU core a jax device (no effect once jax is imported)
     try:
         return args.func(args)
     except UserError as e:  # UsageError (2): a bad command line; UserError (1): a file, a download, a release

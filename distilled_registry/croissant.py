@@ -15,8 +15,9 @@ Provenance, in the PROV-O vocabulary (``prov:``):
   kernel and software that ran it, the seed);
 - ``prov:generatedAtTime``: when the release was made.
 
-mlcroissant (and pandas, pyarrow) are imported inside these functions: reading a release's arrays
-never needs them.
+The JSON-LD is written as plain JSON, the same document mlcroissant's ``Metadata.to_json`` makes
+(tests/test_croissant.py holds the two side by side), so writing a release needs neither
+mlcroissant nor pandas; :func:`read_records` reads one back with mlcroissant.
 """
 
 from __future__ import annotations
@@ -60,6 +61,43 @@ def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarra
     return buf.getvalue().to_pybytes()
 
 
+# The JSON-LD context of Croissant 1.1 documents, as mlcroissant writes it.
+CONTEXT = {
+    "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
+    "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/", "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"}, "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty", "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract", "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet", "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField", "path": "cr:path",
+    "recordSet": "cr:recordSet", "references": "cr:references", "regex": "cr:regex", "repeated": "cr:repeated",
+    "replace": "cr:replace", "samplingRate": "cr:samplingRate", "sc": "https://schema.org/",
+    "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField", "transform": "cr:transform",
+}
+
+
+def _file_object(fname: str, d: dict) -> dict:
+    return {"@type": "cr:FileObject", "@id": fname, "name": fname, "contentSize": f"{d['size']} B",
+            "contentUrl": fname, "encodingFormat": _FORMATS.get(Path(fname).suffix, "application/octet-stream"),
+            "sha256": d["sha256"]}
+
+
+def _field(col: str, dtype: str, shape: str | None, desc: str) -> dict:
+    out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col}", "name": col, "description": desc}
+    if shape:
+        out.update({"cr:arrayShape": shape, "cr:isArray": True})
+    out.update({"dataType": dtype,
+                "source": {"fileObject": {"@id": RECORDS_FILE}, "extract": {"column": col}}})
+    return out
+
+
+def _iso(t: dt.datetime) -> str:
+    """``2025-01-02T03:04:05Z`` for UTC (mlcroissant's form), else the offset."""
+    text = t.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_classes: int) -> dict:
     """The Croissant JSON-LD of a release.
 
@@ -69,9 +107,6 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
         :data:`RECORDS_FILE`).
       image_shape: ``(H, W, C)``; num_classes: ``C``.
     """
-    import mlcroissant as mlc
-
-    ctx = mlc.Context(conforms_to=CROISSANT_VERSION)
     rel = provenance.get("release") or {}
     name = rel.get("name") or provenance["name"]
     cfg, src, alg = provenance.get("config", {}), provenance["source"], provenance["algorithm"]
@@ -103,36 +138,28 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
             "provenance.json holds the full recipe and the sha256 of every file.")
     created = _datetime(provenance["created"])
 
-    distribution = []
-    for fname in sorted(digests):
-        d = digests[fname]
-        distribution.append(mlc.FileObject(
-            ctx=ctx, id=fname, name=fname, content_url=fname, sha256=d["sha256"], content_size=f"{d['size']} B",
-            encoding_formats=[_FORMATS.get(Path(fname).suffix, "application/octet-stream")]))
-
-    def field(col: str, dtype, shape: str | None, desc: str):
-        return mlc.Field(ctx=ctx, id=f"{RECORD_SET}/{col}", name=col, description=desc, data_types=[dtype],
-                         is_array=True if shape else None, array_shape=shape,
-                         source=mlc.Source(ctx=ctx, file_object=RECORDS_FILE, extract=mlc.Extract(ctx=ctx, column=col)))
-
+    distribution = [_file_object(fname, digests[fname]) for fname in sorted(digests)]
     h, w, c = (int(v) for v in image_shape)
-    record_set = mlc.RecordSet(ctx=ctx, id=RECORD_SET, name=RECORD_SET, description="one record per distilled image", fields=[
-        field("image", mlc.DataType.FLOAT, f"{h},{w},{c}",
-              "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
-        field("label", mlc.DataType.FLOAT, f"{num_classes}",
-              "float32 label vector (centred one-hot, or learned)"),
-        field("class_id", mlc.DataType.INTEGER, None,
-              "class the image was initialised from: " + ", ".join(
-                  f"{i}={n}" for i, n in enumerate(src.get("class_names", [])))),
-    ])
+    fields = [
+        _field("image", "sc:Float", f"{h},{w},{c}",
+               "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
+        _field("label", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned)"),
+        _field("class_id", "sc:Integer", None, "class the image was initialised from: " + ", ".join(
+            f"{i}={n}" for i, n in enumerate(src.get("class_names", [])))),
+    ]
     licence = src.get("licence") or "unknown"
-    metadata = mlc.Metadata(
-        ctx=ctx, name=name, description=description, version=rel.get("version"),
-        license=[f"{licence} (the licence of the source dataset, {src['name']})"],
-        cite_as=alg["paper"], url=src.get("homepage"), date_created=created, date_published=created,
-        keywords=["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
-        distribution=distribution, record_sets=[record_set])
-    doc = metadata.to_json()
+    doc = {"@context": dict(CONTEXT), "@type": "sc:Dataset", "name": name, "description": description,
+           "conformsTo": CROISSANT_VERSION, "citeAs": alg["paper"], "dateCreated": _iso(created),
+           "datePublished": _iso(created),
+           "keywords": ["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
+           "license": f"{licence} (the licence of the source dataset, {src['name']})"}
+    if src.get("homepage"):
+        doc["url"] = src["homepage"]
+    if rel.get("version") is not None:
+        doc["version"] = rel["version"]
+    doc["distribution"] = distribution
+    doc["recordSet"] = [{"@type": "cr:RecordSet", "@id": RECORD_SET, "name": RECORD_SET,
+                         "description": "one record per distilled image", "field": fields}]
 
     env = provenance.get("environment", {})
     wall = float(provenance.get("timing", {}).get("wall_seconds", 0.0))

@@ -10,6 +10,18 @@ import io
 
 import numpy as np
 
+MISSING = ("matplotlib is not installed: the release has no preview.png or loss_curve.png (they are "
+           "pictures only; pip install matplotlib to have them)")
+
+
+def available() -> bool:
+    """Whether matplotlib, which draws the pictures, is installed (they are optional files)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 def _display(img: np.ndarray) -> np.ndarray:
     lo, hi = float(img.min()), float(img.max())
@@ -76,6 +88,25 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
         col0 += cols[p] + 1
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def loss_png(losses: list[float], title: str) -> bytes:
+    """PNG bytes of a KIP loss curve (log scale) against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.semilogy(np.arange(1, len(losses) + 1), losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel("KIP loss (target batch)")
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})

@@ -36,7 +36,9 @@ convolutions. Three facts make most of that work unnecessary:
    ``|d| <= R_l = 2^(depth - l) - 1`` per axis: ``|d| <= 7`` at 32x32 with three pools, 17% of
    the ``H^2 W^2`` entries (``(32 * 15 - 56)^2`` of ``32^4``).
 3. The variances ``v_a`` come from the same recursion run on each image with itself (NNGP only),
-   which costs ``O(n1 + n2)``, not ``O(n1 n2)``.
+   which costs ``O(n1 + n2)``, not ``O(n1 n2)``; and only up to the last ReLU, whose diagonal
+   needs offsets up to ``2^(depth - 1 - l) - 1`` at level ``l`` (:func:`self_layouts`: 7 slots
+   per axis at level 0 with depth 3, not 15).
 
 Layout. Each spatial axis (of ``n`` pixels at level 0) is stored either
 
@@ -65,17 +67,23 @@ minor axis of 15 slots or of 2 pool phases ran several times slower). Per layer:
 Loops: over the images of ``x2`` (``lax.map``; their windows are built once), and within, over
 batches of images of ``x1`` (``lax.scan``), about ``2^18`` level-0 entries per array on CPU so a
 batch stays in the L2/L3 caches, ``2^24`` on accelerators. Every batch is rematerialised in the
-backward pass (``jax.checkpoint``), so the memory of the vjp stays that of one batch.
+backward pass (``jax.checkpoint``), so the memory of the vjp stays that of one batch plus the
+windows of the images of ``x2`` (rematerialised as well beyond :data:`RESIDUAL_BYTES`).
 
 The ReLU map has a hand-written JVP equal to the one jax derives for neural-tangents' formula
 (its ``_sqrt`` and ``_arctan2`` with safe derivatives), but cheaper, and stable where ``P = s^2``
-(an image against itself): ``dS'/ds = (pi - theta)/(2 pi)``, ``dS'/dP = r / (4 pi P)``. Reverse
-and forward mode both work; jit it.
+(an image against itself): ``dS'/ds = (pi - theta)/(2 pi)``, ``dS'/dP = r / (4 pi P)``. The
+3x3 box sum is linear and self-adjoint, so its vjp is itself (a ``custom_vjp``): reverse mode
+(what KIP needs) works, forward mode (``jax.jvp``) does not; jit it.
+
+Devices: :func:`kernels.make_kernel_fn` splits the longer input over jax's local devices
+(:mod:`devices`): every CPU core of a command that asked for one device per core, or the GPUs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
@@ -128,6 +136,19 @@ class AxisLayout:
 def layouts(spec: KernelSpec, height: int, width: int) -> tuple[AxisLayout, AxisLayout]:
     """The :class:`AxisLayout` of the height and width axes of ``spec`` on ``height x width`` images."""
     return AxisLayout.make(height, spec.depth), AxisLayout.make(width, spec.depth)
+
+
+def self_layouts(lays: tuple[AxisLayout, AxisLayout]) -> tuple[AxisLayout, AxisLayout]:
+    """The layouts of an image's recursion with itself, which only feeds the variances.
+
+    ``v[p] = S[p, p]`` is read at each ReLU; the last ReLU is at level ``depth - 1`` and reads
+    offset 0 there, so (walking the pools back as for the readout) level ``l`` needs offsets up to
+    ``2^(depth - 1 - l) - 1``: 7 slots per axis at level 0 with depth 3, not 15 (a fifth of the
+    entries). Offset layout on every axis; the last level is never reached (radius 0).
+    """
+    depth = len(lays[0].sizes) - 1
+    radii = tuple(max(2 ** (depth - 1 - level) - 1, 0) for level in range(depth + 1))
+    return tuple(dataclasses.replace(lay, full=False, radii=radii) for lay in lays)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,8 +309,13 @@ def _band(n: int, dtype) -> np.ndarray:
 _HIGHEST = jax.lax.Precision.HIGHEST  # no TF32 / bf16 passes on accelerators
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _box(x: Array, geo: _Level) -> Array:
     """``sum_{e in {-1,0,1}^2} X[p+e, q+e]``, zero outside the image (the unscaled 3x3 conv).
+
+    Linear and self-adjoint (the offsets ``e`` and ``-e`` are both summed, with zero padding on
+    both sides), so its vjp is itself: the backward pass runs the same fast products rather than
+    the transposed batched matmul jax derives (measured three times slower on XLA's CPU).
 
     offset axis: the slot (offset) is unchanged and the position moves, a product with the
     symmetric band matrix ``(|i - j| <= 1)`` along that axis of the ``(.., H, W)`` view. A matmul
@@ -297,6 +323,10 @@ def _box(x: Array, geo: _Level) -> Array:
     and recompute it; and its transpose is the same product, fast in the backward pass.
     full axis: position and partner slot move together (shifts; small arrays only).
     """
+    return _box_apply(x, geo)
+
+
+def _box_apply(x: Array, geo: _Level) -> Array:
     shape = x.shape
     h, w = geo.h, geo.w
     if geo.lays[1].full:
@@ -317,6 +347,10 @@ def _box(x: Array, geo: _Level) -> Array:
         x = jnp.einsum("ngh,nhw->ngw", np.broadcast_to(_band(h, x.dtype), (n, h, h)),
                        x.reshape(n, h, w), precision=_HIGHEST).reshape(shape)
     return x
+
+
+_box.defvjp(lambda x, geo: (_box_apply(x, geo), None),
+            lambda geo, _, cotangent: (_box_apply(cotangent, geo),))
 
 
 def _pool(x: Array, geo: _Level) -> Array:
@@ -374,11 +408,16 @@ def _relu_levels(spec: KernelSpec) -> list[int]:
     return [level for kind, level in _plan(spec) if kind == "relu"]
 
 
-def _input_cov(xa: Array, xw: Array) -> Array:
-    """``<xa[p], xb[q]> / C``: ``xa (B, HW, C)``, partner windows ``xw (B or 1, C, Kh, Kw, HW)``."""
+def _input_cov(xa: Array, xw) -> Array:
+    """``<xa[p], xb[q]> / C``: ``xa (B, HW, C)``; partner windows ``xw``: a list of ``C`` arrays
+    ``(B or 1, Kh, Kw, HW)`` (one per channel, ``C <= 8``) or one ``(B or 1, C, Kh, Kw, HW)``.
+
+    Separate channels keep the backward pass's accumulators of ``d xw`` apart, one plain
+    multiply-add per channel and pair (a stacked array made XLA pad and add them, 2x slower).
+    """
     c = xa.shape[-1]
-    if c <= 8:
-        s = sum(xa[:, None, None, :, i] * xw[:, i] for i in range(c))
+    if isinstance(xw, (list, tuple)):
+        s = sum(xa[:, None, None, :, i] * xw[i] for i in range(c))
     else:
         s = jnp.einsum("bpc,bcklp->bklp", xa, jnp.broadcast_to(xw, (xa.shape[0],) + xw.shape[1:]),
                        precision=_HIGHEST)
@@ -411,6 +450,8 @@ def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode
             else:
                 v_left, v_right = va[k], vw[k]
             k += 1
+            if self_mode and k == len(_relu_levels(spec)):
+                return variances  # the layers after the last ReLU do not change a variance
             prod = v_left[:, None, None, :] * v_right
             s, dot = _relu_maps(s, prod)
             if not mask.all():  # entries whose partner is outside the image stay zero
@@ -441,13 +482,14 @@ def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode
 def _batched_map(body: Callable[[Array], Any], n: int, batch: int) -> Any:
     """``body(idx)`` over ``idx = 0..n-1`` in batches of ``batch`` indices (a ``lax.scan``).
 
-    ``body`` takes a ``(batch,)`` int array and returns arrays with a leading ``batch`` axis. The
-    last batch is padded with index 0 and its extra rows dropped. Each batch is rematerialised in
+    ``body`` takes a ``(batch,)`` int array and returns arrays with a leading ``batch`` axis.
+    ``batch`` is first lowered to ``ceil(n / steps)`` for the fewest steps, so padding stays small;
+    the last batch is padded with index 0 and its extra rows dropped. Each batch is rematerialised in
     the backward pass (``jax.checkpoint``): the memory is that of one batch, and its
     intermediates stay in the CPU caches.
     """
-    batch = max(1, min(batch, n))
-    steps = -(-n // batch)
+    steps = -(-n // max(1, min(batch, n)))
+    batch = -(-n // steps)  # the fewest steps, balanced: 100 pairs at most 72 a step -> 2 x 50, not 72 + 28
     idx = np.arange(steps * batch, dtype=np.int32)
     idx = np.where(idx < n, idx, 0).reshape(steps, batch)
     if steps == 1:  # nothing to save by rematerialising
@@ -464,6 +506,10 @@ def _batched_map(body: Callable[[Array], Any], n: int, batch: int) -> Any:
 # Accelerators: 2^24, enough pairs per step to fill the device.
 TARGET_ENTRIES_CPU = 2 ** 18
 TARGET_ENTRIES_ACCELERATOR = 2 ** 24
+
+
+# Memory the backward pass may keep for the per-image windows of x2 (see kernel_fn).
+RESIDUAL_BYTES = 2 ** 30
 
 
 def default_target_entries() -> int:
@@ -488,8 +534,9 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     Loops: over the images ``b`` of ``x2`` (their partner windows are built once), and within,
     over batches of images of ``x1``. ``target_entries`` sets the batch (about that many entries
     per level-0 covariance array; default :func:`default_target_entries`); it changes speed and
-    memory, not the result. Both loops are rematerialised in the backward pass, whose memory is
-    then that of one batch plus the inputs. Results are deterministic (no atomics, fixed order).
+    memory, not the result. The inner loop is rematerialised in the backward pass; the outer one
+    keeps each image's windows (about ``(C + 2) * 15^2 * H * W`` floats at depth 3) when all of
+    them fit in :data:`RESIDUAL_BYTES`, else it is rematerialised too (one more forward pass). Results are deterministic (no atomics, fixed order).
     """
     if spec.architecture not in ("convnet", "convnet3"):
         raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
@@ -515,25 +562,29 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
         relus = _relu_levels(spec)
         batch = pairs_per_batch(lays, target_entries)
 
-        def channel_windows(x):  # (B, HW, C) -> (B, C, Kh, Kw, HW), gathered channel-major
+        def channel_windows(x, gather):  # (B, HW, C) -> (B, C, Kh, Kw, HW), channel-major
             xt = jnp.swapaxes(x, 1, 2)  # (B, C, HW)
             zero = jnp.zeros_like(xt[:, :, :1])
-            return jnp.take(jnp.concatenate([xt, zero], axis=2), tabs[0][0], axis=2, mode="clip")
+            xw = jnp.take(jnp.concatenate([xt, zero], axis=2), gather, axis=2, mode="clip")
+            return [xw[:, i] for i in range(c)] if c <= 8 else xw
 
-        # Variances of every image, from its recursion with itself.
+        # Variances of every image, from its recursion with itself (NNGP only), on the smaller
+        # windows that reach the last ReLU's diagonal (self_layouts).
         xs = jnp.concatenate([x1, x2])
+        sgeos = [_Level(self_layouts(lays), level) for level in range(spec.depth + 1)]
+        stabs = [g.tables() for g in sgeos]
 
         def self_body(i):
             xa = xs[i]
-            return _layers(spec, geos, tabs, _input_cov(xa, channel_windows(xa)), None, None,
-                           False, True)
+            return _layers(spec, sgeos, stabs, _input_cov(xa, channel_windows(xa, stabs[0][0])),
+                           None, None, False, True)
 
         vs = _batched_map(self_body, n1 + n2, batch)
         v1 = [v[:n1] for v in vs]
         v2 = [v[n1:] for v in vs]
 
         def per_b(b):  # one image of x2 against all of x1
-            xw = channel_windows(x2[b][None])
+            xw = channel_windows(x2[b][None], tabs[0][0])
             vw = [_windows(v[b][None], tabs[l][0]) for v, l in zip(v2, relus)]
 
             def body(i):
@@ -542,7 +593,13 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
 
             return _batched_map(body, n1, batch)
 
-        return jax.lax.map(jax.checkpoint(per_b), jnp.arange(n2)).T
+        # The backward pass of the loop over x2 needs each image's windows (input channels and
+        # variances): kept when they fit in RESIDUAL_BYTES, else made again (one more forward).
+        window_bytes = jnp.dtype(dtype).itemsize * (
+            c * geos[0].kh * geos[0].kw * h * w
+            + sum(geos[l].kh * geos[l].kw * geos[l].h * geos[l].w for l in relus))
+        keep = n2 * window_bytes <= RESIDUAL_BYTES
+        return jax.lax.map(per_b if keep else jax.checkpoint(per_b), jnp.arange(n2)).T
 
     return fn
 

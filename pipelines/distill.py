@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError
 from distilled_registry.provenance import SCHEMA as PROVENANCE_SCHEMA
-from distilled_registry.preview import grid_png
+from distilled_registry import preview
 
 from . import environment, kip, krr, label_solve, sources
 from .kernels import KernelSpec
@@ -29,6 +30,8 @@ ALGORITHMS = ("kip", "ls")
 # Rows per kernel tile unless a config says otherwise, for every backend: the tile decides the
 # rounding, so one default keeps `--backend` from changing a release on its own.
 DEFAULT_TILE = 128
+# jax's matmul precision for a run, recorded in the provenance (environment.device.matmul_precision).
+MATMUL_PRECISION = "highest"
 
 
 class ConfigError(UsageError):
@@ -218,9 +221,14 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                                          **({"fault": _fault} if _fault else {}))
         except ValueError as e:
             raise ConfigError(str(e)) from e
+    import jax
+
     try:
-        return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir,
-                    resume, t0, started)
+        # Full float32 products everywhere (KRR solves, neural-tangents' convolutions): no TF32 or
+        # bf16 passes on GPUs, so a GPU computes what the CPU does (the fast kernel asks for it too).
+        with jax.default_matmul_precision(MATMUL_PRECISION):
+            return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir,
+                        resume, t0, started)
     finally:
         if pool is not None:
             pool.close()
@@ -304,14 +312,17 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
     files = {
         rel.DATA_FILE: rel.data_bytes(images, labels, class_ids),
         "transform.npz": data.transform.to_bytes(),
-        "preview.png": grid_png(
+    }
+    if preview.available():
+        files["preview.png"] = preview.grid_png(
             [(f"{config.algorithm.upper()} (distilled)", images, class_ids), ("real (start)", x0, class_ids)],
             src.class_names, per_class=10, labels=[labels, None],
             title=f"{config.algorithm}_{config.source} ipc{config.ipc} {config.kernel.architecture}: "
-                  f"KRR test acc {distilled['accuracy']:.3f} (real {natural['accuracy']:.3f})"),
-    }
-    if losses:
-        files["loss_curve.png"] = _loss_png(losses, f"{config.algorithm}_{config.source} ipc{config.ipc}")
+                  f"KRR test acc {distilled['accuracy']:.3f} (real {natural['accuracy']:.3f})")
+        if losses:
+            files["loss_curve.png"] = preview.loss_png(losses, f"{config.algorithm}_{config.source} ipc{config.ipc}")
+    else:
+        print(f"note: {preview.MISSING}", file=sys.stderr)
     provenance = {
         "schema": PROVENANCE_SCHEMA,
         "name": f"{config.algorithm}_{config.source}",
@@ -358,23 +369,3 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
 
         checkpoint.remove(ckpt_dir)  # its own file only; the folder too when that leaves it empty
     return provenance
-
-
-def _loss_png(losses: list[float], title: str) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.semilogy(np.arange(1, len(losses) + 1), losses)
-    ax.set_xlabel("step")
-    ax.set_ylabel("KIP loss (target batch)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()

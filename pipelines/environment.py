@@ -48,7 +48,8 @@ def device() -> dict:
     import jax
 
     d = jax.devices()[0]
-    out = {"platform": d.platform, "device_kind": d.device_kind, "device_count": jax.device_count()}
+    out = {"platform": d.platform, "device_kind": d.device_kind, "device_count": jax.device_count(),
+           "matmul_precision": jax.config.jax_default_matmul_precision or "default"}
     return {**out, "processor": processor()}
 
 

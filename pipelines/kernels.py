@@ -133,12 +133,17 @@ def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):
     return stax.serial(*layers)
 
 
-def make_kernel_fn(spec: KernelSpec) -> KernelFn:
+def make_kernel_fn(spec: KernelSpec, spread: bool = True) -> KernelFn:
     """A jitted ``kernel_fn(x1 (n1,H,W,C), x2 (n2,H,W,C)) -> (n1, n2)`` for ``spec``.
 
-    Differentiable with respect to both inputs (KIP backpropagates through it).
+    Differentiable with respect to both inputs (KIP backpropagates through it). With ``spread``
+    (default) the rows of ``x1`` are split over jax's local devices when there are several
+    (:func:`devices.over_devices`: the CPU cores of a program that called
+    :func:`devices.one_device_per_core`, or the GPUs of the machine).
     """
     import jax
+
+    from .devices import over_devices
 
     if spec.impl == "fast":
         from . import convnet_kernel  # the fast ConvNet recursion (issue: 10x faster kernel)
@@ -150,7 +155,7 @@ def make_kernel_fn(spec: KernelSpec) -> KernelFn:
         def fn(x1, x2):
             return nt_kernel_fn(x1, x2, spec.get)
 
-    return jax.jit(fn)
+    return jax.jit(over_devices(fn) if spread else fn)
 
 
 def kernel_matrix(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray, block: int = 1000,
@@ -165,8 +170,9 @@ def kernel_matrix(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray, block: in
     starts = [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2)]
     it = starts
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(starts, desc=progress, leave=False)
+        from .progress import bar
+
+        it = bar(starts, desc=progress, unit="block", leave=False)
     for i, j in it:
         a = _pad_to(x1[i:i + b1], b1)
         b = _pad_to(x2[j:j + b2], b2)

@@ -182,8 +182,9 @@ def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np
     steps = range(state.step, config.steps)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=config.steps, initial=state.step, desc="KIP", unit="step")
+        from .progress import bar as progress_bar
+
+        bar = progress_bar(total=config.steps, initial=state.step, desc="KIP", unit="step")
     for step in steps:
         idx = target_indices(y_train, config.target_batch, config.seed, step)
         loss, grads = engine(state.learned, state.fixed, x_train[idx], y_all[idx])

@@ -87,8 +87,9 @@ def evaluate_labels(kernel_fn: KernelFn, x_s: np.ndarray, label_sets: list[np.nd
     correct, sq = [0] * len(alphas), [0.0] * len(alphas)
     starts = range(0, len(x_test), block)
     if progress:
-        from tqdm.auto import tqdm
-        starts = tqdm(starts, desc=progress, leave=False)
+        from .progress import bar
+
+        starts = bar(starts, desc=progress, unit="block", leave=False)
     for i in starts:
         xb = x_test[i:i + block]
         k_bs = kernel_matrix(kernel_fn, xb, x_s, block=block)

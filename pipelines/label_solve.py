@@ -42,8 +42,9 @@ def accumulate(block_rows: BlockFn, y_t: np.ndarray, m: int, block: int, progres
     g = b = None
     starts = range(0, m, block)
     if progress:
-        from tqdm.auto import tqdm
-        starts = tqdm(starts, desc="LS target blocks", unit="block")
+        from .progress import bar
+
+        starts = bar(starts, desc="LS target blocks", unit="block")
     for i in starts:
         k = np.asarray(block_rows(i, min(i + block, m)), np.float64)
         if g is None:

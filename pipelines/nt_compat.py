@@ -54,7 +54,15 @@ def restore() -> list[str]:
 
 def stax():
     """``neural_tangents.stax``, importable on the installed jax (names restored first)."""
-    restore()
-    from neural_tangents import stax as nt_stax
+    from distilled_registry.errors import UserError
 
+    restore()
+    try:
+        from neural_tangents import stax as nt_stax
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] not in ("neural_tangents", "tensorflow", "tf2jax"):
+            raise
+        raise UserError(f"this kernel needs neural-tangents, which is not installed ({e.name} is missing): "
+                        "pip install neural-tangents==0.6.5, or use a convnet kernel with --kernel-impl "
+                        "fast, which runs without it") from None
     return nt_stax

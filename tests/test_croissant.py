@@ -70,3 +70,48 @@ def test_metadata_pins_files_and_carries_prov(release_dir):
 def test_data_parquet_is_deterministic():
     data = syn.arrays(seed=3)
     assert croissant.records_parquet(**data) == croissant.records_parquet(**data)
+
+
+def _mlcroissant_metadata(doc: dict) -> dict:
+    """The Dataset part of ``doc`` made again by mlcroissant's own classes (``Metadata.to_json``)."""
+    import mlcroissant as mlc
+
+    ctx = mlc.Context(conforms_to=croissant.CROISSANT_VERSION)
+    files = [mlc.FileObject(ctx=ctx, id=f["@id"], name=f["name"], content_url=f["contentUrl"], sha256=f["sha256"],
+                            content_size=f["contentSize"], encoding_formats=[f["encodingFormat"]])
+             for f in doc["distribution"]]
+    types = {"sc:Float": mlc.DataType.FLOAT, "sc:Integer": mlc.DataType.INTEGER}
+    fields = [mlc.Field(ctx=ctx, id=f["@id"], name=f["name"], description=f["description"],
+                        data_types=[types[f["dataType"]]], is_array=f.get("cr:isArray"),
+                        array_shape=f.get("cr:arrayShape"),
+                        source=mlc.Source(ctx=ctx, file_object=croissant.RECORDS_FILE,
+                                          extract=mlc.Extract(ctx=ctx, column=f["source"]["extract"]["column"])))
+              for f in doc["recordSet"][0]["field"]]
+    record_set = mlc.RecordSet(ctx=ctx, id="records", name="records", description=doc["recordSet"][0]["description"],
+                               fields=fields)
+    from datetime import datetime
+
+    created = datetime.fromisoformat(doc["dateCreated"].replace("Z", "+00:00"))
+    return mlc.Metadata(ctx=ctx, name=doc["name"], description=doc["description"], version=doc.get("version"),
+                        license=[doc["license"]], cite_as=doc["citeAs"], url=doc.get("url"), date_created=created,
+                        date_published=created, keywords=doc["keywords"], distribution=files,
+                        record_sets=[record_set]).to_json()
+
+
+@pytest.mark.parametrize("versioned", [True, False])
+def test_the_plain_json_writer_equals_mlcroissants_own(release_dir, tmp_path, versioned):
+    """croissant.jsonld writes JSON by hand (no mlcroissant at write time): the same document, in the
+    same key order, as mlcroissant's Metadata.to_json for the same values."""
+    path, data = release_dir
+    if versioned:
+        doc = json.loads((path / "croissant.json").read_text())
+    else:
+        prov = syn.provenance(data)
+        prov["files"] = {n: rel.digest(b) for n, b in syn.files(data).items()}
+        digests = {**prov["files"], croissant.RECORDS_FILE: rel.digest(croissant.records_parquet(**data))}
+        doc = croissant.jsonld(prov, digests, data["images"].shape[1:], data["labels"].shape[1])
+        assert "version" not in doc
+    ours = {k: v for k, v in doc.items() if not k.startswith("prov:")}
+    ours["@context"] = {k: v for k, v in ours["@context"].items() if k != "prov"}
+    theirs = _mlcroissant_metadata(doc)
+    assert json.dumps(ours, indent=1) == json.dumps(theirs, indent=1)

@@ -1,7 +1,6 @@
 import gzip
 import io
 import pickle
-import struct
 import tarfile
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 
 from distilled_registry.pipelines import sources
 from distilled_registry.pipelines.sources import SourceError, load_source
+from synthetic_sources import write_mnist
 
 
 def test_digits_split_is_fixed_stratified_and_scaled(digits):
@@ -27,24 +27,8 @@ def test_unknown_source_is_a_clear_error():
         load_source("imagenet")
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    head = bytes([0, 0, 8, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
-    return gzip.compress(head + arr.astype(np.uint8).tobytes())
-
-
-def _write_mnist(d, n_train=30, n_test=10, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28)),
-              "train_labels": np.arange(n_train) % 10,
-              "test_images": rng.integers(0, 256, (n_test, 28, 28)),
-              "test_labels": np.arange(n_test) % 10}
-    for key, fname in sources.IDX_FILES.items():
-        (d / fname).write_bytes(_idx(arrays[key]))
-    return arrays
-
-
 def test_idx_files_read_exactly(tmp_path):
-    arrays = _write_mnist(tmp_path)
+    arrays = write_mnist(tmp_path)
     src = load_source("mnist", tmp_path)
     np.testing.assert_array_equal(src.x_train[..., 0] * 255, arrays["train_images"])
     np.testing.assert_array_equal(src.y_test, arrays["test_labels"])
@@ -52,11 +36,11 @@ def test_idx_files_read_exactly(tmp_path):
 
 
 def test_missing_and_truncated_idx_files_name_the_file(tmp_path):
-    _write_mnist(tmp_path)
+    write_mnist(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(SourceError, match="missing t10k-labels-idx1-ubyte.gz"):
         load_source("fashion_mnist", tmp_path)
-    _write_mnist(tmp_path)
+    write_mnist(tmp_path)
     raw = gzip.decompress((tmp_path / "train-images-idx3-ubyte.gz").read_bytes())
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw[:-100]))
     with pytest.raises(SourceError, match="train-images-idx3-ubyte.gz.*truncated"):

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (synthetic_release)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (synthetic_release, synthetic_sources)
 
 import synthetic_release as syn  # noqa: E402
+from synthetic_sources import write_mnist  # noqa: E402
 
 import distilled_registry as dr  # noqa: E402
 from distilled_registry import api, catalog, cli, store  # noqa: E402
@@ -290,25 +291,6 @@ def test_the_tile_may_differ_and_other_names_are_compared_by_name_only(home, tmp
 # --------------------------------------------------------------------- 3. source validation
 
 
-def _idx(arr: np.ndarray, dims=None) -> bytes:
-    dims = arr.shape if dims is None else dims
-    head = bytes([0, 0, 8, len(dims)]) + struct.pack(">" + "I" * len(dims), *dims)
-    return gzip.compress(head + np.asarray(arr, np.uint8).tobytes())
-
-
-def _write_mnist(d: Path, n_train=30, n_test=20, **override) -> None:
-    rng = np.random.default_rng(0)
-    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28)),
-              "train_labels": np.arange(n_train) % 10,
-              "test_images": rng.integers(0, 256, (n_test, 28, 28)),
-              "test_labels": np.arange(n_test) % 10}
-    arrays.update(override)
-    from distilled_registry.pipelines import sources
-
-    for key, fname in sources.IDX_FILES.items():
-        (d / fname).write_bytes(_idx(arrays[key]))
-
-
 @pytest.mark.parametrize("override, message", [
     ({"train_labels": np.arange(30) % 9}, r"train-labels.* train split: class 9 \('9'\) is absent"),
     ({"test_labels": np.arange(20) % 9}, r"t10k-labels.* test split: class 9 .* is absent"),
@@ -319,7 +301,7 @@ def _write_mnist(d: Path, n_train=30, n_test=20, **override) -> None:
 def test_bad_mnist_files_are_refused_naming_split_value_and_expectation(tmp_path, override, message):
     from distilled_registry.pipelines.sources import SourceError, load_source
 
-    _write_mnist(tmp_path, **override)
+    write_mnist(tmp_path, n_test=20, **override)
     with pytest.raises(SourceError, match=message):
         load_source("mnist", tmp_path)
 

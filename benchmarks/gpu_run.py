@@ -1,0 +1,293 @@
+"""Issue 16's GPU run, prepared as one command: the ConvNet releases' cost and fidelity on a GPU.
+
+Steps, in priority order; each writes its figures into ``--out`` the moment it ends
+(``gpu_run.json``, rewritten atomically), so a run cut short still returns what it finished:
+
+1. ``kip_step``: seconds per KIP step of ``kip_cifar10/ipc10`` (100 support and 5000 target
+   images, 505,050 kernel entries, forward + vjp + KRR loss + Adam; ``benchmarks/kip_step.py``)
+   at full float32 precision, and the fast kernel on the GPU against the same kernel on the
+   CPU (``jax.devices("cpu")``) on a few image pairs: the largest relative difference.
+2. ``ls``: ``ls_mnist/ipc10``, ``ls_fashion_mnist/ipc10``, ``ls_cifar10/ipc10`` (the catalog
+   specs, on the local files under ``--data``), each a release folder packed as
+   ``<family>_<config>.tar`` in ``--out`` with its accuracy and wall time beside the authors'
+   figure. A source whose files are not under ``--data`` is skipped and says so.
+3. ``kip``: ``kip_cifar10/ipc10`` for the minutes left before ``--minutes``: Adam steps with a
+   checkpoint (``kip_cifar10_ipc10.ckpt.tar``) every ``--checkpoint-every`` steps, and the KRR
+   test accuracy of the support set every ``--eval-every`` steps. ``--resume TAR`` continues
+   from a checkpoint an earlier call brought back.
+
+The device machine returns at most 8 files: these are ``gpu_run.json``, up to three release
+tars and one checkpoint tar. On the device (Python 3.12, jax with CUDA; jsonschema with its
+needs and Pillow carried as wheels, see the device README), with the data copied into an
+ignored folder named in ``carry``::
+
+    python3 benchmarks/gpu_run.py --data gpu_data --out $OUT --minutes 9
+
+Here, end to end at toy size on the CPU (small copies of the sources, a few steps)::
+
+    .venv/bin/python benchmarks/gpu_run.py --data ../shared/data --out /tmp/gpu_toy --toy
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+LS_NAMES = ("ls_mnist/ipc10", "ls_fashion_mnist/ipc10", "ls_cifar10/ipc10")
+KIP_NAME = "kip_cifar10/ipc10"
+SOURCE_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10"}
+
+
+class Report:
+    """``gpu_run.json`` in ``out``, rewritten atomically after every change."""
+
+    def __init__(self, out: Path, head: dict):
+        self.path = out / "gpu_run.json"
+        self.doc = {**head, "steps": {}}
+        self.save()
+
+    def put(self, key: str, value) -> None:
+        self.doc["steps"][key] = value
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.doc, indent=2, default=float) + "\n")
+        os.replace(tmp, self.path)
+        print(f"[{time.strftime('%H:%M:%S')}] {json.dumps(self.doc['steps'], default=float)[-600:]}", flush=True)
+
+
+def pack(folder: Path, tar_path: Path) -> None:
+    """``folder`` as an uncompressed tar (its files at the top level), written atomically."""
+    tmp = tar_path.with_name(tar_path.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for f in sorted(folder.iterdir()):
+            tar.add(f, arcname=f.name)
+    os.replace(tmp, tar_path)
+
+
+def toy_sources(data: Path, into: Path, train: int, test: int) -> Path:
+    """Small copies of the sources under ``data`` in ``into``: the first images of each split."""
+    from distilled_registry.pipelines import sources
+
+    for name in ("mnist", "fashion_mnist"):
+        src = data / name
+        if not src.is_dir():
+            continue
+        (into / name).mkdir(parents=True)
+        for key, fname in sources.IDX_FILES.items():
+            arr = sources.read_idx(src / fname)[: train if key.startswith("train") else test]
+            head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+            (into / name / fname).write_bytes(gzip.compress(head + arr.astype("uint8").tobytes()))
+    tar_path = data / "cifar10" / "cifar10-jpg.tar.gz"
+    if tar_path.is_file():
+        (into / "cifar10").mkdir(parents=True)
+        kept: dict[tuple[str, str], int] = {}
+        with tarfile.open(tar_path) as src, tarfile.open(into / "cifar10" / "cifar10-jpg.tar.gz", "w:gz") as dst:
+            for m in src:
+                parts = m.name.lstrip("./").split("/")
+                if not m.isfile() or len(parts) < 4 or parts[-4] != "jpg":
+                    continue
+                split, cls = parts[-3], parts[-2]
+                limit = (train if split == "train" else test) // 10
+                if kept.get((split, cls), 0) < limit:
+                    kept[(split, cls)] = kept.get((split, cls), 0) + 1
+                    dst.addfile(m, io.BytesIO(src.extractfile(m).read()))
+    return into
+
+
+def step_kip_step(report: Report, toy: bool, out: Path) -> float:
+    """Seconds per KIP step (and the GPU-vs-CPU kernel check); returns the median step time."""
+    import jax
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import kip_step
+
+    json_path = out / ".kip_step.json"
+    argv = ["kip_cifar10/ipc10", "--steps", "2" if toy else "3", "--out", str(json_path)]
+    if toy:
+        argv += ["--support", "10", "--targets", "20"]
+    kip_step.main(argv)
+    fig = json.loads(json_path.read_text())
+    json_path.unlink()
+
+    from distilled_registry.pipelines import kernels
+
+    spec = kernels.KernelSpec("convnet", depth=3, get="ntk", impl="fast")
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
+    x2 = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
+    with jax.default_matmul_precision("highest"):
+        k_dev = np.asarray(kernels.make_kernel_fn(spec, spread=False)(x1, x2))
+        cpu = jax.devices("cpu")[0]
+        with jax.default_device(cpu):
+            k_cpu = np.asarray(kernels.make_kernel_fn(spec, spread=False)(jax.device_put(x1, cpu),
+                                                                            jax.device_put(x2, cpu)))
+    rel = float(np.max(np.abs(k_dev - k_cpu) / np.abs(k_cpu)))
+    report.put("kip_step", {**fig, "kernel_device_vs_cpu_max_rel_diff": rel,
+                            "kernel_check_device": str(jax.devices()[0].device_kind)})
+    return float(fig["median_step_seconds"])
+
+
+def step_ls(report: Report, name: str, data: Path, out: Path, work: Path) -> None:
+    from distilled_registry import catalog
+    from distilled_registry.pipelines.distill import DistillConfig, distill
+
+    e = catalog.entry(name)
+    cfg = DistillConfig.from_dict(dict(e.spec))
+    src_dir = data / SOURCE_FOLDERS[cfg.source]
+    key = name.replace("/", "_")
+    if not src_dir.is_dir():
+        report.put(key, {"skipped": f"no {src_dir} (carry its files in a call of its own)"})
+        return
+    folder = work / key
+    t = time.perf_counter()
+    prov = distill(cfg, folder, str(src_dir), progress=False)
+    wall = time.perf_counter() - t
+    pack(folder, out / f"{key}.tar")
+    m = prov["metrics"]
+    report.put(key, {"krr_test_accuracy": m["krr_test_accuracy"], "natural": m["natural_krr_test_accuracy"],
+                     "authors": (e.paper or {}).get("krr_test_accuracy"), "wall_seconds": wall,
+                     "algorithm_seconds": prov["timing"].get("algorithm_seconds"),
+                     "source_exact": prov["source"].get("exact_copy", True), "tar": f"{key}.tar"})
+
+
+def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float, toy: bool, resume: str | None,
+             checkpoint_every: int, eval_every: int) -> None:
+    import numpy as np
+
+    from distilled_registry import catalog
+    from distilled_registry.pipelines import checkpoint, kip, krr
+    from distilled_registry.pipelines.distill import DistillConfig, prepare
+    from distilled_registry.pipelines.distributed import TiledEngine
+    from distilled_registry.pipelines.backends import make_workers
+    from distilled_registry.pipelines.kernels import make_kernel_fn
+
+    cfg = DistillConfig.from_dict({**catalog.entry(KIP_NAME).spec, **({"target_batch": 20} if toy else {})})
+    src_dir = data / "cifar10"
+    if not src_dir.is_dir():
+        report.put("kip", {"skipped": f"no {src_dir}"})
+        return
+    prepared = prepare(cfg, str(src_dir))
+    src = prepared.source
+    kcfg = cfg.kip_config()
+    state, _ = kip.init(kcfg, prepared.x_train, src.y_train, src.num_classes)
+    history: list[float] = []
+    ckpt = work / "kip_checkpoint"
+    if resume:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(resume) as tar:
+            for m in tar.getmembers():
+                if m.isfile() and "/" not in m.name and not m.name.startswith("."):
+                    (ckpt / m.name).write_bytes(tar.extractfile(m).read())
+        saved = checkpoint.load(ckpt, state, cfg.to_dict())
+        if saved is not None:
+            state, history = saved
+    kernel_fn = make_kernel_fn(cfg.kernel)
+    pool = make_workers(cfg.kernel.to_dict(), "local", 1, None)
+    engine = TiledEngine(pool, cfg.reg, cfg.tile)
+    curve = []
+
+    def evaluate(s) -> None:
+        images = np.asarray(s.learned.get("images", s.fixed.get("images")))
+        labels = np.asarray(s.learned.get("labels", s.fixed.get("labels")))
+        acc = krr.evaluate(kernel_fn, images, labels, prepared.x_test, src.y_test, reg=cfg.reg,
+                           block=cfg.eval_block)["accuracy"]
+        curve.append({"step": s.step, "krr_test_accuracy": acc})
+
+    t0 = time.perf_counter()
+    step_times: list[float] = []
+    evaluate(state)
+    report.put("kip", {"name": KIP_NAME, "resumed_from": state.step, "curve": curve, "step_seconds": step_times,
+                       "authors_published_set_on_jpeg_test": 0.7004, "real_images_on_jpeg_test": 0.2845})
+    while time.perf_counter() < deadline - (2 * (np.median(step_times) if step_times else 0) + 30):
+        t = time.perf_counter()
+        idx = kip.target_indices(src.y_train, kcfg.target_batch, kcfg.seed, state.step)
+        y_all = krr.centered_one_hot(src.y_train, src.num_classes)
+        loss, grads = engine(state.learned, state.fixed, prepared.x_train[idx], y_all[idx])
+        state = kip.apply_gradients(kcfg, state, grads)
+        history.append(float(loss))
+        step_times.append(time.perf_counter() - t)
+        if not np.isfinite(history[-1]):
+            report.put("kip", {**report.doc["steps"]["kip"], "diverged_at": state.step})
+            break
+        if state.step % checkpoint_every == 0:
+            checkpoint.save(ckpt, state, cfg.to_dict(), history)
+            pack(ckpt, out / "kip_cifar10_ipc10.ckpt.tar")
+        if state.step % eval_every == 0:
+            evaluate(state)
+        report.put("kip", {**report.doc["steps"]["kip"], "steps_done": state.step, "losses_tail": history[-5:],
+                           "elapsed_seconds": time.perf_counter() - t0})
+        if toy and state.step >= 4:
+            break
+    checkpoint.save(ckpt, state, cfg.to_dict(), history)
+    pack(ckpt, out / "kip_cifar10_ipc10.ckpt.tar")
+    if not curve or curve[-1]["step"] != state.step:
+        evaluate(state)
+    report.put("kip", {**report.doc["steps"]["kip"], "steps_done": state.step, "curve": curve})
+    pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="folder with mnist/, fashion_mnist/, cifar10/ (local source files)")
+    p.add_argument("--out", required=True, help="folder for gpu_run.json and the tars ($OUT on the device)")
+    p.add_argument("--minutes", type=float, default=9.0, help="stop starting work after this many minutes")
+    p.add_argument("--only", nargs="+", choices=["kip_step", "ls", "kip"], default=["kip_step", "ls", "kip"],
+                   help="steps to run (default: all, in priority order)")
+    p.add_argument("--resume", default=None, help="a kip_cifar10_ipc10.ckpt.tar from an earlier call")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="KIP steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=20, help="KIP steps between KRR test evaluations")
+    p.add_argument("--toy", action="store_true", help="small copies of the sources and few steps (a CPU check)")
+    a = p.parse_args(argv)
+    start = time.perf_counter()
+    deadline = start + 60 * a.minutes
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="gpu_run."))
+    data = Path(a.data)
+    if a.toy:
+        data = toy_sources(data, work / "data", train=200, test=100)
+
+    from distilled_registry.pipelines import devices
+
+    devices.one_device_per_core()
+    import jax
+
+    dev = jax.devices()[0]
+    report = Report(out, {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "toy": a.toy,
+                          "device": f"{dev.platform}: {dev.device_kind}", "device_count": jax.device_count(),
+                          "jax": jax.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
+                          "precision": "highest (full float32: no TF32)"})
+    try:
+        if "kip_step" in a.only:
+            step_kip_step(report, a.toy, out)
+        if "ls" in a.only:
+            for name in LS_NAMES:
+                if time.perf_counter() > deadline:
+                    report.put(name.replace("/", "_"), {"skipped": "out of time"})
+                    continue
+                step_ls(report, name, data, out, work)
+        if "kip" in a.only and time.perf_counter() < deadline:
+            step_kip(report, data, out, work, deadline, a.toy, a.resume, a.checkpoint_every, a.eval_every)
+    finally:
+        report.doc["wall_seconds"] = time.perf_counter() - start
+        report.save()
+        shutil.rmtree(work, ignore_errors=True)  # this run's own temporary folder
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
