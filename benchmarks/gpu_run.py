@@ -16,8 +16,10 @@ Steps, in priority order; each writes its figures into ``--out`` the moment it e
    test accuracy of the support set every ``--eval-every`` steps. ``--resume TAR`` continues
    from a checkpoint an earlier call brought back.
 
-The device machine returns at most 8 files: these are ``gpu_run.json``, up to three release
-tars and one checkpoint tar. On the device (Python 3.12, jax with CUDA; jsonschema with its
+The device machine returns at most 8 files of at most 16 MiB: ``gpu_run.json``, a tar per LS
+release (cut into ``.part0``, ``.part1``, ... when larger: ``cat NAME.part* > NAME``; the CIFAR-10
+release is about 41 MB, mostly its ZCA matrix) and the checkpoint tar. Back here, unpack each
+release into a folder and run ``distilled-registry verify FOLDER``. On the device (Python 3.12, jax with CUDA; jsonschema with its
 needs and Pillow carried as wheels, see the device README), with the data copied into an
 ignored folder named in ``carry``::
 
@@ -60,21 +62,35 @@ class Report:
     def put(self, key: str, value) -> None:
         self.doc["steps"][key] = value
         self.save()
+        print(f"[{time.strftime('%H:%M:%S')}] {key}: {json.dumps(value, default=float)[:500]}", flush=True)
 
     def save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.doc, indent=2, default=float) + "\n")
         os.replace(tmp, self.path)
-        print(f"[{time.strftime('%H:%M:%S')}] {json.dumps(self.doc['steps'], default=float)[-600:]}", flush=True)
 
 
-def pack(folder: Path, tar_path: Path) -> None:
-    """``folder`` as an uncompressed tar (its files at the top level), written atomically."""
-    tmp = tar_path.with_name(tar_path.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
+PART_BYTES = 15 * 2 ** 20  # the device returns files of at most 16 MiB
+
+
+def pack(folder: Path, tar_path: Path) -> list[str]:
+    """``folder`` as an uncompressed tar (its files at the top level), written atomically.
+
+    A tar over :data:`PART_BYTES` (CIFAR-10's ZCA ``transform.npz`` alone is 38 MB) is cut into
+    ``NAME.part0``, ``NAME.part1``, ...: ``cat NAME.part* > NAME`` puts it back. Returns the names.
+    """
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
         for f in sorted(folder.iterdir()):
             tar.add(f, arcname=f.name)
-    os.replace(tmp, tar_path)
+    raw = buf.getvalue()
+    parts = [raw] if len(raw) <= PART_BYTES else [raw[i:i + PART_BYTES] for i in range(0, len(raw), PART_BYTES)]
+    names = [tar_path.name] if len(parts) == 1 else [f"{tar_path.name}.part{i}" for i in range(len(parts))]
+    for name, part in zip(names, parts):
+        tmp = tar_path.with_name(name + ".tmp")
+        tmp.write_bytes(part)
+        os.replace(tmp, tar_path.with_name(name))
+    return names
 
 
 def toy_sources(data: Path, into: Path, train: int, test: int) -> Path:
@@ -156,12 +172,12 @@ def step_ls(report: Report, name: str, data: Path, out: Path, work: Path) -> Non
     t = time.perf_counter()
     prov = distill(cfg, folder, str(src_dir), progress=False)
     wall = time.perf_counter() - t
-    pack(folder, out / f"{key}.tar")
+    tars = pack(folder, out / f"{key}.tar")
     m = prov["metrics"]
     report.put(key, {"krr_test_accuracy": m["krr_test_accuracy"], "natural": m["natural_krr_test_accuracy"],
                      "authors": (e.paper or {}).get("krr_test_accuracy"), "wall_seconds": wall,
                      "algorithm_seconds": prov["timing"].get("algorithm_seconds"),
-                     "source_exact": prov["source"].get("exact_copy", True), "tar": f"{key}.tar"})
+                     "source_exact": prov["source"].get("exact_copy", True), "files": tars})
 
 
 def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float, toy: bool, resume: str | None,
@@ -175,7 +191,7 @@ def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float,
     from distilled_registry.pipelines.backends import make_workers
     from distilled_registry.pipelines.kernels import make_kernel_fn
 
-    cfg = DistillConfig.from_dict({**catalog.entry(KIP_NAME).spec, **({"target_batch": 20} if toy else {})})
+    cfg = DistillConfig.from_dict({**catalog.entry(KIP_NAME).spec, **({"target_batch": 20, "ipc": 2} if toy else {})})
     src_dir = data / "cifar10"
     if not src_dir.is_dir():
         report.put("kip", {"skipped": f"no {src_dir}"})

@@ -171,8 +171,8 @@ def main() -> None:
         "# ConvNet kernel speed: neural-tangents (nt) vs fast",
         "",
         f"- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; jax {jax.__version__}; "
-        f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s), rows of x1 "
-        f"spread over them for both implementations); "
+        f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s), the longer input "
+        f"split over them for both implementations); "
         f"host: {platform.machine()}, {os.cpu_count()} CPU core(s)",
         f"- {args.arch}, {args.get}, W_std=sqrt(2), b_std=0.1; float32 random normal images; "
         f"{args.n}x{args.n} kernels; median of {args.repeats} timed calls after one untimed "

@@ -190,6 +190,9 @@ def _transfer_config(a: argparse.Namespace, transfer):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="distilled-registry",
                                 description="Regenerate, publish and load KIP / Label Solve distilled datasets.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"distilled-registry {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("distill", help="distil a source dataset into a release folder")
@@ -226,16 +229,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that run kernels: on a CPU they spread the work over every core (pipelines/devices.py).
 COMPUTING_COMMANDS = frozenset({"distill", "demo", "evaluate", "regenerate", "rerun", "plan"})
+# Commands of an extra other than distill (distilled_registry/extras.py): the modules they need.
+EXTRA_COMMANDS = {"builders": ("tensorflow_datasets",), "export-hf": ("datasets", "huggingface_hub"),
+                  "push": ("datasets", "huggingface_hub")}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0, 1 runtime failure, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    if args.command in COMPUTING_COMMANDS:
-        from .pipelines.devices import one_device_per_core
-
-        one_device_per_core()  # every CPU core a jax device (no effect once jax is imported)
     try:
+        if args.command in COMPUTING_COMMANDS or getattr(args, "accuracy", False):
+            from .extras import require
+            from .pipelines.devices import one_device_per_core
+
+            require("jax", "jaxlib", "optax", "scipy", what=f"distilled-registry {args.command}")
+            one_device_per_core()  # every CPU core a jax device (no effect once jax is imported)
+        if args.command in EXTRA_COMMANDS:
+            from .extras import require
+
+            require(*EXTRA_COMMANDS[args.command], what=f"distilled-registry {args.command}")
         return args.func(args)
     except UserError as e:  # UsageError (2): a bad command line; UserError (1): a file, a download, a release
         print(f"distilled-registry {args.command}: error: {_one_line(str(e))}", file=sys.stderr)

@@ -42,6 +42,9 @@ _FORMATS = {".parquet": "application/x-parquet", ".npz": "application/x-npz", ".
 
 def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarray) -> bytes:
     """``data.parquet`` bytes: one row per image (flattened float32 image, float32 label, int64 class id)."""
+    from .extras import require
+
+    require("pyarrow", what="writing a release's data.parquet")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -235,6 +238,9 @@ def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
     Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32, "class_ids": (N,) int64}``.
     """
+    from .extras import require
+
+    require("mlcroissant", what="reading croissant.json's records")
     import mlcroissant as mlc
 
     ds = mlc.Dataset(str(Path(path) / CROISSANT_FILE))

@@ -860,7 +860,7 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
 
     from . import catalog, names, store
     from . import release as rel
-    from .preview import grid_png
+    from . import preview
     from .provenance import SCHEMA
 
     rn = names.parse(name)
@@ -921,10 +921,11 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     if transform is not None:
         files[rel.TRANSFORM_FILE] = transform.to_bytes()
     names_ = class_names(variant.dataset)
-    files["preview.png"] = grid_png(
-        [(f"{variant.algorithm.upper()} (published)", images, class_ids)], names_,
-        per_class=10, labels=[labels],
-        title=f"{variant.family} {variant.stem()} (the authors' published set; rows: argmax of its labels)")
+    if preview.available():
+        files["preview.png"] = preview.grid_png(
+            [(f"{variant.algorithm.upper()} (published)", images, class_ids)], names_,
+            per_class=10, labels=[labels],
+            title=f"{variant.family} {variant.stem()} (the authors' published set; rows: argmax of its labels)")
     if reported_figures is None and e is not None and e.published:
         reported_figures = e.published.get("reported")
     now = _now()

@@ -186,6 +186,9 @@ class RayWorkers:
             # A Ray started here serves this machine alone: keep every socket on the loopback
             # interface (by default Ray advertises the machine's network address).
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        from distilled_registry.extras import require
+
+        require("ray", what="--backend ray")
         import ray
 
         if workers < 1:

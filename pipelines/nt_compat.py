@@ -63,6 +63,6 @@ def stax():
         if (e.name or "").partition(".")[0] not in ("neural_tangents", "tensorflow", "tf2jax"):
             raise
         raise UserError(f"this kernel needs neural-tangents, which is not installed ({e.name} is missing): "
-                        "pip install neural-tangents==0.6.5, or use a convnet kernel with --kernel-impl "
+                        "pip install 'distilled-registry[nt]', or use a convnet kernel with --kernel-impl "
                         "fast, which runs without it") from None
     return nt_stax

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from distilled_registry.errors import UsageError, UserError
+from distilled_registry.extras import require
 
 
 class SourceError(UserError):
@@ -247,6 +248,7 @@ def _sha256_file(path: Path) -> str:
 
 
 def _digits() -> Source:
+    require("sklearn", what="the digits source")
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -460,6 +462,7 @@ _JPG = re.compile(r"(?:^|.*/)jpg/(train|test)/([^/]+)/(\d+)\.jpg$")
 
 
 def _cifar10_jpg(members: _Members, rel: str) -> Source:
+    require("PIL", what="the CIFAR-10 JPEG copy")
     from PIL import Image
 
     entries = {"train": [], "test": []}
@@ -547,6 +550,7 @@ def _svhn_local(name: str, d: Path) -> Source:
 
 def _tfds_source(name: str) -> Source:
     """Read ``name`` through ``tfds.load`` (downloads on first use; needs network)."""
+    require("tensorflow_datasets", what=f"reading {name} without --source-dir (a TFDS download)")
     import tensorflow_datasets as tfds
 
     tfds_name = SOURCES[name][0]

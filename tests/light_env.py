@@ -10,6 +10,7 @@ first), and checks the command still works.
 
     blocked = blocked_modules(LIGHT)      # in the test's process (the full environment)
     python tests/light_env.py BLOCKED_JSON distill --source mnist ...   # the child
+    python tests/light_env.py BLOCKED_JSON -c "import distilled_registry; ..."
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 import sys
 
 LIGHT = ("jax", "jaxlib", "optax", "numpy", "scipy", "pyarrow", "jsonschema")
+CORE = ("numpy", "pyarrow", "jsonschema")  # pip install distilled-registry, no extras
 PACKAGE = "distilled-registry"  # installed with --no-deps: its own requirements are not followed
 
 
@@ -52,7 +54,7 @@ def closure(roots) -> set[str]:
 
 
 def blocked_modules(light=LIGHT) -> list[str]:
-    """Top-level modules of installed distributions outside ``closure(light)``, minus shared ones."""
+    """Top-level modules of installed distributions outside ``closure(light)`` (and this package)."""
     allowed = closure(light) | {PACKAGE}
     owners = md.packages_distributions()  # module -> [distribution, ...]
     return sorted(m for m, dists in owners.items()
@@ -73,6 +75,9 @@ class _Absent(importlib.abc.MetaPathFinder):
 
 if __name__ == "__main__":
     sys.meta_path.insert(0, _Absent(json.loads(sys.argv[1])))
+    if sys.argv[2] == "-c":  # python code instead of a command line
+        exec(sys.argv[3])
+        sys.exit(0)
     from distilled_registry.cli import main
 
     sys.exit(main(sys.argv[2:]))

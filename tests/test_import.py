@@ -13,3 +13,11 @@ def test_import_is_light_and_fast():
     seconds, heavy = r.stdout.split("\n")[:2]
     assert heavy == "[]", f"import distilled_registry pulled in {heavy}"
     assert float(seconds) < 1.0 and wall < 3.0, (seconds, wall)
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    import distilled_registry
+
+    r = subprocess.run([sys.executable, "-m", "distilled_registry", "--version"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == f"distilled-registry {distilled_registry.__version__}"

@@ -93,3 +93,42 @@ def test_a_kernel_that_needs_neural_tangents_says_so(blocked, tmp_path):
     assert "Traceback" not in r.stderr
     assert "needs neural-tangents" in r.stderr and "--kernel-impl fast" in r.stderr
     assert not (tmp_path / "release").exists()
+
+
+# ------------------------------------------------------------------ the core: no extras at all
+
+
+@pytest.fixture(scope="module")
+def core_blocked() -> list[str]:
+    names = light_env.blocked_modules(light_env.CORE)
+    assert {"jax", "jaxlib", "optax", "scipy", "matplotlib", "mlcroissant"} <= set(names)
+    return names
+
+
+def test_the_core_lists_shows_loads_and_verifies_a_release(core_blocked, tmp_path, monkeypatch):
+    """A release written by the full environment, read where only numpy, pyarrow, jsonschema are."""
+    import synthetic_release as syn
+    from distilled_registry import store
+
+    src, data = syn.write(tmp_path / "made")
+    monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(tmp_path / "store"))  # the children inherit it
+    store.add(src, "kip_digits/ipc10", "1.0.0")
+    for args, expect in ((["list"], "kip_digits/ipc10"), (["info", "kip_digits/ipc10"], "1.0.0"),
+                         (["verify", "kip_digits/ipc10"], "match the sha256")):
+        r = _run_light(args, core_blocked)
+        assert r.returncode == 0 and expect in r.stdout, (args, r.stdout[-1000:], r.stderr[-2000:])
+    code = ("import sys, numpy as np\n"
+            "import distilled_registry as dr\n"
+            "r = dr.load('kip_digits/ipc10')\n"
+            f"want = np.load({str(src / 'data.npz')!r})\n"
+            "assert np.array_equal(r.images, want['images']) and np.array_equal(r.labels, want['labels'])\n"
+            "heavy = [m for m in ('jax', 'tensorflow', 'neural_tangents', 'ray', 'pandas') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    r = _run_light(["-c", code], core_blocked)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # a command of an extra names it: exit 1, one line, no traceback
+    r = _run_light(["regenerate", "kip_digits/ipc1"], core_blocked)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "pip install 'distilled-registry[distill]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = _run_light(["builders", "--check"], core_blocked)
+    assert r.returncode == 1 and "distilled-registry[tfds]" in r.stderr, r.stderr[-2000:]
