@@ -239,6 +239,26 @@ def _paper(family: str, config: str) -> dict:
         return {}
 
 
+# The card's numpy-only preprocessing; tests/test_builders.py runs it against Transform.apply.
+NUMPY_SNIPPET = """import numpy as np
+
+def to_release_space(raw_test_images, path):
+    \"\"\"(N, H, W, C) floats in [0, 1] -> the release's space, float32.\"\"\"
+    with np.load(path, allow_pickle=False) as t:
+        mean, std = t["mean"], t["std"]
+        zca = t["zca"] if "zca" in t.files else None
+    x = (np.asarray(raw_test_images, np.float32) - mean) / std
+    if zca is None:
+        return x.astype(np.float32)
+    v = x.reshape(len(x), -1)
+    v = v - v.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v / np.where(norm > 0, norm, 1.0)
+    return (v @ zca).reshape(x.shape).astype(np.float32)
+
+x_test = to_release_space(raw_test_images, path)"""
+
+
 def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
     """The dataset card (``README.md``) text.
 
@@ -367,14 +387,21 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         'x = np.asarray(ds["image"], dtype=np.float32)         # (N, H, W, C), preprocessed space',
         'y = np.asarray(ds["label_vector"], dtype=np.float32)  # (N, C): the labels to regress on',
         "```", "",
-        "Map raw test images (NHWC, scaled to [0, 1]) into the same space:", "",
+        "Map raw test images into the same space before evaluating on them (a model trained on these "
+        "images sees only that space: skipping this step gives near-chance accuracy). The preprocessing, "
+        "for raw images `x` of shape (N, H, W, C) scaled to [0, 1]:", "",
+        "- per channel: `x' = (x - mean[c]) / std[c]`, with the training split's statistics;",
+        "- with ZCA (where the config says so): each image flattened to `v` of length `D = H*W*C`, "
+        "`v <- (v - mean(v)) / ||v - mean(v)||` (its own mean and norm), then `v @ zca`, and back to (H, W, C).",
+        "", "`<config>/transform.npz` holds `mean` and `std` (float32, (C,)), `zca` (float32, (D, D), only "
+        "where ZCA is on) and `meta_json` (uint8 bytes of a JSON record: format, image shape, parameters). "
+        "With numpy alone:", "",
         "```python",
         "from huggingface_hub import hf_hub_download",
-        "from distilled_registry.transform import Transform",
-        "",
         f'path = hf_hub_download("{repo}", "{cfg0}/transform.npz", repo_type="dataset")',
-        "x_test = Transform.load(path).apply(raw_test_images)",
+        NUMPY_SNIPPET,
         "```", "",
+        "or with this package: `distilled_registry.transform.Transform.load(path).apply(raw_test_images)`.", "",
         "With TensorFlow Datasets (`pip install distilled-registry`; the builder reads the local store or the "
         "release's URL and checks its sha256):", "",
         "```python",

@@ -137,7 +137,7 @@ def make_kernel_fn(spec: KernelSpec, spread: bool = True) -> KernelFn:
     """A jitted ``kernel_fn(x1 (n1,H,W,C), x2 (n2,H,W,C)) -> (n1, n2)`` for ``spec``.
 
     Differentiable with respect to both inputs (KIP backpropagates through it). With ``spread``
-    (default) the rows of ``x1`` are split over jax's local devices when there are several
+    (default) the longer input is split over jax's local devices when there are several
     (:func:`devices.over_devices`: the CPU cores of a program that called
     :func:`devices.one_device_per_core`, or the GPUs of the machine).
     """

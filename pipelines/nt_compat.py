@@ -17,6 +17,8 @@ kernels and gradients, imported this way, against the fast kernels on the instal
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import types
 
@@ -52,13 +54,41 @@ def restore() -> list[str]:
     return done
 
 
+@contextlib.contextmanager
+def _quiet_native_logs():
+    """Standard error (file descriptor 2) to /dev/null while TensorFlow loads, unless the user asked
+    for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``; jax itself sets it to 1 when unset).
+
+    neural-tangents imports TensorFlow, whose C++ start-up lines ("oneDNN custom operations are
+    on", "Could not find cuda drivers", absl's "All log messages before absl::InitializeLog()")
+    TensorFlow 2.21 prints whatever the log level says; they would open every command's output. A
+    Python exception raised meanwhile still propagates and is reported after.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def stax():
     """``neural_tangents.stax``, importable on the installed jax (names restored first)."""
     from distilled_registry.errors import UserError
 
     restore()
     try:
-        from neural_tangents import stax as nt_stax
+        with _quiet_native_logs():
+            from neural_tangents import stax as nt_stax
     except ModuleNotFoundError as e:
         if (e.name or "").partition(".")[0] not in ("neural_tangents", "tensorflow", "tf2jax"):
             raise

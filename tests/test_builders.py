@@ -103,6 +103,23 @@ def test_tfds_load_with_tensorflow_returns_the_release_arrays(home, release, arr
     assert y == np.argmax(arrays["labels"][0])
 
 
+@pytest.mark.parametrize("load_first", [True, False])
+def test_tfds_load_and_data_source_on_one_data_dir_in_either_order(home, arrays, tmp_path, load_first):
+    """One process, one data_dir: tfds.load then tfds.data_source, or the reverse; both the release."""
+    import tensorflow_datasets as tfds
+
+    from distilled_registry.builders import builder_testing
+
+    def load():
+        return builder_testing.stack(list(tfds.as_numpy(tfds.load(NAME, split="train", data_dir=str(tmp_path)))))
+
+    def source():
+        return builder_testing.read_data_source(NAME, tmp_path)
+
+    for read in ((load, source) if load_first else (source, load)):
+        builder_testing.assert_same_arrays(read(), arrays)
+
+
 def test_builds_and_data_source_without_tensorflow(home, arrays, tmp_path):
     """A fresh process where TensorFlow cannot be imported builds the dataset and reads it back."""
     code = BLOCK_TF + f"""
@@ -317,6 +334,7 @@ np.savez({str(tmp_path / 'back.npz')!r}, **{{k: np.asarray(v) for k, v in ds.wit
     np.testing.assert_array_equal(back["index"], np.arange(100))
 
     card = (out / "README.md").read_text()
+    assert huggingface_export.NUMPY_SNIPPET in card and "transform.npz` holds `mean` and `std`" in card
     meta = huggingface_export.validate_card(card)
     assert meta["license"] == "bsd-3-clause" and meta["task_categories"] == ["image-classification"]
     assert meta["size_categories"] == ["n<1K"] and meta["source_datasets"] == ["extended|digits"]
@@ -418,3 +436,20 @@ def test_builder_folders_match_the_catalog():
         assert set(meta.tags) <= valid and meta.tags
         assert meta.citation.count("@inproceedings") == 2
         assert fam in meta.description
+
+
+@pytest.mark.parametrize("zca", [False, True])
+def test_the_cards_numpy_snippet_equals_transform_apply(digits, tmp_path, zca):
+    """The card's numpy-only preprocessing, run on the digits test split, is Transform.apply (1e-6)."""
+    from distilled_registry.builders import huggingface_export
+    from distilled_registry.pipelines.preprocess import fit_transform
+
+    t = fit_transform(digits.x_train, zca=zca)
+    path = tmp_path / "transform.npz"
+    path.write_bytes(t.to_bytes())
+    scope = {"raw_test_images": digits.x_test, "path": str(path)}
+    exec(huggingface_export.NUMPY_SNIPPET, scope)  # noqa: S102 - the card's own text, run as a reader would
+    got, want = scope["x_test"], t.apply(digits.x_test)
+    assert got.dtype == np.float32 and got.shape == want.shape == digits.x_test.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert not np.allclose(got, digits.x_test, atol=1e-3)  # it did map the images
