@@ -20,7 +20,7 @@ def add_builder_commands(sub) -> None:
     """Add export-hf, push and builders to the CLI's subparsers."""
     p = sub.add_parser("export-hf", help="write FAMILY's Hugging Face dataset repository (parquet per config, "
                                          "dataset card) from the local store into DIR; no network")
-    p.add_argument("family", metavar="FAMILY")
+    p.add_argument("family", metavar="FAMILY", help="a catalog family, e.g. kip_digits (`distilled-registry list`)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to create")
     p.add_argument("--configs", default=None, help="comma-separated configs (default: every one in the store)")
     p.add_argument("--repo-id", default=None, help="ORG/NAME the card's usage snippets name")
@@ -29,7 +29,7 @@ def add_builder_commands(sub) -> None:
     p.set_defaults(func=cmd_export_hf)
 
     p = sub.add_parser("push", help="export FAMILY and upload it to the Hugging Face Hub as dataset ORG/NAME")
-    p.add_argument("family", metavar="FAMILY")
+    p.add_argument("family", metavar="FAMILY", help="a catalog family, e.g. kip_digits (`distilled-registry list`)")
     p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="the dataset repository on the Hub")
     p.add_argument("--folder", default=None, help="upload this export-hf folder instead of exporting afresh")
     p.add_argument("--private", action="store_true", help="create the repository private")
@@ -41,6 +41,7 @@ def add_builder_commands(sub) -> None:
     p = sub.add_parser("builders", help="write each family's TFDS dataset folder (README.md, CITATIONS.bib, "
                                         "TAGS.txt, checksums.tsv, builder module and test) from the catalog")
     p.add_argument("--check", action="store_true", help="write nothing; fail if a file differs from the catalog's")
+    p.add_argument("--json", action="store_true", help="print the files written (or, with --check, stale) as JSON")
     p.set_defaults(func=cmd_builders)
 
 
@@ -89,6 +90,15 @@ def cmd_builders(a: argparse.Namespace) -> int:
 
     from .builders import builder_folders
 
+    if a.json:
+        import json
+
+        if a.check:
+            stale = [str(p) for p in builder_folders.stale()]
+            print(json.dumps({"checked": len(builder_folders.expected()), "stale": stale}, indent=2))
+            return 1 if stale else 0
+        print(json.dumps({"written": [str(p) for p in builder_folders.write()]}, indent=2))
+        return 0
     if a.check:
         stale = builder_folders.stale()
         if stale:

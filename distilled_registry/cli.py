@@ -14,6 +14,7 @@ of memory and the system's own errors, such as a full disk); 130 interrupted. Ea
 from __future__ import annotations
 
 import argparse
+import json
 import dataclasses
 import os
 import sys
@@ -95,22 +96,40 @@ def cmd_distill(a: argparse.Namespace) -> int:
                    workers=a.workers, ray_address=a.ray_address, checkpoint_every=a.checkpoint_every,
                    checkpoint_dir=a.checkpoint_dir, resume=a.resume, _fault=fault)
     m = prov["metrics"]
-    print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
-          f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
+    if a.json:
+        print(json.dumps(release_summary(a.out, prov), indent=2))
+    else:
+        print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+              f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
     return 0
 
 
-def cmd_demo(a: argparse.Namespace) -> int:
-    from .pipelines.demo import run_demo
+def release_summary(path, prov: dict) -> dict:
+    """What ``distill --json`` / ``regenerate --json`` print about the release they wrote."""
+    m = prov["metrics"]
+    return {"path": str(path), "name": (prov.get("release") or {}).get("name", prov["name"]),
+            "version": (prov.get("release") or {}).get("version"),
+            "krr_test_accuracy": m["krr_test_accuracy"], "natural_krr_test_accuracy": m["natural_krr_test_accuracy"],
+            "wall_seconds": prov["timing"]["wall_seconds"], "files": prov["files"]}
 
-    run_demo(a.out, steps=a.steps, progress=not a.quiet)
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .pipelines.demo import format_table, run_demo
+
+    rows = run_demo(a.out, steps=a.steps, progress=not a.quiet)
+    if a.json:
+        print(json.dumps({"runs": rows, "grid": os.path.join(a.out, "grid.png")}, indent=2))
+    else:
+        print(format_table(rows))
+        print(f"image grid: {os.path.join(a.out, 'grid.png')}")
     return 0
 
 
 def _add_evaluate_parser(sub) -> None:
     e = sub.add_parser("evaluate", help="KRR and/or finite-network transfer evaluation of a release (NAME[:VERSION] "
                                         "in the store, or PATH); recorded in its provenance")
-    e.add_argument("target", metavar="NAME|PATH")
+    e.add_argument("target", metavar="NAME|PATH",
+                   help="a release in the store (family/config[:version]) or a release folder")
     e.add_argument("--version", default=None, help="with NAME: which version (default: the newest in the store)")
     e.add_argument("--krr", action="store_true", help="KRR with the release's kernel (default: both, when neither "
                                                       "--krr nor --transfer is given)")
@@ -203,12 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoint-dir", default=None,
                    help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
     d.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    d.add_argument("--json", action="store_true", help="print the release written (path, metrics, files) as JSON")
     d.set_defaults(func=cmd_distill)
 
     demo = sub.add_parser("demo", help="KIP and LS on digits at 1 and 10 images per class, offline")
     demo.add_argument("--out", default="demo_out", help="folder to create (must not exist; default demo_out)")
     demo.add_argument("--steps", type=int, default=300, help="KIP steps (>= 0, default 300)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--json", action="store_true", help="print the four runs' figures as JSON")
     demo.set_defaults(func=cmd_demo)
 
     _add_evaluate_parser(sub)  # evaluate: KRR / finite-network transfer of any release

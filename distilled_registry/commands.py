@@ -39,12 +39,13 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="spec, paper figure, recorded and local releases of NAME (family/config or family)")
-    p.add_argument("name")
+    p.add_argument("name", help="a family (kip_digits) or family/config (kip_digits/ipc10)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("verify", help="recompute the sha256 of every file of a release (NAME[:VERSION] in the store, or PATH)")
-    p.add_argument("target", metavar="NAME|PATH")
+    p.add_argument("target", metavar="NAME|PATH",
+                   help="a release in the store (family/config[:version]) or a release folder")
     p.add_argument("--version", default=None, help="with NAME: which version (default: the newest in the store)")
     p.add_argument("--accuracy", action="store_true",
                    help="also recompute the KRR test accuracy (the release's kernel, the source's test split) and "
@@ -57,16 +58,18 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("regenerate", help="run NAME's catalog spec and put the release into the local store")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_digits/ipc10")
     _add_run_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace that version if it is already in the store")
     p.add_argument("--record", action="store_true",
                    help="also record the release (store location, sha256, metrics) in the catalog file "
                         f"(${catalog.CATALOG_ENV} or the packaged catalog.json): for maintainers")
+    p.add_argument("--json", action="store_true", help="print the release written (path, metrics, files) as JSON")
     p.set_defaults(func=cmd_regenerate)
 
     p = sub.add_parser("rerun", help="run a release's own provenance again; print recorded vs new metrics")
-    p.add_argument("target", metavar="PATH|NAME")
+    p.add_argument("target", metavar="PATH|NAME",
+                   help="a release folder, or a release in the store (family/config[:version])")
     p.add_argument("--version", default=None, help="with NAME: which version (default: the newest)")
     _add_run_args(p)
     p.add_argument("--acc-tol", type=float, default=ACC_TOL,
@@ -80,7 +83,7 @@ def add_commands(sub) -> None:
     from .pipelines.limits import MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
 
     p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_cifar10/ipc10")
     p.add_argument("--workers", type=int, default=1,
                    help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
     p.add_argument("--tile", type=int, default=PLAN_TILE,
@@ -417,10 +420,16 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
         path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
     prov = rel.read_provenance(path)
     m = prov["metrics"]
+    rec = catalog.record_release(e.name, path) if a.record else None
+    if a.json:
+        from .cli import release_summary
+
+        print(json.dumps({**release_summary(path, prov), "paper": e.paper.get("krr_test_accuracy"),
+                          "recorded": rec}, indent=2))
+        return 0
     print(f"wrote {e.name}:{e.version} to {path}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
           f"(natural {m['natural_krr_test_accuracy']:.4f}; {_paper_text(e)}), {prov['timing']['wall_seconds']:.1f} s")
-    if a.record:
-        rec = catalog.record_release(e.name, path)
+    if rec is not None:
         print(f"recorded in {catalog.path()}: {rec['location']}, data.npz sha256 {rec['data_sha256']}")
     return 0
 

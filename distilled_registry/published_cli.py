@@ -27,7 +27,9 @@ def add_import_parser(sub) -> None:
     p = sub.add_parser("import-published",
                        help="turn the authors' published KIP / LS file (.npz, images.npy + labels.npy folder, URL, or "
                             "a catalog NAME to download) into a release in the local store")
-    p.add_argument("target", metavar="FILE|FOLDER|URL|NAME")
+    p.add_argument("target", metavar="FILE|FOLDER|URL|NAME",
+                   help="a published .npz (file or URL), a folder of them, or a catalog name whose published file "
+                        "to fetch")
     p.add_argument("--name", default=None,
                    help="FAMILY/CONFIG to store it as (default: from the file name, e.g. "
                         "kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000, or the LS catalog config)")

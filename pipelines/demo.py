@@ -20,7 +20,7 @@ IPCS = (1, 10)
 
 
 def run_demo(out: str | Path = "demo_out", steps: int = 300, progress: bool = True) -> list[dict]:
-    """Distil digits four ways into ``out``; returns one row per run for the table."""
+    """Distil digits four ways into ``out`` (and ``grid.png``); returns one row per run for the table."""
     out = Path(out)
     kernel = KernelSpec("fc", depth=1)
     rows, panels, labels = [], [], []
@@ -45,8 +45,6 @@ def run_demo(out: str | Path = "demo_out", steps: int = 300, progress: bool = Tr
     labels.append(None)
     (out / "grid.png").write_bytes(grid_png(panels, [str(i) for i in range(10)], labels=labels,
                                             title="digits, FC NTK: distilled images next to the real ones"))
-    print(format_table(rows))
-    print(f"image grid: {out / 'grid.png'}")
     return rows
 
 

@@ -6,6 +6,7 @@ imported; stderr is a file, not a terminal, so each progress bar is one summary 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import sys
 def test_regenerate_writes_a_clean_log(tmp_path):
     env_home = str(tmp_path / "store")
     with open(tmp_path / "log", "w") as log:
-        r = subprocess.run([sys.executable, "-m", "distilled_registry", "regenerate", "kip_digits/ipc1"],
+        r = subprocess.run([sys.executable, "-m", "distilled_registry", "regenerate", "kip_digits/ipc1", "--json"],
                            stdout=subprocess.PIPE, stderr=log, text=True, timeout=600,
                            env={**__import__("os").environ, "DISTILLED_REGISTRY_HOME": env_home})
     text = (tmp_path / "log").read_text()
@@ -23,4 +24,27 @@ def test_regenerate_writes_a_clean_log(tmp_path):
     lines = text.strip().splitlines()
     assert any(line.startswith("KIP: 300 steps in ") for line in lines), lines  # one summary line a bar
     assert len(lines) <= 5, lines
-    assert "wrote kip_digits/ipc1" in r.stdout
+    out = json.loads(r.stdout)  # --json: the release written, machine-readable
+    assert out["name"] == "kip_digits/ipc1" and out["version"] == "1.0.0" and 0.5 < out["krr_test_accuracy"] <= 1
+    assert {"data.npz", "provenance.json"} - {"provenance.json"} <= set(out["files"])
+
+
+def test_every_argument_of_every_command_has_help():
+    import argparse
+
+    from distilled_registry.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [(name, act.dest) for name, sp in sub.choices.items() for act in sp._actions
+               if not isinstance(act, argparse._HelpAction) and not act.help]
+    assert not missing, missing
+    assert len(sub.choices) >= 13  # every command is looked at
+
+
+def test_builders_check_json(capsys):
+    from distilled_registry import cli
+
+    assert cli.main(["builders", "--check", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stale"] == [] and out["checked"] > 12

@@ -109,14 +109,16 @@ def test_existing_out_is_refused(kip_release, capsys):
 
 
 def test_demo_writes_table_and_grid(tmp_path, capsys):
-    from distilled_registry.pipelines.demo import run_demo
+    from distilled_registry.pipelines.demo import format_table
 
-    rows = run_demo(tmp_path, steps=20, progress=False)
-    assert len(rows) == 4 and (tmp_path / "grid.png").stat().st_size > 10_000
-    out = capsys.readouterr().out
-    assert "| images/class | natural | KIP | LS |" in out
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--steps", "20", "--quiet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # --json: the runs, machine-readable
+    rows = out["runs"]
+    assert len(rows) == 4 and Path(out["grid"]).stat().st_size > 10_000
+    assert {(r["algorithm"], r["ipc"]) for r in rows} == {("kip", 1), ("ls", 1), ("kip", 10), ("ls", 10)}
     for r in rows:
-        assert (Path(r["path"]) / "data.npz").is_file()
+        assert (Path(r["path"]) / "data.npz").is_file() and 0.1 < r["distilled"] <= 1
+    assert "| images/class | natural | KIP | LS |" in format_table(rows)
 
 
 def test_fast_and_nt_kernels_give_the_same_release(tmp_path):
