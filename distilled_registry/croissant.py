@@ -33,6 +33,7 @@ import numpy as np
 CROISSANT_FILE = "croissant.json"
 RECORDS_FILE = "data.parquet"
 RECORD_SET = "records"
+CLASSES = "classes"  # the enumeration record set: class index -> name
 PROV = "http://www.w3.org/ns/prov#"
 CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
 
@@ -86,13 +87,26 @@ def _file_object(fname: str, d: dict) -> dict:
             "sha256": d["sha256"]}
 
 
-def _field(col: str, dtype: str, shape: str | None, desc: str) -> dict:
+def _field(col: str, dtype: str, shape: str | None, desc: str, references: str | None = None) -> dict:
     out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col}", "name": col, "description": desc}
     if shape:
         out.update({"cr:arrayShape": shape, "cr:isArray": True})
-    out.update({"dataType": dtype,
-                "source": {"fileObject": {"@id": RECORDS_FILE}, "extract": {"column": col}}})
+    out["dataType"] = dtype
+    if references:
+        out["references"] = {"field": {"@id": references}}
+    out["source"] = {"fileObject": {"@id": RECORDS_FILE}, "extract": {"column": col}}
     return out
+
+
+# Source licences that are SPDX identifiers (pipelines/sources.py); others stay text.
+SPDX = frozenset({"BSD-3-Clause", "CC-BY-SA-3.0", "MIT", "CC-BY-4.0", "Apache-2.0"})
+
+
+def licence_url(licence: str | None, source: str) -> str:
+    """The SPDX licence page of the source dataset's licence, or a sentence where it has none."""
+    if licence in SPDX:
+        return f"https://spdx.org/licenses/{licence}.html"
+    return f"{licence or 'unknown'}: the licence of the source dataset, {source}, is not stated by its authors"
 
 
 def _iso(t: dt.datetime) -> str:
@@ -147,22 +161,30 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
         _field("image", "sc:Float", f"{h},{w},{c}",
                "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
         _field("label", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned)"),
-        _field("class_id", "sc:Integer", None, "class the image was initialised from: " + ", ".join(
-            f"{i}={n}" for i, n in enumerate(src.get("class_names", [])))),
+        _field("class_id", "sc:Integer", None, "the class the image was initialised from (an index into the "
+               f"record set {CLASSES!r})", references=f"{CLASSES}/index"),
     ]
-    licence = src.get("licence") or "unknown"
+    creator = ({"@type": "sc:Organization", "name": f"{origin['authors']} (the authors' published file)"}
+               if origin else {"@type": "sc:Organization", "name": "distilled-registry",
+                               "description": "made by distilled-registry; provenance.json names the run"})
     doc = {"@context": dict(CONTEXT), "@type": "sc:Dataset", "name": name, "description": description,
-           "conformsTo": CROISSANT_VERSION, "citeAs": alg["paper"], "dateCreated": _iso(created),
-           "datePublished": _iso(created),
+           "conformsTo": CROISSANT_VERSION, "citeAs": alg["paper"], "creator": creator,
+           "dateCreated": _iso(created), "datePublished": _iso(created),
            "keywords": ["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
-           "license": f"{licence} (the licence of the source dataset, {src['name']})"}
-    if src.get("homepage"):
-        doc["url"] = src["homepage"]
+           "license": licence_url(src.get("licence"), src["name"])}
+    if rel.get("url"):  # the release's own address, where it is published (never the source's)
+        doc["url"] = rel["url"]
     if rel.get("version") is not None:
         doc["version"] = rel["version"]
     doc["distribution"] = distribution
-    doc["recordSet"] = [{"@type": "cr:RecordSet", "@id": RECORD_SET, "name": RECORD_SET,
-                         "description": "one record per distilled image", "field": fields}]
+    doc["recordSet"] = [
+        {"@type": "cr:RecordSet", "@id": CLASSES, "name": CLASSES,
+         "description": f"the classes of {src['name']}: index and name", "key": {"@id": f"{CLASSES}/index"},
+         "field": [{"@type": "cr:Field", "@id": f"{CLASSES}/index", "name": "index", "dataType": "sc:Integer"},
+                   {"@type": "cr:Field", "@id": f"{CLASSES}/name", "name": "name", "dataType": "sc:Text"}],
+         "data": [{f"{CLASSES}/index": i, f"{CLASSES}/name": n} for i, n in enumerate(src.get("class_names", []))]},
+        {"@type": "cr:RecordSet", "@id": RECORD_SET, "name": RECORD_SET,
+         "description": "one record per distilled image", "field": fields}]
 
     env = provenance.get("environment", {})
     wall = float(provenance.get("timing", {}).get("wall_seconds", 0.0))

@@ -60,7 +60,13 @@ def test_metadata_pins_files_and_carries_prov(release_dir):
     assert act["@type"] == "prov:Activity" and act["prov:startedAtTime"] == "2025-01-02T03:04:05+00:00"
     assert act["prov:endedAtTime"] == "2025-01-02T03:04:06+00:00"  # started + wall_seconds (1.5 s, to the second)
     assert doc["prov:generatedAtTime"] == prov["created"]
-    fields = {f["name"]: f for f in doc["recordSet"][0]["field"]}
+    fields = {f["name"]: f for f in doc["recordSet"][1]["field"]}
+    # class names as an enumeration the class ids reference; an SPDX licence; a creator; no source url
+    classes = doc["recordSet"][0]
+    assert classes["@id"] == "classes" and [r["classes/name"] for r in classes["data"]] == prov["source"]["class_names"]
+    assert fields["class_id"]["references"] == {"field": {"@id": "classes/index"}}
+    assert doc["license"] == "https://spdx.org/licenses/BSD-3-Clause.html"
+    assert doc["creator"]["name"] == "distilled-registry" and "url" not in doc
     assert fields["image"]["cr:arrayShape"] == "4,4,3" and fields["label"]["cr:arrayShape"] == "4"
     # mlcroissant reads the metadata back without errors
     md = mlc.Dataset(str(path / "croissant.json")).metadata
@@ -80,22 +86,31 @@ def _mlcroissant_metadata(doc: dict) -> dict:
     files = [mlc.FileObject(ctx=ctx, id=f["@id"], name=f["name"], content_url=f["contentUrl"], sha256=f["sha256"],
                             content_size=f["contentSize"], encoding_formats=[f["encodingFormat"]])
              for f in doc["distribution"]]
-    types = {"sc:Float": mlc.DataType.FLOAT, "sc:Integer": mlc.DataType.INTEGER}
+    types = {"sc:Float": mlc.DataType.FLOAT, "sc:Integer": mlc.DataType.INTEGER, "sc:Text": mlc.DataType.TEXT}
+    classes_doc, records_doc = doc["recordSet"]
+    classes = mlc.RecordSet(
+        ctx=ctx, id="classes", name="classes", description=classes_doc["description"], key="classes/index",
+        fields=[mlc.Field(ctx=ctx, id=f["@id"], name=f["name"], data_types=[types[f["dataType"]]])
+                for f in classes_doc["field"]],
+        data=classes_doc["data"])
     fields = [mlc.Field(ctx=ctx, id=f["@id"], name=f["name"], description=f["description"],
                         data_types=[types[f["dataType"]]], is_array=f.get("cr:isArray"),
                         array_shape=f.get("cr:arrayShape"),
+                        references=mlc.Source(ctx=ctx, field=f["references"]["field"]["@id"]) if "references" in f
+                        else None,
                         source=mlc.Source(ctx=ctx, file_object=croissant.RECORDS_FILE,
                                           extract=mlc.Extract(ctx=ctx, column=f["source"]["extract"]["column"])))
-              for f in doc["recordSet"][0]["field"]]
-    record_set = mlc.RecordSet(ctx=ctx, id="records", name="records", description=doc["recordSet"][0]["description"],
+              for f in records_doc["field"]]
+    record_set = mlc.RecordSet(ctx=ctx, id="records", name="records", description=records_doc["description"],
                                fields=fields)
     from datetime import datetime
 
     created = datetime.fromisoformat(doc["dateCreated"].replace("Z", "+00:00"))
+    creator = mlc.Organization(ctx=ctx, name=doc["creator"]["name"], description=doc["creator"].get("description"))
     return mlc.Metadata(ctx=ctx, name=doc["name"], description=doc["description"], version=doc.get("version"),
                         license=[doc["license"]], cite_as=doc["citeAs"], url=doc.get("url"), date_created=created,
-                        date_published=created, keywords=doc["keywords"], distribution=files,
-                        record_sets=[record_set]).to_json()
+                        date_published=created, keywords=doc["keywords"], distribution=files, creators=[creator],
+                        record_sets=[classes, record_set]).to_json()
 
 
 @pytest.mark.parametrize("versioned", [True, False])
