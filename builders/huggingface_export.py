@@ -17,7 +17,9 @@ Layout of ``DIR`` (the Hub repository, ready for ``huggingface_hub.upload_folder
 
 Features (the same as the TFDS builders'): ``image`` ``Array3D`` float32 (H, W, C), ``label``
 ``ClassLabel`` (argmax of the label vector), ``label_vector`` float32 list of length C,
-``class_id`` ``ClassLabel`` (the class the image was initialised from), ``index`` int64.
+``class_id`` ``ClassLabel`` (the class the image was initialised from), ``index`` int64, and for the
+Hub's viewer ``preview`` ``Image`` (a PNG of each image, stretched to its own range; the exact values
+are ``image``).
 
 Which releases: for each config of the family in the catalog (and any other config of the family
 in the store), the catalog's version when the store holds it, else the newest stored version;
@@ -145,13 +147,30 @@ def features(image_shape: tuple[int, int, int], class_names_: list[str]):
         "label_vector": datasets.List(datasets.Value("float32"), length=len(class_names_)),
         "class_id": datasets.ClassLabel(names=list(class_names_)),
         "index": datasets.Value("int64"),
+        "preview": datasets.Image(),
     })
+
+
+def preview_png(image: np.ndarray) -> bytes:
+    """A PNG of one (H, W, C) float image for the Hub's viewer: its own min-max stretch to 0..255.
+
+    For looking only: the exact values are the ``image`` column (the release's preprocessed space).
+    """
+    from PIL import Image
+
+    lo, hi = float(image.min()), float(image.max())
+    u8 = np.round(255 * (image - lo) / (hi - lo)) if hi > lo else np.zeros(image.shape)
+    u8 = u8.astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8[..., 0] if u8.shape[-1] == 1 else u8).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _columns(r: api.Release) -> dict:
     n = len(r.images)
     return {"image": r.images, "label": np.argmax(r.labels, axis=1).astype(np.int64), "label_vector": r.labels,
-            "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64)}
+            "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64),
+            "preview": [{"bytes": preview_png(x), "path": None} for x in r.images]}
 
 
 def parquet_bytes(r: api.Release, feats) -> tuple[bytes, int]:
@@ -319,7 +338,8 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         "",
         "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (class: argmax of the label vector), `label_vector` "
         f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned), "
-        "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz).",
+        "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz), "
+        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`).",
         "",
         "## Metrics beside the paper's", "",
         "KRR test accuracy: kernel ridge regression with the release's kernel, trained on the distilled set, on the "

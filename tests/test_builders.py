@@ -332,6 +332,10 @@ np.savez({str(tmp_path / 'back.npz')!r}, **{{k: np.asarray(v) for k, v in ds.wit
     np.testing.assert_array_equal(back["class_id"], arrays["class_ids"])
     np.testing.assert_array_equal(back["label"], np.argmax(arrays["labels"], axis=1))
     np.testing.assert_array_equal(back["index"], np.arange(100))
+    # the viewer's Image column: a PNG of each image, stretched to its own range (8x8 grey here)
+    assert back["preview"].shape == (100, 8, 8) and back["preview"].dtype == np.uint8
+    img = arrays["images"][3, ..., 0]
+    np.testing.assert_array_equal(back["preview"][3], np.round(255 * (img - img.min()) / (img.max() - img.min())))
 
     card = (out / "README.md").read_text()
     assert huggingface_export.NUMPY_SNIPPET in card and "transform.npz` holds `mean` and `std`" in card
