@@ -85,7 +85,7 @@ def _config_from_args(a: argparse.Namespace):
 
 
 def cmd_distill(a: argparse.Namespace) -> int:
-    from .commands import source_dir
+    from .commands import release_summary, source_dir
     from .pipelines.distill import check_workers, distill
 
     cfg = _config_from_args(a)
@@ -102,15 +102,6 @@ def cmd_distill(a: argparse.Namespace) -> int:
         print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
               f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
     return 0
-
-
-def release_summary(path, prov: dict) -> dict:
-    """What ``distill --json`` / ``regenerate --json`` print about the release they wrote."""
-    m = prov["metrics"]
-    return {"path": str(path), "name": (prov.get("release") or {}).get("name", prov["name"]),
-            "version": (prov.get("release") or {}).get("version"),
-            "krr_test_accuracy": m["krr_test_accuracy"], "natural_krr_test_accuracy": m["natural_krr_test_accuracy"],
-            "wall_seconds": prov["timing"]["wall_seconds"], "files": prov["files"]}
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -259,16 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0, 1 runtime failure, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
+        from .extras import require
+
         if args.command in COMPUTING_COMMANDS or getattr(args, "accuracy", False):
-            from .extras import require
             from .pipelines.devices import one_device_per_core
 
             require("jax", "jaxlib", "optax", "scipy", what=f"distilled-registry {args.command}")
             one_device_per_core()  # every CPU core a jax device (no effect once jax is imported)
-        if args.command in EXTRA_COMMANDS:
-            from .extras import require
-
-            require(*EXTRA_COMMANDS[args.command], what=f"distilled-registry {args.command}")
+        require(*EXTRA_COMMANDS.get(args.command, ()), what=f"distilled-registry {args.command}")
         return args.func(args)
     except UserError as e:  # UsageError (2): a bad command line; UserError (1): a file, a download, a release
         print(f"distilled-registry {args.command}: error: {_one_line(str(e))}", file=sys.stderr)

@@ -402,6 +402,15 @@ def _paper_text(e: catalog.Entry) -> str:
     return f"paper {_pct(acc)}" if acc is not None else "paper: not reported"
 
 
+def release_summary(path, prov: dict) -> dict:
+    """What ``distill --json`` / ``regenerate --json`` print about the release they wrote."""
+    m = prov["metrics"]
+    return {"path": str(path), "name": (prov.get("release") or {}).get("name", prov["name"]),
+            "version": (prov.get("release") or {}).get("version"),
+            "krr_test_accuracy": m["krr_test_accuracy"], "natural_krr_test_accuracy": m["natural_krr_test_accuracy"],
+            "wall_seconds": prov["timing"]["wall_seconds"], "files": prov["files"]}
+
+
 def cmd_regenerate(a: argparse.Namespace) -> int:
     rn = names.parse(a.name)
     e = catalog.entry(rn)
@@ -422,8 +431,6 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
     m = prov["metrics"]
     rec = catalog.record_release(e.name, path) if a.record else None
     if a.json:
-        from .cli import release_summary
-
         print(json.dumps({**release_summary(path, prov), "paper": e.paper.get("krr_test_accuracy"),
                           "recorded": rec}, indent=2))
         return 0

@@ -57,11 +57,7 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
       labels: per panel, label vectors (N, C) or None; where an image's label differs from its
         class's centred one-hot vector, the label is summarised above the image (:func:`label_note`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     n_classes = len(class_names)
     cols = [min(per_class, max(int(np.sum(ids == c)) for c in range(n_classes))) for _, _, ids in panels]
     total_cols = sum(cols) + len(panels) - 1
@@ -88,27 +84,34 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
         col0 += cols[p] + 1
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def loss_png(losses: list[float], title: str) -> bytes:
     """PNG bytes of a KIP loss curve (log scale) against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.semilogy(np.arange(1, len(losses) + 1), losses)
     ax.set_xlabel("step")
     ax.set_ylabel("KIP loss (target batch)")
     ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    """PNG bytes of ``fig`` (tight layout, 90 dpi, no software tag: the same bytes on every run); closes it."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()

@@ -432,6 +432,7 @@ def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode
     (each image with itself) both come from ``s`` and the variances are returned.
     """
     w2, b2 = spec.W_std ** 2, spec.b_std ** 2
+    n_relus = len(_relu_levels(spec))
     t = None
     k = 0
     variances = []
@@ -450,7 +451,7 @@ def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode
             else:
                 v_left, v_right = va[k], vw[k]
             k += 1
-            if self_mode and k == len(_relu_levels(spec)):
+            if self_mode and k == n_relus:
                 return variances  # the layers after the last ReLU do not change a variance
             prod = v_left[:, None, None, :] * v_right
             s, dot = _relu_maps(s, prod)

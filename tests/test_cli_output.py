@@ -7,6 +7,7 @@ imported; stderr is a file, not a terminal, so each progress bar is one summary 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ def test_regenerate_writes_a_clean_log(tmp_path):
     with open(tmp_path / "log", "w") as log:
         r = subprocess.run([sys.executable, "-m", "distilled_registry", "regenerate", "kip_digits/ipc1", "--json"],
                            stdout=subprocess.PIPE, stderr=log, text=True, timeout=600,
-                           env={**__import__("os").environ, "DISTILLED_REGISTRY_HOME": env_home})
+                           env={**os.environ, "DISTILLED_REGISTRY_HOME": env_home})
     text = (tmp_path / "log").read_text()
     assert r.returncode == 0, text[-3000:]
     for noise in ("cudart", "absl", "oneDNN", "I0000", "\r", "it/s]"):

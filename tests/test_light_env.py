@@ -9,6 +9,7 @@ ConvNet kernel on local MNIST files must still write a release that verifies.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_the_blocker_really_hides_the_heavy_modules(blocked, tmp_path):
     env_path = str(Path(light_env.__file__).parent)
     r = subprocess.run([sys.executable, str(probe), json.dumps(blocked), *sorted(HEAVY), "jax", "optax", "scipy",
                         "pyarrow", "jsonschema"], capture_output=True, text=True, timeout=120,
-                       env={**__import__("os").environ, "PYTHONPATH": env_path})
+                       env={**os.environ, "PYTHONPATH": env_path})
     assert r.returncode == 0, r.stderr
     seen = json.loads(r.stdout)
     assert not any(seen[m] for m in HEAVY), seen
