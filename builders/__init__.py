@@ -16,8 +16,18 @@ catalog), ``huggingface_export`` and ``huggingface_push`` (Hub repository layout
 ``papers`` (BibTeX and homepage), ``builder_testing`` (dummy releases for the builder tests).
 """
 
-from .release_builder import builder_class, register
+import sys
 
-registered = register()
+if __name__ != "distilled_registry.builders":
+    # This folder imported by its path under another name (pytest, run from the repository's root,
+    # imports the family tests as ``builders.<family>.<family>_dataset_builder_test``): be the one
+    # package, so that no second copy registers the builders twice.
+    from distilled_registry import builders as _package
+
+    sys.modules[__name__] = _package
+else:
+    from .release_builder import builder_class, register
+
+    registered = register()
 
 __all__ = ["builder_class", "register", "registered"]

@@ -1,18 +1,16 @@
 """Each family's TFDS dataset folder, written from the catalog: ``builders/<family>/``.
 
     <family>/
-      <family>_dataset_builder.py        the builder module: ``Builder``, the generated class
-      <family>_dataset_builder_test.py   the builder test on small dummy data
+      <family>_dataset_builder.py        the builder module: ``class Builder(ReleaseBuilder)``
+      <family>_dataset_builder_test.py   TFDS's ``DatasetBuilderTestCase`` on dummy_data/
+      dummy_data/                        a small store holding a dummy release of the first config
       README.md                          the description TFDS shows (configs, features, where data come from)
       CITATIONS.bib                      both papers
       TAGS.txt                           TFDS tags
-      checksums.tsv                      url, size, sha256 of published release files (TFDS format)
+      checksums.tsv                      url, size, sha256 of pinned published files (TFDS format)
 
 ``distilled-registry builders`` writes them (``--check`` lists those that differ from what the
-catalog gives, and fails); the files are committed. ``checksums.tsv`` lists, for each catalog
-record whose ``location`` is an http(s) URL and which gives file sizes (``provenance_size``,
-``data_size`` beside ``provenance_sha256`` and ``data_sha256``), the URLs of its
-``provenance.json`` and ``data.npz``; TFDS's download manager checks downloads of those URLs.
+catalog gives, and fails); the files are committed. :func:`checksums` says what ``checksums.tsv`` lists.
 """
 
 from __future__ import annotations
@@ -21,12 +19,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from distilled_registry import catalog
+from distilled_registry import atomic, catalog
 
-from . import papers
+from . import builder_testing, papers
 
 BUILDERS_DIR = Path(__file__).resolve().parent
 GENERATED = "generated from the catalog by `distilled-registry builders`; do not edit"
+DUMMY_DIR = "dummy_data"
+DUMMY_IMAGES = 4  # per family: small enough to commit (a CIFAR-100 image is 12 kB of float32)
 
 TAGS = """\
 content.data-type.image # Contains image data.
@@ -72,11 +72,25 @@ def readme(family: str) -> str:
 
 
 def checksums(family: str) -> str:
-    """``checksums.tsv``: ``url<TAB>size<TAB>sha256<TAB>filename`` for published files with known sizes."""
-    out = [f"# {GENERATED}",
-           "# url, size, sha256 and file name of published release files (catalog records with an http(s)",
-           "# location and file sizes); other downloads are checked against provenance.json and the catalog."]
+    """``checksums.tsv`` in TFDS's format (``url<TAB>size<TAB>sha256<TAB>filename``): every published file
+    of the family whose sha256 and size are known.
+
+    Those are the authors' bucket files pinned in the catalog (a config's ``published`` block with
+    ``sha256`` and ``size``, recorded by ``import-published NAME --record``, and the catalog's
+    ``published.pins`` of bucket paths) and this registry's own releases recorded at an http(s)
+    ``location`` with file sizes (their ``provenance.json`` and ``data.npz``).
+    """
+    from distilled_registry import published
+
+    rows: dict[str, tuple[int, str]] = {}
+    pins = catalog.load().get("published", {}).get("pins", {})
     for e in catalog.family_entries(family):
+        p = e.published or {}
+        if p.get("url") and p.get("sha256") and isinstance(p.get("size"), int):
+            rows[p["url"]] = (p["size"], p["sha256"])
+        pin = pins.get(p.get("path") or "")
+        if p.get("url") and isinstance(pin, dict) and pin.get("sha256") and isinstance(pin.get("size"), int):
+            rows[p["url"]] = (pin["size"], pin["sha256"])
         for version, rec in sorted(e.releases.items()):
             loc = rec.get("location", "")
             if not (isinstance(loc, str) and loc.startswith(("http://", "https://"))):
@@ -85,43 +99,88 @@ def checksums(family: str) -> str:
             for fname, sha_key, size_key in (("provenance.json", "provenance_sha256", "provenance_size"),
                                              ("data.npz", "data_sha256", "data_size")):
                 if rec.get(sha_key) and isinstance(rec.get(size_key), int):
-                    out.append(f"{base}{fname}\t{rec[size_key]}\t{rec[sha_key]}\t{fname}")
+                    rows[base + fname] = (rec[size_key], rec[sha_key])
+    out = [f"# {GENERATED}",
+           "# TFDS format: url, size, sha256, file name of each published file whose sha256 is known (pinned in the",
+           f"# catalog); other downloads are checked against their pins ({published.PINS_FILE}) and provenance.json."]
+    out += [f"{url}\t{size}\t{sha}\t{url.rstrip('/').rsplit('/', 1)[-1]}" for url, (size, sha) in sorted(rows.items())]
     return "\n".join(out) + "\n"
 
 
-def builder_module(family: str) -> str:
-    return f'''"""TFDS builder module of the release family {family} ({GENERATED}).
+def _camel(family: str) -> str:
+    return "".join(part.capitalize() for part in family.split("_"))
 
-The class is generated from the catalog by ``distilled_registry.builders.release_builder`` and
-registered with TFDS as ``{family}``; this module names it ``Builder``, the TFDS convention.
+
+def builder_module(family: str) -> str:
+    """``<family>_dataset_builder.py``: the module TFDS's folder loading finds, defining ``Builder``."""
+    return f'''"""TFDS dataset builder of the release family {family} ({GENERATED}).
+
+Configs, versions, features and where data come from are the catalog's (see
+``distilled_registry.builders.release_builder.ReleaseBuilder``):
 
     import distilled_registry, tensorflow_datasets as tfds
     ds = tfds.load("{family}/CONFIG", split="train")
+
+or, as a TFDS dataset folder: ``tfds build builders/{family} --config CONFIG``.
 """
 
-from distilled_registry.builders import builder_class
+from distilled_registry.builders import release_builder
 
-Builder = builder_class("{family}")
+
+class Builder(release_builder.ReleaseBuilder):
+    """DatasetBuilder of {family}: one example per distilled image of a release."""
+
+    FAMILY = "{family}"
 '''
 
 
 def builder_test(family: str) -> str:
-    return f'''"""Builder test of {family} on small dummy data ({GENERATED}).
+    """``<family>_dataset_builder_test.py``: TFDS's ``DatasetBuilderTestCase`` on ``dummy_data/``."""
+    e = catalog.family_entries(family)[0]
+    return f'''"""TFDS's builder test of {family} on its dummy_data/ ({GENERATED}).
 
-Every catalog config is declared; the first is built from a dummy release in a temporary store and
-read back with ``tfds.data_source``, which must return exactly the release's arrays.
+``dummy_data/`` is a small release store holding a dummy {e.name} release (random arrays, a
+schema-valid provenance); the builder reads it as it reads the user's store, and TFDS's
+``DatasetBuilderTestCase`` prepares it, reads it back with ``as_dataset`` and counts the examples.
 """
 
-from distilled_registry.builders import builder_testing
+import os
+from unittest import mock
+
+import tensorflow_datasets as tfds
+
+from distilled_registry.builders.{family} import {family}_dataset_builder
 
 
-def test_{family}_builder_on_dummy_data(tmp_path):
-    builder_testing.check_family("{family}", tmp_path)
+class {_camel(family)}Test(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = {family}_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["{e.config}"]
+    SPLITS = {{"train": {DUMMY_IMAGES}}}
+
+    def setUp(self):
+        self.enter_context(mock.patch.dict(os.environ))  # put back after the test
+        os.environ["DISTILLED_REGISTRY_HOME"] = os.fspath(self.dummy_data)  # the store the builder reads
+        os.environ.pop("DISTILLED_REGISTRY_URL_BASE", None)
+        super().setUp()
 '''
 
 
-def family_files(family: str) -> dict[str, str]:
-    """File name -> text of the family's folder."""
+def dummy_files(family: str) -> dict[str, bytes]:
+    """``dummy_data/``: a store holding a dummy release of the family's first config, ``path -> bytes``.
+
+    :data:`DUMMY_IMAGES` random images of the source's shape with a schema-valid provenance
+    (:func:`builder_testing.write_dummy_release`); the same bytes on every run.
+    """
+    e = catalog.family_entries(family)[0]
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-dummy-") as tmp:
+        home = Path(tmp) / "store"
+        path, _ = builder_testing.write_dummy_release(e.name, home, images=DUMMY_IMAGES)
+        where = Path(DUMMY_DIR) / path.relative_to(home)
+        return {str(where / f.name): f.read_bytes() for f in sorted(path.iterdir())}
+
+
+def family_files(family: str) -> dict[str, str | bytes]:
+    """Path in the family's folder -> text (or bytes, for ``dummy_data/``)."""
     return {
         f"{family}_dataset_builder.py": builder_module(family),
         f"{family}_dataset_builder_test.py": builder_test(family),
@@ -129,10 +188,11 @@ def family_files(family: str) -> dict[str, str]:
         "CITATIONS.bib": papers.BIBTEX,
         "TAGS.txt": TAGS,
         "checksums.tsv": checksums(family),
+        **dummy_files(family),
     }
 
 
-def expected(root: str | os.PathLike | None = None) -> dict[Path, str]:
+def expected(root: str | os.PathLike | None = None) -> dict[Path, str | bytes]:
     """Every generated file (path -> text) for every catalog family."""
     root = Path(root) if root is not None else BUILDERS_DIR
     families = list(dict.fromkeys(e.family for e in catalog.entries()))
@@ -141,24 +201,22 @@ def expected(root: str | os.PathLike | None = None) -> dict[Path, str]:
 
 def stale(root: str | os.PathLike | None = None) -> list[Path]:
     """Generated files that are missing or differ from what the catalog gives."""
-    return [p for p, text in expected(root).items() if not p.is_file() or p.read_text() != text]
+    return [p for p, want in expected(root).items() if _read(p, want) != want]
+
+
+def _read(p: Path, like: str | bytes) -> str | bytes | None:
+    if not p.is_file() or p.is_symlink():
+        return None
+    return p.read_bytes() if isinstance(like, bytes) else p.read_text()
 
 
 def write(root: str | os.PathLike | None = None) -> list[Path]:
     """Write every family folder's files (atomically, each one); returns those that changed."""
     changed = []
-    for p, text in expected(root).items():
-        if p.is_file() and p.read_text() == text:
+    for p, want in expected(root).items():
+        if _read(p, want) == want:
             continue
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic.write_bytes(p, want if isinstance(want, bytes) else want.encode())
         changed.append(p)
     return changed

@@ -4,11 +4,15 @@
     ds = tfds.load("kip_digits/ipc10", split="train")           # tf.data, with TensorFlow
     src = tfds.data_source("kip_digits/ipc10", split="train")   # random access, TensorFlow not needed
 
-The classes are generated from the catalog (:func:`register`), not written by hand: the family
-``kip_cifar10`` becomes the TFDS dataset ``kip_cifar10``, each catalog config a ``BuilderConfig``
-whose version is the catalog config's version (the release version it reads). Each family's
-README.md, CITATIONS.bib, TAGS.txt and checksums.tsv live in ``builders/<family>/``
-(:mod:`distilled_registry.builders.builder_folders` writes them from the catalog).
+Each family is a TFDS dataset folder, ``builders/<family>/``, whose module
+``<family>_dataset_builder.py`` defines ``class Builder(ReleaseBuilder): FAMILY = "<family>"``, the
+TFDS way (``tfds build builders/<family>`` finds it). :class:`ReleaseBuilder` fills in the rest from
+the catalog when the class is defined: the family ``kip_cifar10`` becomes the TFDS dataset
+``kip_cifar10``, each catalog config a ``BuilderConfig`` whose version is the catalog config's version
+(the release version it reads). The folder also holds README.md, CITATIONS.bib, TAGS.txt,
+checksums.tsv, ``dummy_data/`` and the builder test
+(:mod:`distilled_registry.builders.builder_folders` writes them all from the catalog); :func:`register`
+imports every family's module, which registers it with TFDS.
 
 Features, one example per distilled image, in release order (shuffling is disabled):
 
@@ -32,6 +36,8 @@ A prepared copy made from a release whose ``data.npz`` has since changed in the 
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 
 BUILDERS_DIR = Path(__file__).resolve().parent
 DEFAULT_FILE_FORMAT = "parquet"
+MODULE_SUFFIX = "_dataset_builder"  # TFDS's convention: builders/<family>/<family>_dataset_builder.py
 
 _CLASSES: dict[str, type] = {}
 
@@ -79,6 +86,22 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     FAMILY: str = ""
     VERSION = tfds.core.Version("1.0.0")
+
+    def __init_subclass__(cls, **kwargs: Any):
+        """A subclass that sets ``FAMILY`` gets its name, versions and configs from the catalog.
+
+        This runs before TFDS registers the class (``RegisteredDataset.__init_subclass__``), so the
+        family's module needs only ``class Builder(ReleaseBuilder): FAMILY = "kip_digits"``.
+        """
+        family = cls.__dict__.get("FAMILY")
+        if family:
+            entries = catalog.family_entries(family)
+            cls.name = family
+            cls.VERSION = tfds.core.Version(entries[0].version)
+            cls.BUILDER_CONFIGS = [_builder_config(e) for e in entries]
+            cls.RELEASE_NOTES = {entries[0].version: "first release"}
+            cls.pkg_dir_path = cls.code_path.parent  # README.md, CITATIONS.bib, TAGS.txt, checksums.tsv
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, *, url_base: str | None = None, published_url_base: str | None = None,
                  file_format: str | None = None, **kwargs: Any):
@@ -120,9 +143,14 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     @tfds.core.utils.classproperty
     @classmethod
-    def _checksums_path(cls) -> epath.Path:
-        """``builders/<family>/checksums.tsv`` (TFDS validates downloads of the URLs it lists)."""
-        return epath.Path(family_folder(cls.FAMILY)) / "checksums.tsv"
+    def code_path(cls) -> epath.Path:
+        """The file of the module that defines the class (``builders/<family>/<family>_dataset_builder.py``).
+
+        TFDS's own guess joins the module's dotted name onto the top package's folder, which the
+        editable install maps elsewhere (``distilled_registry.builders`` is the repository's
+        ``builders/``). Its folder holds README.md, TAGS.txt, checksums.tsv and dummy_data/.
+        """
+        return epath.Path(inspect.getfile(cls))
 
     def _example_writer(self) -> tfds.core.writer.ExampleWriter:
         """TFDS's writer, given each shard's examples as a list (see :class:`_ListExampleWriter`)."""
@@ -271,38 +299,33 @@ def _builder_config(e: catalog.Entry) -> tfds.core.BuilderConfig:
                                    description=e.description or None)
 
 
-def _camel(family: str) -> str:
-    return "".join(part.capitalize() for part in family.split("_"))
+def family_module(family: str) -> str:
+    """The import name of the family's builder module: ``distilled_registry.builders.<family>.<family>_dataset_builder``."""
+    return f"{__package__}.{family}.{family}{MODULE_SUFFIX}"
 
 
 def builder_class(family: str) -> type:
-    """The TFDS builder class of ``family`` (created and registered with TFDS on first use).
+    """The TFDS builder class of ``family``: the ``Builder`` of its folder's module, registered with TFDS.
+
+    ``builders/<family>/<family>_dataset_builder.py`` defines it (``distilled-registry builders``
+    writes that module); a catalog family without a folder yet gets the same class made here.
 
     Raises:
       CatalogError: the catalog has no such family.
     """
     if family in _CLASSES:
         return _CLASSES[family]
-    entries = catalog.family_entries(family)
-    configs = [_builder_config(e) for e in entries]
-    folder = family_folder(family)
-    attrs = {
-        "__module__": __name__,
-        "__doc__": f"TFDS builder of the release family {family} (generated from the catalog).",
-        "name": family,
-        "FAMILY": family,
-        "VERSION": tfds.core.Version(entries[0].version),
-        "BUILDER_CONFIGS": configs,
-        "RELEASE_NOTES": {entries[0].version: "first release"},
-        # README.md, CITATIONS.bib, TAGS.txt: the family's folder when there is one; else none
-        # (BUILDERS_DIR holds none of them), and DatasetInfo keeps the description and citation above.
-        "pkg_dir_path": epath.Path(folder if folder.is_dir() else BUILDERS_DIR),
-    }
-    cls = type(_camel(family), (ReleaseBuilder,), attrs)
+    catalog.family_entries(family)  # CatalogError for an unknown family, before any import
+    module = family_module(family)
+    try:
+        cls = importlib.import_module(module).Builder
+    except ModuleNotFoundError as e:
+        if e.name not in (module, module.rpartition(".")[0]):
+            raise
+        cls = type("Builder", (ReleaseBuilder,), {"__module__": __name__, "FAMILY": family, "__doc__":
+                                                   f"TFDS builder of the release family {family} (no folder yet)."})
     _CLASSES[family] = cls
     return cls
-
-
 def register() -> list[str]:
     """Create and register a builder for every catalog family; returns their names. Idempotent."""
     out = []

@@ -42,7 +42,13 @@ _FORMATS = {".parquet": "application/x-parquet", ".npz": "application/x-npz", ".
 
 
 def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarray) -> bytes:
-    """``data.parquet`` bytes: one row per image (flattened float32 image, float32 label, int64 class id)."""
+    """``data.parquet`` bytes: one row per image, the columns every loader uses.
+
+    ``image`` (H*W*C float32, row-major), ``label`` (int64: the class index, ``argmax`` of the label
+    vector, as in TFDS and on the Hub), ``label_vector`` (C float32: the row of ``data.npz``
+    ``labels``, centred one-hot or learned) and ``class_id`` (int64: the class the image was
+    initialised from).
+    """
     from .extras import require
 
     require("pyarrow", what="writing a release's data.parquet")
@@ -58,7 +64,9 @@ def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarra
         return pa.ListArray.from_arrays(pa.array(np.arange(0, a.size + 1, a.shape[1], dtype=np.int32)),
                                         pa.array(a.reshape(-1), type=pa.float32()))
 
-    table = pa.table({"image": fixed_lists(flat), "label": fixed_lists(labels),
+    table = pa.table({"image": fixed_lists(flat),
+                      "label": pa.array(np.argmax(labels, axis=1).astype(np.int64), type=pa.int64()),
+                      "label_vector": fixed_lists(labels),
                       "class_id": pa.array(np.asarray(class_ids, np.int64), type=pa.int64())})
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf, compression="NONE", store_schema=True)
@@ -160,7 +168,10 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     fields = [
         _field("image", "sc:Float", f"{h},{w},{c}",
                "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
-        _field("label", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned)"),
+        _field("label", "sc:Integer", None, "the class index: argmax of label_vector (an index into the record set "
+               f"{CLASSES!r})", references=f"{CLASSES}/index"),
+        _field("label_vector", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned): "
+               "the regression target of kernel ridge regression"),
         _field("class_id", "sc:Integer", None, "the class the image was initialised from (an index into the "
                f"record set {CLASSES!r})", references=f"{CLASSES}/index"),
     ]
@@ -258,7 +269,8 @@ def release_files(files: dict[str, bytes], provenance: dict, digest) -> dict[str
 def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The release's records as read by mlcroissant from ``<path>/croissant.json``.
 
-    Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32, "class_ids": (N,) int64}``.
+    Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32 (the label vectors),
+    "label": (N,) int64 (class indices), "class_ids": (N,) int64}``.
     """
     from .extras import require
 
@@ -271,7 +283,8 @@ def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
     rows = list(ds.records(RECORD_SET))
     key = f"{RECORD_SET}/"
     return {"images": np.asarray([r[key + "image"] for r in rows], np.float32).reshape((len(rows),) + shape),
-            "labels": np.asarray([r[key + "label"] for r in rows], np.float32),
+            "labels": np.asarray([r[key + "label_vector"] for r in rows], np.float32),
+            "label": np.asarray([r[key + "label"] for r in rows], np.int64),
             "class_ids": np.asarray([r[key + "class_id"] for r in rows], np.int64)}
 
 

@@ -170,7 +170,9 @@ class Transform:
         """
         f = str(path)
         try:
-            with np.load(Path(path) if content is None else io.BytesIO(content), allow_pickle=False) as z:
+            # bytes, not a path: one read, and np.load never opens files itself (TFDS's builder tests forbid it)
+            content = Path(path).read_bytes() if content is None else content
+            with np.load(io.BytesIO(content), allow_pickle=False) as z:
                 missing = [k for k in ("mean", "std", "meta_json") if k not in z]
                 if missing:
                     raise TransformError(f"{f!r} lacks the arrays {missing}; it is not a complete transform file: "

@@ -198,9 +198,7 @@ def test_a_changed_store_release_is_rebuilt(tmp_path, monkeypatch):
 def test_imported_published_releases_load_by_version_and_by_variant_name(tmp_path, monkeypatch):
     """Whatever put a release into the store: a published import sits at 0.1.0 beside the catalog's 1.0.0,
     and explicit published variants are configs the catalog resolves by name (both: dummy data here)."""
-    import tensorflow_datasets as tfds
-
-    from distilled_registry.builders import builder_testing, release_source
+    from distilled_registry.builders import builder_testing
 
     home = tmp_path / "store"
     monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(home))
@@ -429,17 +427,73 @@ def test_push_uploads_the_export_and_never_the_token(home, tmp_path, monkeypatch
 
 
 def test_builder_folders_match_the_catalog():
-    import tensorflow_datasets as tfds
-
     from distilled_registry.builders import builder_folders, release_builder
 
     assert builder_folders.stale() == [], "run `distilled-registry builders`"
-    valid = set(tfds.core.dataset_metadata.valid_tags())
+    from tensorflow_datasets.core import dataset_metadata
+
+    valid = set(dataset_metadata.valid_tags())
     for fam in dict.fromkeys(e.family for e in catalog.entries()):
         meta = release_builder.builder_class(fam).get_metadata()
         assert set(meta.tags) <= valid and meta.tags
         assert meta.citation.count("@inproceedings") == 2
         assert fam in meta.description
+
+
+def test_checksums_tsv_lists_the_pinned_published_files_in_tfds_format(tmp_path, monkeypatch):
+    """A bucket file pinned in the catalog (``import-published --record``) goes into its family's
+    checksums.tsv, which TFDS's own parser reads back with its size and sha256; unpinned files do not."""
+    from tensorflow_datasets.core.download import checksums as tfds_checksums
+
+    from distilled_registry.builders import builder_folders
+
+    cat = json.loads(catalog.path().read_text())
+    configs = cat["families"]["ls_mnist"]["configs"]
+    with_url = [c for c, v in configs.items() if (v.get("published") or {}).get("url")]
+    assert len(with_url) >= 2
+    sha = "ab" * 32
+    configs[with_url[0]]["published"].update(sha256=sha, size=123456)
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(cat))
+    monkeypatch.setenv("DISTILLED_REGISTRY_CATALOG", str(path))
+    tsv = tmp_path / "checksums.tsv"
+    tsv.write_text(builder_folders.checksums("ls_mnist"))
+    infos = tfds_checksums.load_url_infos(tsv)
+    url = configs[with_url[0]]["published"]["url"]
+    assert set(infos) == {url}
+    assert (infos[url].size, infos[url].checksum, infos[url].filename) == (123456, sha, url.rsplit("/", 1)[-1])
+    monkeypatch.delenv("DISTILLED_REGISTRY_CATALOG")
+    assert tfds_checksums.load_url_infos(builder_folders.BUILDERS_DIR / "ls_mnist" / "checksums.tsv") == {}
+
+
+def test_a_family_folder_loads_the_tfds_way(tmp_path, monkeypatch):
+    """What `tfds build builders/kip_digits` does (TFDS's folder loading): import
+    ``kip_digits.kip_digits_dataset_builder`` from the folder's parent, without registering, and take
+    the module's one DatasetBuilder; it declares every catalog config and builds the folder's dummy_data/."""
+    import tensorflow_datasets as tfds
+
+    from distilled_registry.builders import builder_testing, release_builder
+
+    family = "kip_digits"
+    folder = release_builder.BUILDERS_DIR / family
+    try:
+        with tfds.core.utils.add_sys_path(folder.parent):
+            cls = tfds.core.community.builder_cls_from_module(f"{family}.{family}_dataset_builder")
+        assert cls.__module__ == f"{family}.{family}_dataset_builder" and cls.__name__ == "Builder"
+        assert cls.name == family and issubclass(cls, release_builder.ReleaseBuilder)
+        entries = catalog.family_entries(family)
+        assert [(c.name, str(c.version)) for c in cls.BUILDER_CONFIGS] == [(e.config, e.version) for e in entries]
+        assert cls.get_metadata().tags and cls.pkg_dir_path == folder
+        monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(folder / "dummy_data"))
+        builder = cls(config=entries[0].config, data_dir=str(tmp_path))
+        builder.download_and_prepare()
+        got = builder_testing.stack(list(builder.as_data_source(split="train")))
+        release = folder / "dummy_data" / family / entries[0].config / entries[0].version
+        with np.load(release / "data.npz") as z:
+            builder_testing.assert_same_arrays(got, {k: z[k] for k in ("images", "labels", "class_ids")})
+    finally:
+        for k in [k for k in sys.modules if k == family or k.startswith(family + ".")]:
+            del sys.modules[k]
 
 
 @pytest.mark.parametrize("zca", [False, True])

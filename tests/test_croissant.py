@@ -33,12 +33,15 @@ def test_records_equal_the_release_arrays(release_dir, tmp_path, monkeypatch):
     assert len(rows) == 12
     images = np.asarray([r["records/image"] for r in rows], np.float32).reshape(12, 4, 4, 3)
     np.testing.assert_array_equal(images, data["images"])
-    np.testing.assert_array_equal(np.asarray([r["records/label"] for r in rows], np.float32), data["labels"])
+    np.testing.assert_array_equal(np.asarray([r["records/label_vector"] for r in rows], np.float32), data["labels"])
+    # one meaning of label everywhere (parquet, Croissant, TFDS, the Hub): the class index, argmax of the vector
+    assert [int(r["records/label"]) for r in rows] == np.argmax(data["labels"], axis=1).tolist()
     assert [int(r["records/class_id"]) for r in rows] == data["class_ids"].tolist()
     back = croissant.read_records(path)
     for k in ("images", "labels", "class_ids"):
         np.testing.assert_array_equal(back[k], data[k])
         assert back[k].dtype == data[k].dtype
+    np.testing.assert_array_equal(back["label"], np.argmax(data["labels"], axis=1))
 
 
 def test_metadata_pins_files_and_carries_prov(release_dir):
@@ -67,7 +70,8 @@ def test_metadata_pins_files_and_carries_prov(release_dir):
     assert fields["class_id"]["references"] == {"field": {"@id": "classes/index"}}
     assert doc["license"] == "https://spdx.org/licenses/BSD-3-Clause.html"
     assert doc["creator"]["name"] == "distilled-registry" and "url" not in doc
-    assert fields["image"]["cr:arrayShape"] == "4,4,3" and fields["label"]["cr:arrayShape"] == "4"
+    assert fields["image"]["cr:arrayShape"] == "4,4,3" and fields["label_vector"]["cr:arrayShape"] == "4"
+    assert fields["label"]["dataType"] == "sc:Integer" and fields["label"]["references"] == fields["class_id"]["references"]
     # mlcroissant reads the metadata back without errors
     md = mlc.Dataset(str(path / "croissant.json")).metadata
     assert md.version == "1.2.3"

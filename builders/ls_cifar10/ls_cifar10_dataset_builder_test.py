@@ -1,11 +1,25 @@
-"""Builder test of ls_cifar10 on small dummy data (generated from the catalog by `distilled-registry builders`; do not edit).
+"""TFDS's builder test of ls_cifar10 on its dummy_data/ (generated from the catalog by `distilled-registry builders`; do not edit).
 
-Every catalog config is declared; the first is built from a dummy release in a temporary store and
-read back with ``tfds.data_source``, which must return exactly the release's arrays.
+``dummy_data/`` is a small release store holding a dummy ls_cifar10/ipc1 release (random arrays, a
+schema-valid provenance); the builder reads it as it reads the user's store, and TFDS's
+``DatasetBuilderTestCase`` prepares it, reads it back with ``as_dataset`` and counts the examples.
 """
 
-from distilled_registry.builders import builder_testing
+import os
+from unittest import mock
+
+import tensorflow_datasets as tfds
+
+from distilled_registry.builders.ls_cifar10 import ls_cifar10_dataset_builder
 
 
-def test_ls_cifar10_builder_on_dummy_data(tmp_path):
-    builder_testing.check_family("ls_cifar10", tmp_path)
+class LsCifar10Test(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = ls_cifar10_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
+    SPLITS = {"train": 4}
+
+    def setUp(self):
+        self.enter_context(mock.patch.dict(os.environ))  # put back after the test
+        os.environ["DISTILLED_REGISTRY_HOME"] = os.fspath(self.dummy_data)  # the store the builder reads
+        os.environ.pop("DISTILLED_REGISTRY_URL_BASE", None)
+        super().setUp()

@@ -1,12 +1,18 @@
-"""TFDS builder module of the release family ls_digits (generated from the catalog by `distilled-registry builders`; do not edit).
+"""TFDS dataset builder of the release family ls_digits (generated from the catalog by `distilled-registry builders`; do not edit).
 
-The class is generated from the catalog by ``distilled_registry.builders.release_builder`` and
-registered with TFDS as ``ls_digits``; this module names it ``Builder``, the TFDS convention.
+Configs, versions, features and where data come from are the catalog's (see
+``distilled_registry.builders.release_builder.ReleaseBuilder``):
 
     import distilled_registry, tensorflow_datasets as tfds
     ds = tfds.load("ls_digits/CONFIG", split="train")
+
+or, as a TFDS dataset folder: ``tfds build builders/ls_digits --config CONFIG``.
 """
 
-from distilled_registry.builders import builder_class
+from distilled_registry.builders import release_builder
 
-Builder = builder_class("ls_digits")
+
+class Builder(release_builder.ReleaseBuilder):
+    """DatasetBuilder of ls_digits: one example per distilled image of a release."""
+
+    FAMILY = "ls_digits"
