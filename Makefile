@@ -6,11 +6,13 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test .venv clean-venv
 
+# PYTHONWARNINGS: setuptools' notice that an editable install uses a meta path finder (pipelines/ and
+# builders/ install under distilled_registry) is information, not a problem: not printed.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "python3 must be 3.10 or newer, found " + sys.version' 
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[all,test]'
+	PYTHONWARNINGS=ignore::UserWarning $(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[all,test]'
 	touch $(STAMP)
 
 .venv: $(STAMP)

@@ -25,6 +25,7 @@ import time
 
 from distilled_registry import release as rel
 from distilled_registry import store
+from distilled_registry.pipelines import evaluation
 from distilled_registry.pipelines import transfer as tr
 from distilled_registry.pipelines.distill import DistillConfig, distill
 from distilled_registry.pipelines.kernels import KernelSpec
@@ -67,7 +68,7 @@ def main() -> None:
             rec.update(krr=m["krr_test_accuracy"], natural=m["natural_krr_test_accuracy"])
             print(f"{name}: KRR {rec['krr']:.4f} (natural {rec['natural']:.4f}), verified {rec['verified']}", flush=True)
             t = time.perf_counter()
-            res = tr.evaluate_release(path, None, tcfg, natural=True)
+            res = evaluation.evaluate(path, "transfer", None, config=tcfg, natural=True)
             tr.record(path, "transfer", res)
             rec["transfer_wall_seconds"] = round(time.perf_counter() - t, 1)
             rec["transfer"] = [res["accuracy_mean"], res["accuracy_std"]]

@@ -4,16 +4,23 @@ One run, the same inputs, side by side: milliseconds per kernel entry of the for
 ``K = k(x1, x2)`` and of the forward pass plus the vector-Jacobian product with respect to
 ``x2`` (what KIP needs), for each image size, and the ratio nt / fast. Both kernels are jitted;
 each function is called once first (compilation and warm-up, not timed), then the timed calls
-alternate between the two implementations (so a change in machine load hits both alike), and
-the median over ``--repeats`` is reported. Kernels are ``n x n`` (``--n`` images on each side).
+alternate between the implementations (so a change in machine load hits all alike; in reversed
+order every other repeat, so that none is always second), and the median over ``--repeats`` is
+reported. Kernels are ``n x n`` (``--n`` images on each side).
 
 Sizes not divisible by ``2 ** depth`` (28 with depth 3) keep the depth: both kernels pool with
 VALID padding and round odd sides down, 28 -> 14 -> 7 -> 3 (neural-tangents' network, which the
 fast kernel follows); the table says so. ``--divisible-depth`` instead lowers the depth to the
 largest one that divides the size (28x28: depth 2).
 
+``--against-commit REV`` also times the fast kernel as it was at git revision ``REV``
+(``pipelines/convnet_kernel.py`` loaded from ``git show``), as implementation ``old``, in the same
+alternating loop, and reports old / fast and the largest relative difference of their kernels
+(0 when a change of the code keeps the results bit for bit).
+
     .venv/bin/python benchmarks/kernel_speed.py                       # 8 16 28 32, n = 4
     .venv/bin/python benchmarks/kernel_speed.py --sizes 32 --n 6 --repeats 5 --markdown out.md
+    .venv/bin/python benchmarks/kernel_speed.py --sizes 32 28 --impls fast --against-commit HEAD
 
 Runs unchanged on a GPU (jax picks its default device, which the output names).
 """
@@ -21,12 +28,17 @@ Runs unchanged on a GPU (jax picks its default device, which the output names).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
 
 from distilled_registry.pipelines import devices
 
@@ -54,9 +66,43 @@ def pooled_sides(size: int, depth: int) -> str:
     return " -> ".join(map(str, sides))
 
 
-def build(spec: kernels.KernelSpec):
-    """``(forward, forward_and_vjp)``, both jitted; the vjp is with respect to ``x2``."""
-    f = kernels.make_kernel_fn(spec)
+REPO = Path(__file__).resolve().parent.parent
+RATIO_FORMAT = {"nt": "{:.1f}x", "old": "{:.3f}x"}  # other / fast
+
+
+def old_fast_kernel(rev: str) -> tuple[ModuleType, str]:
+    """``(module, commit)``: ``pipelines/convnet_kernel.py`` at git revision ``rev``, imported.
+
+    It is loaded as ``distilled_registry.pipelines._convnet_kernel_old``, so that its relative
+    imports (``from .kernels import KernelSpec``) resolve to this checkout's modules.
+    """
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *cmd], check=True, capture_output=True,
+                              text=True).stdout
+
+    commit = git("rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+    name = "distilled_registry.pipelines._convnet_kernel_old"
+    with tempfile.TemporaryDirectory(prefix="kernel_speed_") as tmp:
+        path = Path(tmp) / "convnet_kernel_old.py"
+        path.write_text(git("show", f"{commit}:pipelines/convnet_kernel.py"))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        module.__package__ = "distilled_registry.pipelines"
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module, commit
+
+
+def build(spec: kernels.KernelSpec, old: ModuleType | None = None):
+    """``(forward, forward_and_vjp)``, both jitted; the vjp is with respect to ``x2``.
+
+    With ``old`` (a fast kernel module from :func:`old_fast_kernel`), its ``kernel_fn`` of
+    ``spec``, wrapped as :func:`kernels.make_kernel_fn` wraps the current one.
+    """
+    if old is None:
+        f = kernels.make_kernel_fn(spec)
+    else:
+        f = jax.jit(devices.over_devices(old.kernel_fn(spec)))
 
     @jax.jit
     def fwd_vjp(x1, x2, cotangent):
@@ -72,6 +118,11 @@ def seconds(fn, *args) -> float:
     return time.perf_counter() - t
 
 
+def others(impls) -> list[str]:
+    """The implementations compared with ``fast`` (ratios other / fast), when it is timed."""
+    return [impl for impl in impls if impl != "fast"] if "fast" in impls else []
+
+
 def bench_size(size: int, args) -> dict:
     depth = depth_for(size, args.depth, args.divisible_depth)
     rng = np.random.default_rng(size)
@@ -80,53 +131,59 @@ def bench_size(size: int, args) -> dict:
     x2 = jnp.asarray(rng.normal(size=shape), jnp.float32)
     ct = jnp.asarray(rng.normal(size=(args.n, args.n)), jnp.float32)
     impls = {}
-    for impl in args.impls:
-        spec = kernels.KernelSpec(args.arch, depth=depth, get=args.get, impl=impl)
-        f, fv = build(spec)
+    for impl in args.all_impls:
+        spec = kernels.KernelSpec(args.arch, depth=depth, get=args.get,
+                                  impl="fast" if impl == "old" else impl)
+        f, fv = build(spec, args.old if impl == "old" else None)
         t = time.perf_counter()
         k = np.asarray(f(x1, x2))  # compile + first run, not timed
         jax.block_until_ready(fv(x1, x2, ct))
         impls[impl] = {"f": f, "fv": fv, "k": k, "fwd": [], "vjp": [],
                        "warmup_s": time.perf_counter() - t}
-    for _ in range(args.repeats):
-        for impl in args.impls:
+    for repeat in range(args.repeats):
+        # the order reverses every repeat (A B, B A, ..): the second call of a repeat measured about
+        # 1% faster than the first with two identical compiled programs
+        for impl in args.all_impls[:: -1 if repeat % 2 else 1]:
             d = impls[impl]
             d["fwd"].append(seconds(d["f"], x1, x2))
             d["vjp"].append(seconds(d["fv"], x1, x2, ct))
     entries = args.n * args.n
     row = {"size": size, "depth": depth, "depth_changed": depth != args.depth,
            "floored": size % 2 ** depth != 0}
-    for impl in args.impls:
+    for impl in args.all_impls:
         for what in ("fwd", "vjp"):
             row[f"{impl}_{what}"] = 1000 * statistics.median(impls[impl][what]) / entries
         row[f"{impl}_warmup_s"] = impls[impl]["warmup_s"]
-    if len(impls) == 2:
-        row["ratio_fwd"] = row["nt_fwd"] / row["fast_fwd"]
-        row["ratio_vjp"] = row["nt_vjp"] / row["fast_vjp"]
-        row["max_rel_diff"] = float(np.max(np.abs(impls["fast"]["k"] - impls["nt"]["k"])
-                                           / np.abs(impls["nt"]["k"])))
+    for impl in others(args.all_impls):
+        for what in ("fwd", "vjp"):
+            row[f"ratio_{impl}_{what}"] = row[f"{impl}_{what}"] / row[f"fast_{what}"]
+        ref = impls[impl]["k"]
+        row[f"max_rel_diff_{impl}"] = float(np.max(np.abs(impls["fast"]["k"] - ref) / np.abs(ref)))
     return row
+
+
+def diff_label(impl: str) -> str:
+    return "max rel diff" if impl == "nt" else f"max rel diff fast vs {impl}"
 
 
 def summary(row: dict, impls) -> str:
     parts = [f"{row['size']}x{row['size']}: depth {row['depth']}"]
     for what, name in (("fwd", "fwd"), ("vjp", "fwd+vjp")):
         ms = " vs ".join(f"{impl} {row[f'{impl}_{what}']:.3f}" for impl in impls)
-        ratio = f" ({row[f'ratio_{what}']:.1f}x)" if f"ratio_{what}" in row else ""
-        parts.append(f"{name} {ms} ms/entry{ratio}")
+        ratios = ", ".join(f"{impl}/fast " + RATIO_FORMAT[impl].format(row[f"ratio_{impl}_{what}"])
+                           for impl in others(impls))
+        parts.append(f"{name} {ms} ms/entry" + (f" ({ratios})" if ratios else ""))
     parts.append("warm-up " + ", ".join(f"{impl} {row[f'{impl}_warmup_s']:.1f} s" for impl in impls))
     return "; ".join(parts)
 
 
 def table(rows, args, header) -> str:
-    both = len(args.impls) == 2
+    compared = others(args.all_impls)
     cols = ["size", "depth"]
     for what, name in (("fwd", "fwd"), ("vjp", "fwd+vjp")):
-        cols += [f"{name} {impl} ms/entry" for impl in args.impls]
-        if both:
-            cols.append(f"{name} nt/fast")
-    if both:
-        cols.append("max rel diff")
+        cols += [f"{name} {impl} ms/entry" for impl in args.all_impls]
+        cols += [f"{name} {impl}/fast" for impl in compared]
+    cols += [diff_label(impl) for impl in compared]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         depth = f"{r['depth']}"
@@ -136,11 +193,9 @@ def table(rows, args, header) -> str:
             depth += f" (sides {pooled_sides(r['size'], r['depth'])}: odd sides pooled down)"
         cells = [f"{r['size']}x{r['size']}x{args.channels}", depth]
         for what in ("fwd", "vjp"):
-            cells += [f"{r[f'{impl}_{what}']:.3f}" for impl in args.impls]
-            if both:
-                cells.append(f"{r[f'ratio_{what}']:.1f}x")
-        if both:
-            cells.append(f"{r['max_rel_diff']:.1e}")
+            cells += [f"{r[f'{impl}_{what}']:.3f}" for impl in args.all_impls]
+            cells += [RATIO_FORMAT[impl].format(r[f"ratio_{impl}_{what}"]) for impl in compared]
+        cells += [f"{r[f'max_rel_diff_{impl}']:.1e}" for impl in compared]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(header + [""] + lines) + "\n"
 
@@ -163,8 +218,14 @@ def main() -> None:
     p.add_argument("--one-device", action="store_true",
                    help="keep jax's single CPU device (default: one per core, rows of x1 spread over "
                         "them, as the distilled-registry commands do; both implementations alike)")
+    p.add_argument("--against-commit", metavar="REV", default=None,
+                   help="also time the fast kernel of pipelines/convnet_kernel.py at git revision "
+                        "REV (implementation 'old') in the same alternating loop, with old/fast "
+                        "ratios")
     p.add_argument("--markdown", default=None, help="also write the table (markdown) to this path")
     args = p.parse_args()
+    args.old, commit = old_fast_kernel(args.against_commit) if args.against_commit else (None, None)
+    args.all_impls = args.impls + (["old"] if args.old else [])
 
     dev = jax.devices()[0]
     header = [
@@ -178,6 +239,9 @@ def main() -> None:
         f"{args.n}x{args.n} kernels; median of {args.repeats} timed calls after one untimed "
         f"(compiling) call; fwd+vjp = K and the vjp with respect to x2",
     ]
+    if args.old:
+        header.append(f"- old: the fast kernel at {args.against_commit} ({commit[:12]}), "
+                      f"pipelines/convnet_kernel.py loaded from git; fast: the working tree's")
     if hasattr(os, "getloadavg"):
         header.append(f"- load average at start: {os.getloadavg()[0]:.2f}")
     print("\n".join(header), flush=True)
@@ -186,7 +250,7 @@ def main() -> None:
         t = time.perf_counter()
         row = bench_size(size, args)
         rows.append(row)
-        print(f"{summary(row, args.impls)}; {time.perf_counter() - t:.0f} s", flush=True)
+        print(f"{summary(row, args.all_impls)}; {time.perf_counter() - t:.0f} s", flush=True)
     if hasattr(os, "getloadavg"):
         header.append(f"- load average at end: {os.getloadavg()[0]:.2f}")
     out = table(rows, args, header)

@@ -24,7 +24,7 @@ output says.
 
 Prints the accuracy, the natural baseline, the test subset size and the time; writes ``--out``
 (JSON). ``--record`` stores the result in the release's provenance as ``metrics["krr_evaluation"]``
-(``pipelines.transfer.record``, as ``distilled-registry evaluate`` does); ``--record-json FILE``
+(``distilled_registry.release.record_metrics``, as ``distilled-registry evaluate`` does); ``--record-json FILE``
 records a result computed elsewhere (e.g. on a GPU machine without the release).
 """
 
@@ -59,7 +59,7 @@ def kernel_blocks(kernel_fn, x1: np.ndarray, x2: np.ndarray, block: int, what: s
                   symmetric: bool = False) -> tuple[np.ndarray, int]:
     """``(K(x1, x2), entries computed)`` in ``block``-row tiles (upper-triangle tiles only when ``symmetric``),
     with progress lines."""
-    from distilled_registry.pipelines.kernels import _pad_to
+    from distilled_registry.pipelines.tiling import pad_rows
 
     n1, n2 = len(x1), len(x2)
     out = np.empty((n1, n2), np.float32)
@@ -67,7 +67,7 @@ def kernel_blocks(kernel_fn, x1: np.ndarray, x2: np.ndarray, block: int, what: s
     tiles = [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2) if not symmetric or j >= i]
     t0 = time.perf_counter()
     for k, (i, j) in enumerate(tiles):
-        a, b = _pad_to(x1[i:i + b1], b1), _pad_to(x2[j:j + b2], b2)
+        a, b = pad_rows(x1[i:i + b1], b1), pad_rows(x2[j:j + b2], b2)
         t = np.asarray(kernel_fn(a, b))[: min(b1, n1 - i), : min(b2, n2 - j)]
         out[i:i + t.shape[0], j:j + t.shape[1]] = t
         if symmetric and j != i:
@@ -111,7 +111,6 @@ def published_arrays(a):
 def record(release: Path, result: dict, key: str = "krr_evaluation") -> None:
     """Store ``result`` as ``metrics[key]`` of the release (its published file must be the one evaluated)."""
     from distilled_registry import release as rel
-    from distilled_registry.pipelines import transfer
 
     prov = rel.read_provenance(release)
     have = (prov.get("origin") or {}).get("files_sha256")
@@ -119,7 +118,7 @@ def record(release: Path, result: dict, key: str = "krr_evaluation") -> None:
         raise SystemExit(f"the result was computed on {result['support_files_sha256']}, but {release} holds {have}; "
                          "not recording it")
     result = {**result, "data_sha256": prov["files"]["data.npz"]["sha256"]}
-    transfer.record(release, key, result)
+    rel.record_metrics(release, key, result)
     print(f"recorded in {release / 'provenance.json'} under metrics.{key}")
 
 
@@ -159,7 +158,8 @@ def main() -> int:
         raise SystemExit("--record needs --release (an imported release to record the figure in)")
 
     t_start = time.perf_counter()
-    from distilled_registry.pipelines import environment, krr, preprocess, sources
+    from distilled_registry import environment
+    from distilled_registry.pipelines import krr, preprocess, sources
     from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
     from distilled_registry.pipelines.kip import support_indices
 

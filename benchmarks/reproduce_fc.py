@@ -80,10 +80,11 @@ def run_cell(cfg: DistillConfig, data_dir: Path, transfer: bool, log: Path, retr
     print(f"{name}: KRR {m['krr_test_accuracy']:.4f} (natural {m['natural_krr_test_accuracy']:.4f}), "
           f"distill wall {prov['timing']['wall_seconds']:.0f} s, verified {record['verified']}", flush=True)
     if transfer and record["verified"] and (retransfer or "transfer" not in m):
+        from distilled_registry.pipelines import evaluation
         from distilled_registry.pipelines import transfer as tr
 
         t = time.perf_counter()
-        res = tr.evaluate_release(path, source_dir, tr.TransferConfig(), natural=True)
+        res = evaluation.evaluate(path, "transfer", source_dir, config=tr.TransferConfig(), natural=True)
         tr.record(path, "transfer", res)
         record["transfer_wall_seconds"] = round(time.perf_counter() - t, 1)
         record["transfer"] = [res["accuracy_mean"], res["accuracy_std"]]

@@ -10,10 +10,12 @@ works; ``import distilled_registry`` does the same lazily, the moment ``tensorfl
 imported (:mod:`distilled_registry.tfds_registration`). Builders read releases through the registry
 core; they never import ``distilled_registry.pipelines``.
 
-Modules: ``release_builder`` (the TFDS builders), ``release_source`` (store, URL, checksums),
-``builder_folders`` (each family's README.md, CITATIONS.bib, TAGS.txt, checksums.tsv from the
-catalog), ``huggingface_export`` and ``huggingface_push`` (Hub repository layout and upload),
-``papers`` (BibTeX and homepage), ``builder_testing`` (dummy releases for the builder tests).
+Modules: ``release_builder`` (the TFDS builder base class), ``release_source`` (store, URL,
+checksums), ``<family>/`` (each family's TFDS dataset folder: ``Builder``, its test, dummy_data/),
+``builder_folders`` (writes those folders from the catalog), ``huggingface_export`` and
+``huggingface_push`` (Hub repository layout and upload), ``builder_testing`` (dummy releases).
+The papers' BibTeX and homepage are :mod:`distilled_registry.references`; the design is
+``docs/design.md``.
 """
 
 import sys

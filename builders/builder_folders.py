@@ -19,9 +19,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from distilled_registry import atomic, catalog
+from distilled_registry import atomic, catalog, references, records
 
-from . import builder_testing, papers
+from . import builder_testing
 
 BUILDERS_DIR = Path(__file__).resolve().parent
 GENERATED = "generated from the catalog by `distilled-registry builders`; do not edit"
@@ -42,11 +42,10 @@ def readme(family: str) -> str:
     """``README.md``: the family's description as TFDS shows it."""
     entries = catalog.family_entries(family)
     e0 = entries[0]
-    fam = catalog.load()["families"][family]
     src = e0.source_info
     h, w, c = src["image_shape"]
     lines = [
-        f"{fam.get('description') or family}: {papers.ALGORITHMS.get(e0.algorithm, e0.algorithm)} applied to "
+        f"{catalog.family_description(family)}: {references.ALGORITHMS.get(e0.algorithm, e0.algorithm)} applied to "
         f"`{e0.source}` ({src['num_classes']} classes, {h}x{w}x{c} images), made and checked by "
         "distilled-registry. Each example is one distilled image in the release's preprocessed space "
         "(float32, not uint8) with its label vector (centred one-hot, or learned).",
@@ -83,7 +82,7 @@ def checksums(family: str) -> str:
     from distilled_registry import published
 
     rows: dict[str, tuple[int, str]] = {}
-    pins = catalog.load().get("published", {}).get("pins", {})
+    pins = records.pins()
     for e in catalog.family_entries(family):
         p = e.published or {}
         if p.get("url") and p.get("sha256") and isinstance(p.get("size"), int):
@@ -144,24 +143,14 @@ schema-valid provenance); the builder reads it as it reads the user's store, and
 ``DatasetBuilderTestCase`` prepares it, reads it back with ``as_dataset`` and counts the examples.
 """
 
-import os
-from unittest import mock
-
-import tensorflow_datasets as tfds
-
+from distilled_registry.builders import dataset_testing
 from distilled_registry.builders.{family} import {family}_dataset_builder
 
 
-class {_camel(family)}Test(tfds.testing.DatasetBuilderTestCase):
+class {_camel(family)}Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = {family}_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["{e.config}"]
     SPLITS = {{"train": {DUMMY_IMAGES}}}
-
-    def setUp(self):
-        self.enter_context(mock.patch.dict(os.environ))  # put back after the test
-        os.environ["DISTILLED_REGISTRY_HOME"] = os.fspath(self.dummy_data)  # the store the builder reads
-        os.environ.pop("DISTILLED_REGISTRY_URL_BASE", None)
-        super().setUp()
 '''
 
 
@@ -185,7 +174,7 @@ def family_files(family: str) -> dict[str, str | bytes]:
         f"{family}_dataset_builder.py": builder_module(family),
         f"{family}_dataset_builder_test.py": builder_test(family),
         "README.md": readme(family),
-        "CITATIONS.bib": papers.BIBTEX,
+        "CITATIONS.bib": references.BIBTEX,
         "TAGS.txt": TAGS,
         "checksums.tsv": checksums(family),
         **dummy_files(family),

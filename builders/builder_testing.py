@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import catalog, store
+from distilled_registry import catalog, provenance, store
 from distilled_registry import release as rel
 from distilled_registry.transform import Transform
 
@@ -43,28 +43,27 @@ def dummy_provenance(entry: catalog.Entry, data: dict[str, np.ndarray], seed: in
     spec = entry.spec or _variant_spec(entry)
     kernel = dict(spec["kernel"])
     names = [str(x) for x in src.get("class_names") or range(c)]
-    return {
-        "schema": "distilled_registry.provenance/1",
-        "name": entry.family,
+    return provenance.build(
+        entry.family,
         # the spec itself: a store release of a catalog name must have run its spec (store.check_identity)
-        "config": dict(spec) if entry.spec else {**spec, "ipc": max(1, n // c), "seed": seed},
-        "source": {"name": entry.source, "origin": "dummy", "fingerprint_sha256": SHA0, "files_sha256": {},
-                   "exact_copy": False, "image_shape": list(src["image_shape"]), "num_classes": c,
-                   "class_names": names, "train_size": int(src["train_size"]), "test_size": int(src["test_size"]),
-                   "licence": src.get("licence", "unknown"), "homepage": src.get("homepage")},
-        "preprocessing": {"file": rel.TRANSFORM_FILE, "zca": bool(spec.get("zca"))},
-        "kernel": kernel,
-        "algorithm": {"name": entry.algorithm, "paper": "dummy data for a builder test", "steps_run": 0,
-                      "final_loss": None, "support_size": n},
-        "seed": seed,
-        "backend": {"name": "local", "workers": 1},
-        "environment": {"python": "3", "distilled-registry": "0.1.0", "jax": "none", "jaxlib": "none",
-                        "neural-tangents": "none", "optax": "none", "numpy": np.__version__, "git": {"commit": None}},
-        "timing": {"wall_seconds": 0.0},
-        "created": "2025-01-01T00:00:00+00:00",
-        "metrics": {"krr_test_accuracy": 0.5, "krr_test_mse": 0.05, "natural_krr_test_accuracy": 0.4,
-                    "natural_krr_test_mse": 0.06, "recipe": {"what": "dummy: not measured", "test_size": 1}},
-    }
+        config=dict(spec) if entry.spec else {**spec, "ipc": max(1, n // c), "seed": seed},
+        source={"name": entry.source, "origin": "dummy", "fingerprint_sha256": SHA0, "files_sha256": {},
+                "exact_copy": False, "image_shape": list(src["image_shape"]), "num_classes": c,
+                "class_names": names, "train_size": int(src["train_size"]), "test_size": int(src["test_size"]),
+                "licence": src.get("licence", "unknown"), "homepage": src.get("homepage")},
+        preprocessing={"file": rel.TRANSFORM_FILE, "zca": bool(spec.get("zca"))},
+        kernel=kernel,
+        algorithm={"name": entry.algorithm, "paper": "dummy data for a builder test", "steps_run": 0,
+                   "final_loss": None, "support_size": n},
+        seed=seed,
+        backend={"name": "local", "workers": 1},
+        # fixed, not this machine's: the committed dummy_data/ is the same bytes wherever it is written
+        environment={"python": "3", "distilled-registry": "0.1.0", "jax": "none", "jaxlib": "none",
+                     "neural-tangents": "none", "optax": "none", "numpy": "none", "git": {"commit": None}},
+        timing={"wall_seconds": 0.0},
+        created="2025-01-01T00:00:00+00:00",
+        metrics={"krr_test_accuracy": 0.5, "krr_test_mse": 0.05, "natural_krr_test_accuracy": 0.4,
+                 "natural_krr_test_mse": 0.06, "recipe": {"what": "dummy: not measured", "test_size": 1}})
 
 
 def _variant_spec(entry: catalog.Entry) -> dict:

@@ -34,17 +34,14 @@ import dataclasses
 import io
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import api, catalog, names, store
+from distilled_registry import api, atomic, catalog, names, references, store
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError, UserError
 
-from . import papers
 
 PARQUET_NAME = "train-00000-of-00001.parquet"
 CARD = "README.md"
@@ -120,21 +117,6 @@ def family_releases(family: str, configs: list[str] | None = None) -> tuple[list
         raise ExportError(f"nothing of {family} is in the local store {str(store.home())!r}; make a release with "
                           f"`distilled-registry regenerate {family}/{all_configs[0]}`")
     return found, missing
-
-
-def class_names(release: api.Release, family: str) -> list[str]:
-    """The source's class names: the release's provenance, else the catalog, else ``"0"``, ``"1"``, ..."""
-    c = release.labels.shape[1]
-    got = release.provenance["source"].get("class_names") or []
-    if len(got) == c:
-        return [str(x) for x in got]
-    try:
-        src = catalog.family_entries(family)[0].source_info
-        if len(src.get("class_names") or []) == c:
-            return [str(x) for x in src["class_names"]]
-    except catalog.CatalogError:
-        pass
-    return [str(i) for i in range(c)]
 
 
 def features(image_shape: tuple[int, int, int], class_names_: list[str]):
@@ -292,10 +274,10 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
     prov0 = first.provenance
     src = prov0["source"]
     algo = prov0["algorithm"]["name"]
-    algo_name = papers.ALGORITHMS.get(algo, algo)
+    algo_name = references.ALGORITHMS.get(algo, algo)
     try:
-        fam_desc = catalog.load()["families"][family].get("description")
-    except (catalog.CatalogError, KeyError):
+        fam_desc = catalog.family_description(family)
+    except catalog.CatalogError:
         fam_desc = None
     pretty = f"{algo.upper()} {src['name']}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
@@ -328,9 +310,9 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
         f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
         f"present, maps raw test images into that space. {made}, after "
-        f"[{papers.KIP_ICLR2021['title']}]({papers.KIP_ICLR2021['url']}) ({papers.KIP_ICLR2021['venue']}) and "
-        f"[{papers.KIP_NEURIPS2021['title']}]({papers.KIP_NEURIPS2021['url']}) ({papers.KIP_NEURIPS2021['venue']}); "
-        f"the authors' code and data: {papers.HOMEPAGE}.")
+        f"[{references.KIP_ICLR2021['title']}]({references.KIP_ICLR2021['url']}) ({references.KIP_ICLR2021['venue']}) and "
+        f"[{references.KIP_NEURIPS2021['title']}]({references.KIP_NEURIPS2021['url']}) ({references.KIP_NEURIPS2021['venue']}); "
+        f"the authors' code and data: {references.HOMEPAGE}.")
     lines = [
         "---", data.to_yaml(), "---", "",
         f"# {pretty}", "",
@@ -446,7 +428,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         f"Inherited from the source dataset, {src['name']}: {licence_text}"
         + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
-        "```bibtex", papers.BIBTEX.rstrip(), "```", "",
+        "```bibtex", references.BIBTEX.rstrip(), "```", "",
     ]
     return "\n".join(lines)
 
@@ -469,13 +451,10 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
     for cfg, version, path in found:
         r = api.load_path(path)
         r.version = r.version or version
-        names_ = class_names(r, family)
+        names_ = r.class_names
         feats = features(r.images.shape[1:], names_)
         loaded.append((cfg, path, r, names_, feats))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        tmp.chmod(0o755)
+    with atomic.staged_dir(out) as tmp:
         written, card_rows = [], []
         for cfg, path, r, names_, feats in loaded:
             d = tmp / cfg
@@ -486,11 +465,13 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             # the release's own files, by the names the export layout fixes (never a name read from the
             # provenance as a destination); each source checked by rel.member: plain, listed, no link
             listed = r.provenance["files"]
-            for src_name, fname in ((rel.PROVENANCE_FILE, rel.PROVENANCE_FILE),
-                                    (r.provenance["preprocessing"].get("file", rel.TRANSFORM_FILE), rel.TRANSFORM_FILE),
-                                    ("preview.png", "preview.png")):
-                if src_name == rel.PROVENANCE_FILE or src_name in listed:
-                    (d / fname).write_bytes(rel.member(path, src_name, listed).read_bytes())
+            transform = rel.transform_path(path, r.provenance, missing_ok=True)
+            for src, fname in ((rel.member(path, rel.PROVENANCE_FILE, listed), rel.PROVENANCE_FILE),
+                               (transform, rel.TRANSFORM_FILE),
+                               (rel.member(path, "preview.png", listed) if "preview.png" in listed else None,
+                                "preview.png")):
+                if src is not None:
+                    (d / fname).write_bytes(src.read_bytes())
                     files.append(fname)
             if "preview.png" not in files:
                 from distilled_registry import preview
@@ -507,9 +488,6 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
                                        "learned": learned}))
         (tmp / CARD).write_text(card(family, card_rows, repo_id))
         rel.move_into_place(tmp, out, replace=overwrite, check=check_replaceable)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Export(family, out, written, missing)
 
 

@@ -46,10 +46,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from distilled_registry import catalog
+from distilled_registry import catalog, references, source_facts
 from distilled_registry.errors import UserError
 
-from . import papers, release_source
+from . import release_source
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,6 @@ _CLASSES: dict[str, type] = {}
 def family_folder(family: str) -> Path:
     """``builders/<family>/``: the family's TFDS dataset folder (README.md, CITATIONS.bib, ...)."""
     return BUILDERS_DIR / family
-
-
-def class_names(source_info: dict) -> list[str]:
-    """The source's class names from the catalog's ``sources`` table (``"0"``, ``"1"``, ... when absent)."""
-    n = int(source_info["num_classes"])
-    got = source_info.get("class_names")
-    return [str(c) for c in got] if got and len(got) == n else [str(i) for i in range(n)]
 
 
 class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -162,7 +155,7 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _info(self) -> tfds.core.DatasetInfo:
         entries = catalog.family_entries(self.FAMILY)
         src = entries[0].source_info
-        names = class_names(src)
+        names = source_facts.class_names(entries[0].source, int(src["num_classes"]))
         h, w, c = (int(v) for v in src["image_shape"])
         features = tfds.features.FeaturesDict({
             "image": tfds.features.Tensor(shape=(h, w, c), dtype=np.float32,
@@ -178,8 +171,8 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             features=features,
             supervised_keys=("image", "label"),
             disable_shuffling=True,
-            homepage=papers.HOMEPAGE,
-            citation=papers.BIBTEX,
+            homepage=references.HOMEPAGE,
+            citation=references.BIBTEX,
             metadata=tfds.core.MetadataDict(),
         )
 
@@ -282,9 +275,8 @@ class _ListExampleWriter(tfds.core.writer.ExampleWriter):
 
 def _family_description(family: str) -> str:
     e = catalog.family_entries(family)[0]
-    cat = catalog.load()
-    desc = cat["families"][family].get("description") or family
-    return (f"{desc}: {papers.ALGORITHMS.get(e.algorithm, e.algorithm)} applied to {e.source}. One example per "
+    desc = catalog.family_description(family)
+    return (f"{desc}: {references.ALGORITHMS.get(e.algorithm, e.algorithm)} applied to {e.source}. One example per "
             "distilled image; float32 images in the release's preprocessed space; learned or centred one-hot "
             "label vectors. Provenance in info.metadata['provenance'].")
 

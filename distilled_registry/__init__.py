@@ -9,6 +9,9 @@ Importing this package is cheap: no JAX, no neural-tangents, no TensorFlow. The 
 (``distilled_registry.pipelines``) import JAX when used. The TFDS builders
 (``distilled_registry.builders``) are registered the moment ``tensorflow_datasets`` is imported, so
 ``import distilled_registry, tensorflow_datasets as tfds; tfds.load("kip_digits/ipc10")`` works.
+
+The design (the mathematics, the tiling protocol, the release format, the layout) is
+``docs/design.md`` in the repository.
 """
 
 __version__ = "0.1.0"

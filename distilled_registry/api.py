@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalog, names, store
+from . import catalog, names, source_facts, store
 from . import release as rel
 from .errors import UserError
 from .transform import Transform
@@ -51,10 +51,16 @@ class Release:
 
     def transform(self) -> Transform:
         """The preprocessing the images live in: ``transform().apply(raw_images)`` maps new images into it."""
-        pre = self.provenance["preprocessing"]
-        if "file" not in pre and pre.get("fit_later"):  # an imported published file, source not at hand
-            raise rel.ReleaseError(f"{self.path}: {pre['fit_later']}")
-        return Transform.load(rel.member(self.path, pre.get("file", rel.TRANSFORM_FILE), self.provenance["files"]))
+        return Transform.load(rel.transform_path(self.path, self.provenance))
+
+    @property
+    def class_names(self) -> list[str]:
+        """The ``C`` class names: the provenance's, else the source's (:func:`source_facts.class_names`)."""
+        c = self.labels.shape[1]
+        got = self.provenance["source"].get("class_names") or []
+        if len(got) == c:
+            return [str(x) for x in got]
+        return source_facts.class_names(self.provenance["source"]["name"], c)
 
     def __repr__(self) -> str:
         label = f"{self.name}:{self.version}" if self.name else str(self.path)

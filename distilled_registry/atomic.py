@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -125,6 +126,24 @@ def write_text(path: str | os.PathLike, text: str, mode: int = 0o644,
                tmp_dir: str | os.PathLike | None = None) -> Path:
     """:func:`write_bytes` of ``text`` encoded as UTF-8."""
     return write_bytes(path, text.encode("utf-8"), mode, tmp_dir)
+
+
+@contextlib.contextmanager
+def staged_dir(out: str | os.PathLike) -> Iterator[Path]:
+    """A hidden temporary folder beside ``out`` (``.<name>.*.tmp``, mode 0755) to write a folder whole in.
+
+    The block fills it and publishes it (:func:`publish_dir`, or ``release.move_into_place``); if the
+    block raises, the temporary folder (this function's own) is removed and ``out`` is untouched.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; what is published is for reading
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike, replace: bool = False) -> Path | None:

@@ -2,8 +2,9 @@
 
 Croissant readers cannot read ``.npz``, so every release also carries ``data.parquet``: the same
 arrays as ``data.npz``, one row per image (``image``: the float32 image flattened in row-major
-H, W, C order; ``label``: float32 label vector; ``class_id``: int64). The record set ``records``
-reads it; its fields declare ``isArray`` and ``arrayShape`` (``H,W,C`` and ``C``), so
+H, W, C order; ``label``: int64 class index, the argmax of the label vector, as in every loader;
+``label_vector``: the float32 label vector; ``class_id``: int64). The record set ``records`` reads
+it; its array fields declare ``isArray`` and ``arrayShape`` (``H,W,C`` and ``C``), so
 ``mlcroissant.Dataset("croissant.json").records("records")`` gives back exactly the release arrays
 (:func:`read_records`).
 

@@ -36,6 +36,32 @@ def _validator():
     return jsonschema.Draft202012Validator(schema())
 
 
+def build(name: str, *, source: dict, preprocessing: dict, kernel: dict, algorithm: dict, metrics: dict,
+          created: str, config: dict | None = None, seed: int | None = None, backend: dict | None = None,
+          environment: dict | None = None, timing: dict | None = None, origin: dict | None = None,
+          release: dict | None = None) -> dict:
+    """A provenance record of :data:`SCHEMA`: every path that writes a release makes its record here.
+
+    Two kinds, as the schema has them: a run made here (``config``, ``seed``, ``backend``,
+    ``environment``, ``timing``) and an import of the authors' published file (``origin``). Blocks
+    left None are left out; ``files`` (sha256 and size of every file) is added by
+    :func:`distilled_registry.release.write_release`, which checks the whole record against the schema.
+
+    Args:
+      name: the family, ``<algorithm>_<source>``.
+      source: the source dataset (name, fingerprint, shape, classes, split sizes, licence).
+      preprocessing: the transform's parameters and its file (``transform.npz``), or the recipe to fit.
+      kernel: the kernel spec; algorithm: name, paper, steps, support size, ...
+      metrics: the measured (or, for an import, reported) figures and their recipe.
+      created: ISO 8601 time the release was made.
+    """
+    blocks = {"config": config, "origin": origin, "seed": seed, "backend": backend, "environment": environment,
+              "timing": timing, "release": release}
+    return {"schema": SCHEMA, "name": name, "source": source, "preprocessing": preprocessing, "kernel": kernel,
+            "algorithm": algorithm, "created": created, "metrics": metrics,
+            **{k: v for k, v in blocks.items() if v is not None}}
+
+
 def validate(prov: object, where: str = "provenance") -> dict:
     """Return ``prov`` if it follows :data:`SCHEMA`; else raise ProvenanceError.
 

@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -210,16 +209,11 @@ def write_release(out_dir: str | os.PathLike, files: dict[str, bytes], provenanc
     out.parent.mkdir(parents=True, exist_ok=True)
     if overwrite:
         check_replaceable(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a release is for reading
+    with atomic.staged_dir(out) as tmp:
         for name, b in files.items():
             (tmp / name).write_bytes(b)
         (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         move_into_place(tmp, out, replace=overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -249,7 +243,7 @@ def move_into_place(tmp: Path, out: Path, replace: bool = False, check=None) -> 
     swap, so a folder put at ``out`` after the caller's first check is refused, never removed.
     """
     try:
-        if replace:  # the lock a provenance record (pipelines.transfer.record) holds: never swap under it
+        if replace:  # the lock a metrics record (record_metrics) holds: never swap under it
             with atomic.lock(out.parent / f".{out.name}.lock", what=str(out)):
                 if os.path.lexists(out):
                     (check or check_replaceable)(out)
@@ -340,6 +334,22 @@ def _read_at(dir_fd: int, name: str) -> bytes:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise ReleaseError(f"{name} is not a plain file; a release holds plain files only: do not use this release")
         return f.read()
+
+
+def transform_path(path: str | os.PathLike, prov: dict, missing_ok: bool = False) -> Path | None:
+    """The release's transform file, ``provenance.preprocessing.file`` (default ``transform.npz``).
+
+    Checked as every file name read from a provenance is (:func:`member`). A release with none (an
+    imported published file whose source was not at hand) raises ReleaseError saying why, or gives
+    None with ``missing_ok``; a forged name is refused either way.
+    """
+    pre = prov["preprocessing"]
+    name = pre.get("file", TRANSFORM_FILE)
+    if ("file" not in pre and pre.get("fit_later")) or (missing_ok and name not in prov["files"]):
+        if missing_ok and _PLAIN_NAME.match(str(name)):
+            return None
+        raise ReleaseError(f"{str(path)!r}: {pre.get('fit_later') or f'{name!r} is not one of its files'}")
+    return member(path, name, prov["files"])
 
 
 def member(path: str | os.PathLike, name: str, listed=None) -> Path:
@@ -546,3 +556,29 @@ def verified(path: str | os.PathLike) -> dict:
                            "; ".join(f"{c.name}: {c.problem}" for c in bad) +
                            ". Fetch or regenerate it (`distilled-registry regenerate NAME --overwrite`)")
     return read_provenance(path)
+
+
+def record_metrics(path: str | os.PathLike, key: str, value: dict) -> dict:
+    """Set ``provenance["metrics"][key] = value`` in the release at ``path``; returns the new provenance.
+
+    Under an exclusive lock (``.<folder>.lock`` beside the release folder, so concurrent records do not
+    lose each other's figures), the release is verified again and must still hold the ``data.npz`` the
+    figures were measured on (``value["data_sha256"]``: a release replaced meanwhile is refused). Only
+    ``provenance.json`` changes (the other files stay byte for byte, so their sha256 still hold); it is
+    checked against the schema and written atomically, its temporary file made beside the release
+    folder, not in it, so a killed ``evaluate`` leaves the release exactly as it was.
+    """
+    path = Path(path)
+    with atomic.lock(path.parent / f".{path.name}.lock", what=str(path)):
+        prov = verified(path)
+        measured_on = value.get("data_sha256")
+        if measured_on and measured_on != prov["files"][DATA_FILE]["sha256"]:
+            raise ReleaseError(f"{str(path)!r} was replaced while it was being evaluated (data.npz sha256 "
+                                   f"{prov['files'][DATA_FILE]['sha256']}, evaluated {measured_on}); "
+                                   "nothing recorded: evaluate it again")
+        prov = json.loads(json.dumps(prov))
+        prov["metrics"][key] = value
+        prov_schema.validate(prov, f"the provenance to write to {str(path / PROVENANCE_FILE)!r}")
+        atomic.write_text(path / PROVENANCE_FILE, json.dumps(prov, indent=2, sort_keys=True) + "\n",
+                          tmp_dir=path.parent)
+    return prov

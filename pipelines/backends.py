@@ -24,6 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from distilled_registry.errors import UserError
+
+
+class WorkersLost(UserError):
+    """No Ray worker could compute some tiles (every actor died or kept failing): exit 1, one line."""
+
 Job = tuple[int, str, str]
 
 # Environment that keeps an XLA CPU worker's kernels single-threaded (for scaling measurements).
@@ -284,7 +290,9 @@ class RayWorkers:
                     time.sleep(0.5)
                     if w != failed:
                         break
-        raise RuntimeError(f"no Ray worker could compute the tiles of worker {failed}: {last}")
+        raise WorkersLost(f"no Ray worker could compute the tiles of worker {failed} ({type(last).__name__}: "
+                          f"{str(last).splitlines()[0] if str(last) else ''}); the cluster lost its workers: check "
+                          "`ray status`, then run again (with --checkpoint-every, --resume continues)")
 
     def _call_all(self, method: str) -> list:
         """``method()`` on every actor, waiting for restarting ones (up to 60 s each)."""

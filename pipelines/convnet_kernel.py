@@ -64,6 +64,16 @@ minor axis of 15 slots or of 2 pool phases ran several times slower). Per layer:
   slots ``2D + (j - i + 1) + R_f - 2 R_c - 1`` at fine positions ``2P + i``). Like
   neural-tangents (VALID padding), an odd side loses its last row or column: 28 -> 14 -> 7 -> 3.
 
+Composition, neural-tangents' ``stax`` way: a layer is a function from one :class:`_Cov` (``S``,
+``T`` or ``None`` for the NNGP, the variances of both sides at every ReLU, the ReLUs applied so
+far) to the next, made for its level by :func:`_conv`, :func:`_relu`, :func:`_avg_pool` or
+:func:`_readout`; :func:`_serial` applies a list of them in order. :func:`_layers` lists the
+network for pairs of images, from the input covariance (:func:`_input_cov`) to the readout.
+:func:`_self_layers` lists the self pass, each image with itself (NNGP only, on the
+:func:`self_layouts`): the same Conv, ReLU and AvgPool, with a :func:`_variance` before each ReLU
+that reads ``v[p] = S[p, p]`` and hands it to that ReLU; it ends at the last ReLU's variance. The
+variances it collects are those the pairs' ReLUs read.
+
 Loops: over the images of ``x2`` (``lax.map``; their windows are built once), and within, over
 batches of images of ``x1`` (``lax.scan``), about ``2^18`` level-0 entries per array on CPU so a
 batch stays in the L2/L3 caches, ``2^24`` on accelerators. Every batch is rematerialised in the
@@ -84,7 +94,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -218,6 +228,21 @@ def _relu_maps_jvp(primals, tangents):
 # ----------------------------------------------------------------------------------------------
 # Level geometry: index tables (numpy, static) for the (B, Kh, Kw, H*W) layout
 
+class _Tables(NamedTuple):
+    """Index tables of one level (numpy, static).
+
+    Attributes:
+      gather: ``(Kh, Kw, H*W)``: flat index of the partner pixel, ``H*W`` (a zero row) outside.
+      mask: the same shape, ``True`` where the partner is inside the image.
+      center: ``(H*W,)``: flat index of the offset-0 entry of each position in a
+        ``(Kh * Kw * H*W)`` array.
+    """
+
+    gather: np.ndarray
+    mask: np.ndarray
+    center: np.ndarray
+
+
 @dataclasses.dataclass(frozen=True)
 class _Level:
     """Static geometry of one resolution level: sizes, layouts, index tables."""
@@ -256,13 +281,9 @@ class _Level:
         n = lay.sizes[self.level]
         return np.arange(n) if lay.full else np.full(n, lay.radii[self.level])
 
-    def tables(self):
-        """``(gather, mask, center)``.
-
-        gather ``(Kh, Kw, H*W)``: flat index of the partner pixel, ``H*W`` (a zero row) outside;
-        mask: the same, ``True`` inside; center ``(H*W,)``: flat index of the offset-0 entry of
-        each position in a ``(Kh * Kw * H*W)`` array.
-        """
+    @functools.cached_property
+    def tables(self) -> _Tables:
+        """The level's index tables (built once per level, shared by its layers)."""
         qh, qw = self._partner(0), self._partner(1)
         inh = (qh >= 0) & (qh < self.h)
         inw = (qw >= 0) & (qw < self.w)
@@ -272,8 +293,8 @@ class _Level:
         sh, sw = self._slot(0), self._slot(1)
         hw = np.arange(self.h * self.w)
         center = (sh[:, None] * self.kw + sw[None, :]).reshape(-1) * (self.h * self.w) + hw
-        return (gather.astype(np.int32), mask.reshape(self.kh, self.kw, -1),
-                center.astype(np.int32))
+        return _Tables(gather.astype(np.int32), mask.reshape(self.kh, self.kw, -1),
+                       center.astype(np.int32))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,28 +413,51 @@ def _pool(x: Array, geo: _Level) -> Array:
 
 
 # ----------------------------------------------------------------------------------------------
-# The recursion
+# The recursion, neural-tangents' stax way: one function per layer from the kernels of a batch of
+# image pairs (a _Cov) to the next, composed in series.
 
-def _plan(spec: KernelSpec) -> list[tuple[str, int]]:
-    """The layers as ``('conv', level)``, ``('relu', level)``, ``('pool', level)`` steps."""
-    steps: list[tuple[str, int]] = []
-    if spec.architecture == "convnet":
-        steps += [("conv", 0), ("relu", 0)]
-    for level in range(spec.depth):
-        steps += [("conv", level), ("relu", level), ("pool", level)]
-    return steps
+class _Cov(NamedTuple):
+    """The kernels of a batch of ``B`` image pairs between two layers (stax's ``Kernel``).
+
+    Attributes:
+      s: the NNGP covariance ``S``, ``(B, Kh, Kw, HW_l)`` in the layout of the current level
+        ``l``; ``(B,)`` after the readout.
+      t: the NTK ``T``, the same shape; ``None`` when it is not computed (NNGP, the self pass) and
+        before the first Conv (where ``T = 0``).
+      var_left: one ``(B, HW_l)`` array per ReLU: the variances ``v_a[p]`` of the left images.
+      var_right: one ``(B or 1, Kh, Kw, HW_l)`` array per ReLU: the variances ``v_b[q]`` of the
+        right images' partners in the layout of ``s``, 0 outside the image (:func:`_windows`).
+      relus: the ReLUs applied so far; the next one reads ``var_left[relus]``, ``var_right[relus]``.
+    """
+
+    s: Array
+    t: Array | None = None
+    var_left: tuple[Array, ...] = ()
+    var_right: tuple[Array, ...] = ()
+    relus: int = 0
 
 
-def _relu_levels(spec: KernelSpec) -> list[int]:
-    return [level for kind, level in _plan(spec) if kind == "relu"]
+Layer = Callable[[_Cov], _Cov]
+
+
+def _serial(*layers: Layer) -> Layer:
+    """The layers applied one after the other (stax's ``serial``)."""
+
+    def apply(cov: _Cov) -> _Cov:
+        for layer in layers:
+            cov = layer(cov)
+        return cov
+
+    return apply
 
 
 def _input_cov(xa: Array, xw) -> Array:
-    """``<xa[p], xb[q]> / C``: ``xa (B, HW, C)``; partner windows ``xw``: a list of ``C`` arrays
-    ``(B or 1, Kh, Kw, HW)`` (one per channel, ``C <= 8``) or one ``(B or 1, C, Kh, Kw, HW)``.
+    """The input layer: ``S[p, q] = <a[p], b[q]> / C`` (and ``T = 0``), ``(B, Kh, Kw, HW)``.
 
-    Separate channels keep the backward pass's accumulators of ``d xw`` apart, one plain
-    multiply-add per channel and pair (a stacked array made XLA pad and add them, 2x slower).
+    ``xa (B, HW, C)``; partner windows ``xw``: a list of ``C`` arrays ``(B or 1, Kh, Kw, HW)``
+    (one per channel, ``C <= 8``) or one ``(B or 1, C, Kh, Kw, HW)``. Separate channels keep the
+    backward pass's accumulators of ``d xw`` apart, one plain multiply-add per channel and pair (a
+    stacked array made XLA pad and add them, 2x slower).
     """
     c = xa.shape[-1]
     if isinstance(xw, (list, tuple)):
@@ -424,60 +468,146 @@ def _input_cov(xa: Array, xw) -> Array:
     return s * (1.0 / c)
 
 
-def _layers(spec: KernelSpec, geos, tabs, s: Array, va, vw, ntk: bool, self_mode: bool):
-    """The conv / ReLU / pool steps on the ``(B, Kh, Kw, HW)`` input covariance ``s``.
+def _conv(geo: _Level, w2: float, b2: float, ntk: bool) -> Layer:
+    """Conv 3x3, SAME padding, at ``geo``'s level: ``(B, Kh, Kw, HW_l)`` to the same shape.
 
-    ``va[k]`` ``(B, HW_l)``: variances of the left images at the ``k``-th ReLU; ``vw[k]``
-    ``(B or 1, Kh, Kw, HW_l)``: windows of the right images' variances. In ``self_mode``
-    (each image with itself) both come from ``s`` and the variances are returned.
+    ``S <- (sigma_w^2 / 9) box(S) + sigma_b^2`` and, with ``ntk``,
+    ``T <- (sigma_w^2 / 9) box(T) + S`` (the new ``S``; ``T = S`` at the first Conv, where
+    ``T = 0``). ``box(X)[p, q] = sum_{e in {-1,0,1}^2} X[p+e, q+e]`` (:func:`_box`), the terms
+    with ``p+e`` or ``q+e`` outside the image zero (zero padding; the mean still divides by 9).
+    ``w2 = sigma_w^2``, ``b2 = sigma_b^2``.
     """
+
+    def conv(cov: _Cov) -> _Cov:
+        s = (w2 / 9.0) * _box(cov.s, geo) + b2
+        if not ntk:
+            return cov._replace(s=s)
+        t = s if cov.t is None else (w2 / 9.0) * _box(cov.t, geo) + s
+        return cov._replace(s=s, t=t)
+
+    return conv
+
+
+def _relu(geo: _Level) -> Layer:
+    """ReLU at ``geo``'s level, the arc-cosine maps: ``(B, Kh, Kw, HW_l)`` to the same shape.
+
+    With ``P[p, q] = v_a[p] v_b[q]`` (``var_left[relus]`` ``(B, HW_l)`` broadcast times
+    ``var_right[relus]`` ``(B or 1, Kh, Kw, HW_l)``),
+    ``r = sqrt(max(P - S^2, 0))`` and ``theta = atan2(r, S)`` (:func:`_relu_maps`):
+    ``S <- (r + (pi - theta) S) / (2 pi)``, ``T <- T (pi - theta) / (2 pi)``. Entries whose
+    partner ``q`` is outside the image (offset layout) stay zero (``geo.tables.mask``).
+    """
+    mask = geo.tables.mask
+
+    def relu(cov: _Cov) -> _Cov:
+        k = cov.relus
+        prod = cov.var_left[k][:, None, None, :] * cov.var_right[k]
+        s, dot = _relu_maps(cov.s, prod)
+        t = cov.t
+        if not mask.all():  # entries whose partner is outside the image stay zero
+            s = jnp.where(mask, s, 0.0)
+            if t is not None:
+                dot = jnp.where(mask, dot, 0.0)
+        if t is not None:
+            t = t * dot
+        return cov._replace(s=s, t=t, relus=k + 1)
+
+    return relu
+
+
+def _variance(geo: _Level) -> Layer:
+    """The self pass's step before each ReLU: the variances it reads, from ``S`` itself.
+
+    For an image with itself, ``v[p] = S[p, p]``: the offset-0 entries of ``S``
+    (``geo.tables.center``), ``(B, HW_l)``, appended to ``var_left``; their partner windows
+    ``v[q]``, ``(B, Kh, Kw, HW_l)`` (0 outside the image), appended to ``var_right``, for the
+    ReLU that follows. ``S`` and ``T`` are unchanged.
+    """
+    gather, center = geo.tables.gather, geo.tables.center
+
+    def variance(cov: _Cov) -> _Cov:
+        v = _center(cov.s, center)
+        return cov._replace(var_left=cov.var_left + (v,),
+                            var_right=cov.var_right + (_windows(v, gather),))
+
+    return variance
+
+
+def _avg_pool(fine: _Level, coarse: _Level) -> Layer:
+    """AvgPool 2x2 / stride 2, VALID: ``(B, Kh, Kw, HW_l)`` to ``(B, Kh', Kw', HW_{l+1})``.
+
+    ``S[P, Q] <- 1/16 sum_{i, j in {0,1}^2} S[2P+i, 2Q+j]``, the same for ``T`` (:func:`_pool`
+    at level ``fine``). An odd side drops its last row or column first; it then leaves coarse
+    entries whose partner is outside the (smaller) image, which are zeroed
+    (``coarse.tables.mask``).
+    """
+    odd = fine.h % 2 or fine.w % 2
+    mask = coarse.tables.mask
+
+    def avg_pool(cov: _Cov) -> _Cov:
+        s = _pool(cov.s, fine)
+        t = None if cov.t is None else _pool(cov.t, fine)
+        if odd:  # an odd side leaves pooled entries whose (coarse) partner is outside: zero them
+            s = jnp.where(mask, s, 0.0)
+            if t is not None:
+                t = jnp.where(mask, t, 0.0)
+        return cov._replace(s=s, t=t)
+
+    return avg_pool
+
+
+def _readout(geo: _Level, w2: float, b2: float) -> Layer:
+    """Flatten + Dense at the last level ``geo``: ``(B, Kh, Kw, HW)`` to ``(B,)``.
+
+    ``S <- sigma_w^2 mean_p S[p, p] + sigma_b^2``, ``T <- sigma_w^2 mean_p T[p, p] + S`` (the new
+    ``S``): the offset-0 entries (``geo.tables.center``) are the diagonal of the flattened
+    features.
+    """
+    center = geo.tables.center
+
+    def readout(cov: _Cov) -> _Cov:
+        s = w2 * jnp.mean(_center(cov.s, center), axis=-1) + b2
+        t = None if cov.t is None else w2 * jnp.mean(_center(cov.t, center), axis=-1) + s
+        return cov._replace(s=s, t=t)
+
+    return readout
+
+
+def _blocks(spec: KernelSpec) -> list[tuple[int, bool]]:
+    """The network as ``(level, pooled)`` blocks: Conv and ReLU at ``level``, then AvgPool if
+    ``pooled``. convnet: ``(0, False), (0, True), .., (depth - 1, True)``; convnet3: without the
+    first. One ReLU per block."""
+    first = [(0, False)] if spec.architecture == "convnet" else []
+    return first + [(level, True) for level in range(spec.depth)]
+
+
+def _layers(spec: KernelSpec, geos: list[_Level], ntk: bool) -> list[Layer]:
+    """The layers of the kernel of two images, input covariance to readout (``geos``: levels
+    ``0 .. depth`` in the pairs' layouts). Their :func:`_serial` maps a :class:`_Cov` with the
+    input ``S`` and the variances at every ReLU to one whose ``s`` (and ``t``) are ``(B,)``."""
     w2, b2 = spec.W_std ** 2, spec.b_std ** 2
-    n_relus = len(_relu_levels(spec))
-    t = None
-    k = 0
-    variances = []
-    for kind, level in _plan(spec):
-        geo = geos[level]
-        gather, mask, center = tabs[level]
-        if kind == "conv":
-            s = (w2 / 9.0) * _box(s, geo) + b2
-            if ntk:
-                t = s if t is None else (w2 / 9.0) * _box(t, geo) + s
-        elif kind == "relu":
-            if self_mode:
-                v = _center(s, center)
-                variances.append(v)
-                v_left, v_right = v, _windows(v, gather)
-            else:
-                v_left, v_right = va[k], vw[k]
-            k += 1
-            if self_mode and k == n_relus:
-                return variances  # the layers after the last ReLU do not change a variance
-            prod = v_left[:, None, None, :] * v_right
-            s, dot = _relu_maps(s, prod)
-            if not mask.all():  # entries whose partner is outside the image stay zero
-                s = jnp.where(mask, s, 0.0)
-                if ntk:
-                    dot = jnp.where(mask, dot, 0.0)
-            if ntk:
-                t = t * dot
-        else:
-            s = _pool(s, geo)
-            if ntk:
-                t = _pool(t, geo)
-            if geo.h % 2 or geo.w % 2:
-                # an odd side leaves pooled entries whose (coarse) partner is outside: zero them
-                coarse_mask = tabs[level + 1][1]
-                s = jnp.where(coarse_mask, s, 0.0)
-                if ntk:
-                    t = jnp.where(coarse_mask, t, 0.0)
-    if self_mode:
-        return variances
-    center = tabs[spec.depth][2]
-    nngp = w2 * jnp.mean(_center(s, center), axis=-1) + b2
-    if not ntk:
-        return nngp
-    return w2 * jnp.mean(_center(t, center), axis=-1) + nngp
+    layers = []
+    for level, pooled in _blocks(spec):
+        layers += [_conv(geos[level], w2, b2, ntk), _relu(geos[level])]
+        if pooled:
+            layers.append(_avg_pool(geos[level], geos[level + 1]))
+    return layers + [_readout(geos[-1], w2, b2)]
+
+
+def _self_layers(spec: KernelSpec, geos: list[_Level]) -> list[Layer]:
+    """The layers of each image with itself, which yield the variances (``geos``: levels in the
+    :func:`self_layouts`). NNGP only; a :func:`_variance` before each ReLU feeds it and collects
+    ``var_left``; they end at the last ReLU's variance (the layers after it change no variance).
+    Their :func:`_serial` maps a :class:`_Cov` with the input ``S`` to one whose ``var_left`` holds
+    the ``(B, HW_l)`` variances at every ReLU."""
+    w2, b2 = spec.W_std ** 2, spec.b_std ** 2
+    *blocks, (last, _) = _blocks(spec)
+    layers = []
+    for level, pooled in blocks:
+        layers += [_conv(geos[level], w2, b2, False), _variance(geos[level]), _relu(geos[level])]
+        if pooled:
+            layers.append(_avg_pool(geos[level], geos[level + 1]))
+    return layers + [_conv(geos[last], w2, b2, False), _variance(geos[last])]
 
 
 def _batched_map(body: Callable[[Array], Any], n: int, batch: int) -> Any:
@@ -559,8 +689,7 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
         x2 = x2.astype(dtype).reshape(n2, h * w, c)
         lays = layouts(spec, h, w)
         geos = [_Level(lays, level) for level in range(spec.depth + 1)]
-        tabs = [g.tables() for g in geos]
-        relus = _relu_levels(spec)
+        relus = [level for level, _ in _blocks(spec)]  # the level of each ReLU
         batch = pairs_per_batch(lays, target_entries)
 
         def channel_windows(x, gather):  # (B, HW, C) -> (B, C, Kh, Kw, HW), channel-major
@@ -573,24 +702,26 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
         # windows that reach the last ReLU's diagonal (self_layouts).
         xs = jnp.concatenate([x1, x2])
         sgeos = [_Level(self_layouts(lays), level) for level in range(spec.depth + 1)]
-        stabs = [g.tables() for g in sgeos]
+        self_net = _serial(*_self_layers(spec, sgeos))
 
         def self_body(i):
             xa = xs[i]
-            return _layers(spec, sgeos, stabs, _input_cov(xa, channel_windows(xa, stabs[0][0])),
-                           None, None, False, True)
+            s = _input_cov(xa, channel_windows(xa, sgeos[0].tables.gather))
+            return self_net(_Cov(s)).var_left
 
         vs = _batched_map(self_body, n1 + n2, batch)
         v1 = [v[:n1] for v in vs]
         v2 = [v[n1:] for v in vs]
+        net = _serial(*_layers(spec, geos, ntk))
 
         def per_b(b):  # one image of x2 against all of x1
-            xw = channel_windows(x2[b][None], tabs[0][0])
-            vw = [_windows(v[b][None], tabs[l][0]) for v, l in zip(v2, relus)]
+            xw = channel_windows(x2[b][None], geos[0].tables.gather)
+            vw = tuple(_windows(v[b][None], geos[l].tables.gather) for v, l in zip(v2, relus))
 
             def body(i):
-                return _layers(spec, geos, tabs, _input_cov(x1[i], xw), [v[i] for v in v1], vw,
-                               ntk, False)
+                s = _input_cov(x1[i], xw)
+                out = net(_Cov(s, var_left=tuple(v[i] for v in v1), var_right=vw))
+                return out.t if ntk else out.s
 
             return _batched_map(body, n1, batch)
 

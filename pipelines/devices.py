@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .tiling import pad_rows
+
 HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
 KernelFn = Callable[[Any, Any], Any]
@@ -75,7 +77,6 @@ def over_devices(kernel_fn: KernelFn, devices: list | None = None) -> KernelFn:
     jit the result.
     """
     import jax
-    import jax.numpy as jnp
     from jax.sharding import Mesh, PartitionSpec
 
     devices = list(jax.local_devices() if devices is None else devices)
@@ -88,8 +89,7 @@ def over_devices(kernel_fn: KernelFn, devices: list | None = None) -> KernelFn:
     by_x2 = _shard_map()(kernel_fn, mesh=mesh, in_specs=(whole, split), out_specs=PartitionSpec(None, "rows"))
 
     def padded(x):
-        pad = -x.shape[0] % count
-        return jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])]) if pad else x
+        return pad_rows(x, -(-x.shape[0] // count) * count)
 
     def spread(x1, x2):
         n1, n2 = x1.shape[0], x2.shape[0]

@@ -16,20 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from distilled_registry import environment, preview, provenance, references
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError
-from distilled_registry.provenance import SCHEMA as PROVENANCE_SCHEMA
-from distilled_registry import preview
 
-from . import environment, kip, krr, label_solve, sources
+from . import kip, krr, label_solve, sources
 from .kernels import KernelSpec
-from .limits import MAX_SEED, MAX_TILE, MAX_WORKERS
+from .limits import DEFAULT_TILE, MAX_SEED, MAX_TILE, MAX_WORKERS
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
-# Rows per kernel tile unless a config says otherwise, for every backend: the tile decides the
-# rounding, so one default keeps `--backend` from changing a release on its own.
-DEFAULT_TILE = 128
 # jax's matmul precision for a run, recorded in the provenance (environment.device.matmul_precision).
 MATMUL_PRECISION = "highest"
 
@@ -64,8 +60,8 @@ class DistillConfig:
         Every float hyper-parameter must be a finite number: ``inf`` or ``nan`` would only come back
         as a release of NaN images (or a run that diverges at its first step).
         """
-        if self.source not in sources.SOURCES:
-            raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.SOURCES)}")
+        if self.source not in sources.FACTS:
+            raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.FACTS)}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
         if not isinstance(self.ipc, int) or self.ipc < 1:
@@ -158,14 +154,14 @@ def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
     """Load the source and fit + apply the preprocessing (raises SourceError / ConfigError).
 
     The config is checked against the source before any work: the kernel's depth against the image
-    size (known from the packaged catalog before loading, and again on the loaded arrays), and
+    size (known from the source facts before loading, and again on the loaded arrays), and
     ``ipc`` against the smallest class, before the preprocessing is fitted.
     """
-    from distilled_registry import catalog
+    from distilled_registry import source_facts
 
-    known = catalog.load(catalog.DEFAULT_PATH)["sources"].get(config.source)
+    known = source_facts.SOURCES.get(config.source)
     if known:
-        check_images(config, (1, *known["image_shape"]))
+        check_images(config, (1, *known.image_shape))
     src = sources.load_source(config.source, source_dir)
     check_images(config, src.x_train.shape)
     check_ipc(config, src.y_train, src.class_names)
@@ -193,8 +189,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     check_workers(backend, workers)
     out = Path(out)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint")
+    ckpt = Checkpointing(checkpoint_every, ckpt_dir, resume)
     check_out(out, overwrite)
-    if config.algorithm == "kip" and (checkpoint_every or resume):
+    if config.algorithm == "kip" and ckpt.used:
         a, c = out.resolve(), ckpt_dir.resolve()
         if c == a or a in c.parents:
             raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
@@ -227,8 +224,19 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         # Full float32 products everywhere (KRR solves, neural-tangents' convolutions): no TF32 or
         # bf16 passes on GPUs, so a GPU computes what the CPU does (the fast kernel asks for it too).
         with jax.default_matmul_precision(MATMUL_PRECISION):
-            return _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir,
-                        resume, t0, started)
+            d = _distil(config, data, kernel_fn, pool, progress, ckpt)
+            t_eval = time.perf_counter()
+            natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
+            timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
+                      "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
+            files = _files(config, data, d, natural, distilled)
+            prov = _provenance(config, data, d, natural, distilled, pool, timing, started)
+        rel.write_release(out, files, prov, overwrite=overwrite)
+        if config.algorithm == "kip" and ckpt.used:
+            from . import checkpoint
+
+            checkpoint.remove(ckpt.folder)  # its own file only; the folder too when that leaves it empty
+        return prov
     finally:
         if pool is not None:
             pool.close()
@@ -252,14 +260,39 @@ def check_out(out: Path, overwrite: bool = False) -> None:
         raise ConfigError(f"--out {str(out)!r}: no permission to write in {str(parent)!r}; choose another --out")
 
 
-def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_every, ckpt_dir, resume, t0,
-         started) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Checkpointing:
+    """KIP checkpoints of a run: every ``every`` steps (0: never) into ``folder``; ``resume`` from it."""
+
+    every: int
+    folder: Path
+    resume: bool
+
+    @property
+    def used(self) -> bool:
+        return bool(self.every or self.resume)
+
+
+@dataclasses.dataclass
+class Distilled:
+    """What a run made: the support set (``images`` (n, H, W, C), ``labels`` (n, C)), the real images it
+    started from (``x0``, with ``class_ids`` (n,)), the KIP loss per step and the step it resumed from."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    x0: np.ndarray
+    class_ids: np.ndarray
+    losses: list | None
+    resumed_from: int
+    seconds: float
+
+
+def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool, ckpt: Checkpointing) -> Distilled:
+    """KIP (learn the images, and the labels with ``learn_labels``) or LS (solve the labels of the real images)."""
     src = data.source
     idx = kip.support_indices(src.y_train, config.ipc, config.seed)
     x0, class_ids = data.x_train[idx], src.y_train[idx]
-    y0 = krr.centered_one_hot(class_ids, src.num_classes)
-
-    t_alg = time.perf_counter()
+    t = time.perf_counter()
     losses, resumed_from = None, 0
     if config.algorithm == "kip":
         from . import checkpoint
@@ -267,21 +300,22 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
         kcfg = config.kip_config()
         state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
         history: list[float] = []
-        if resume:
-            saved = checkpoint.load(ckpt_dir, state, config.to_dict())
+        if ckpt.resume:
+            saved = checkpoint.load(ckpt.folder, state, config.to_dict())
             if saved is not None:
                 state, history = saved
         resumed_from = state.step
+
         def hook(s, losses_so_far) -> None:
-            checkpoint.save(ckpt_dir, s, config.to_dict(), losses_so_far)
+            checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far)
+
         engine = None
         if pool is not None:
             from .distributed import TiledEngine
 
             engine = TiledEngine(pool, config.reg, config.tile)
         state, losses = kip.run(kcfg, kernel_fn, data.x_train, src.y_train, src.num_classes, engine=engine,
-                                state=state, hook=hook, hook_every=checkpoint_every, progress=progress,
-                                losses=history)
+                                state=state, hook=hook, hook_every=ckpt.every, progress=progress, losses=history)
         images, labels = state.images, state.labels
     else:
         images = x0
@@ -295,64 +329,66 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
             g, b = label_solve.accumulate(lambda i, j: kernel_rows(pool, data.x_train[i:j], x0, config.tile),
                                           y_t, len(y_t), config.eval_block, progress)
             labels = label_solve.solve(kernel_rows(pool, x0, x0, config.tile), g, b, config.reg, config.ls_reg)
-    alg_seconds = time.perf_counter() - t_alg
+    return Distilled(images, labels, x0, class_ids, losses, resumed_from, time.perf_counter() - t)
 
-    t_eval = time.perf_counter()
+
+def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, progress: bool) -> tuple[dict, dict]:
+    """``(natural, distilled)``: KRR on the full test split with the real start images (centred one-hot
+    labels) and with the release's support set (:func:`krr.evaluate`)."""
+    src = data.source
+    y0 = krr.centered_one_hot(d.class_ids, src.num_classes)
     ev = dict(reg=config.reg, block=config.eval_block)
-    if np.array_equal(images, x0):  # LS keeps the real images: one kernel pass serves both figures
-        natural, distilled = krr.evaluate_labels(kernel_fn, x0, [y0, labels], data.x_test, src.y_test,
-                                                 progress="eval" if progress else None, **ev)
-    else:
-        natural = krr.evaluate(kernel_fn, x0, y0, data.x_test, src.y_test,
-                               progress="natural eval" if progress else None, **ev)
-        distilled = krr.evaluate(kernel_fn, images, labels, data.x_test, src.y_test,
-                                 progress="distilled eval" if progress else None, **ev)
-    eval_seconds = time.perf_counter() - t_eval
+    if np.array_equal(d.images, d.x0):  # LS keeps the real images: one kernel pass serves both figures
+        return krr.evaluate_labels(kernel_fn, d.x0, [y0, d.labels], data.x_test, src.y_test,
+                                   progress="eval" if progress else None, **ev)
+    natural = krr.evaluate(kernel_fn, d.x0, y0, data.x_test, src.y_test,
+                           progress="natural eval" if progress else None, **ev)
+    distilled = krr.evaluate(kernel_fn, d.images, d.labels, data.x_test, src.y_test,
+                             progress="distilled eval" if progress else None, **ev)
+    return natural, distilled
 
-    files = {
-        rel.DATA_FILE: rel.data_bytes(images, labels, class_ids),
-        "transform.npz": data.transform.to_bytes(),
-    }
-    if preview.available():
-        files["preview.png"] = preview.grid_png(
-            [(f"{config.algorithm.upper()} (distilled)", images, class_ids), ("real (start)", x0, class_ids)],
-            src.class_names, per_class=10, labels=[labels, None],
-            title=f"{config.algorithm}_{config.source} ipc{config.ipc} {config.kernel.architecture}: "
-                  f"KRR test acc {distilled['accuracy']:.3f} (real {natural['accuracy']:.3f})")
-        if losses:
-            files["loss_curve.png"] = preview.loss_png(losses, f"{config.algorithm}_{config.source} ipc{config.ipc}")
-    else:
+
+def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict) -> dict[str, bytes]:
+    """The release's files but ``provenance.json``: data.npz, transform.npz, and the pictures when matplotlib is here."""
+    files = {rel.DATA_FILE: rel.data_bytes(d.images, d.labels, d.class_ids),
+             rel.TRANSFORM_FILE: data.transform.to_bytes()}
+    if not preview.available():
         print(f"note: {preview.MISSING}", file=sys.stderr)
-    provenance = {
-        "schema": PROVENANCE_SCHEMA,
-        "name": f"{config.algorithm}_{config.source}",
-        "config": config.to_dict(),
-        "source": src.describe(),
-        "preprocessing": {"file": "transform.npz", **data.transform.params},
-        "kernel": config.kernel.to_dict(),
-        "algorithm": {
-            "name": config.algorithm,
-            "paper": {"kip": "Nguyen, Chen, Lee. Dataset Meta-Learning from Kernel Ridge Regression. ICLR 2021",
-                      "ls": "Nguyen, Novak, Xiao, Lee. Dataset Distillation with Infinitely Wide "
-                            "Convolutional Networks. NeurIPS 2021"}[config.algorithm],
-            "steps_run": config.steps if config.algorithm == "kip" else 0,
-            "resumed_from_step": resumed_from,
-            "final_loss": losses[-1] if losses else None,
-            "support_size": int(len(images)),
-        },
-        "seed": config.seed,
-        "backend": {**(pool.describe() if pool is not None else {"name": "local", "workers": 1}),
-                    "tile": config.tile},
-        "environment": {**environment.library_versions(), "git": environment.git_commit(),
-                        "device": environment.device()},
-        "timing": {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(alg_seconds, 3),
-                   "evaluation_seconds": round(eval_seconds, 3)},
-        "created": started.isoformat(timespec="seconds"),
-        "metrics": {
-            "krr_test_accuracy": distilled["accuracy"],
-            "krr_test_mse": distilled["mse"],
-            "natural_krr_test_accuracy": natural["accuracy"],
-            "natural_krr_test_mse": natural["mse"],
+        return files
+    run = f"{config.algorithm}_{config.source} ipc{config.ipc}"
+    files["preview.png"] = preview.grid_png(
+        [(f"{config.algorithm.upper()} (distilled)", d.images, d.class_ids), ("real (start)", d.x0, d.class_ids)],
+        data.source.class_names, per_class=10, labels=[d.labels, None],
+        title=f"{run} {config.kernel.architecture}: KRR test acc {distilled['accuracy']:.3f} "
+              f"(real {natural['accuracy']:.3f})")
+    if d.losses:
+        files["loss_curve.png"] = preview.loss_png(d.losses, run)
+    return files
+
+
+def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict, pool,
+                timing: dict, started: dt.datetime) -> dict:
+    """The run's provenance (:func:`distilled_registry.provenance.build`)."""
+    src = data.source
+    return provenance.build(
+        f"{config.algorithm}_{config.source}",
+        config=config.to_dict(),
+        source=src.describe(),
+        preprocessing={"file": rel.TRANSFORM_FILE, **data.transform.params},
+        kernel=config.kernel.to_dict(),
+        algorithm={"name": config.algorithm, "paper": references.RUN_PAPER[config.algorithm],
+                   "steps_run": config.steps if config.algorithm == "kip" else 0,
+                   "resumed_from_step": d.resumed_from, "final_loss": d.losses[-1] if d.losses else None,
+                   "support_size": int(len(d.images))},
+        seed=config.seed,
+        backend={**(pool.describe() if pool is not None else {"name": "local", "workers": 1}), "tile": config.tile},
+        environment={**environment.library_versions(), "git": environment.git_commit(),
+                     "device": environment.device()},
+        timing=timing,
+        created=started.isoformat(timespec="seconds"),
+        metrics={
+            "krr_test_accuracy": distilled["accuracy"], "krr_test_mse": distilled["mse"],
+            "natural_krr_test_accuracy": natural["accuracy"], "natural_krr_test_mse": natural["mse"],
             "recipe": {
                 "what": "kernel ridge regression with the release's kernel on the full test split of the source",
                 "support": "the release's images and labels; natural_* uses the real images the run started from "
@@ -361,11 +397,4 @@ def _run(config, out, data, kernel_fn, pool, progress, overwrite, checkpoint_eve
                 "test_split": "test", "test_size": distilled["test_size"],
                 "source_exact_copy": src.exact,
             },
-        },
-    }
-    rel.write_release(out, files, provenance, overwrite=overwrite)
-    if config.algorithm == "kip" and (checkpoint_every or resume):
-        from . import checkpoint
-
-        checkpoint.remove(ckpt_dir)  # its own file only; the folder too when that leaves it empty
-    return provenance
+        })

@@ -1,5 +1,5 @@
-"""The distributed KIP step and the distributed Label Solve blocks (DESIGN.md, "Distributed
-kernel computation"; the client-server model of Nguyen et al., NeurIPS 2021).
+"""The distributed KIP step and the distributed Label Solve blocks (docs/design.md, "Tiling and
+backends"; the client-server model of Nguyen et al., NeurIPS 2021).
 
 One KIP step, server side (this process):
 

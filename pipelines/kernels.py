@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .limits import MAX_DEPTH  # deepest kernel; a convnet is also limited by its images (2**depth <= H, W)
+from .tiling import pad_rows
 
 ARCHITECTURES = ("fc", "convnet", "convnet3")
 GETS = ("ntk", "nngp")
@@ -174,16 +175,10 @@ def kernel_matrix(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray, block: in
 
         it = bar(starts, desc=progress, unit="block", leave=False)
     for i, j in it:
-        a = _pad_to(x1[i:i + b1], b1)
-        b = _pad_to(x2[j:j + b2], b2)
+        a = pad_rows(x1[i:i + b1], b1)
+        b = pad_rows(x2[j:j + b2], b2)
         k = np.asarray(kernel_fn(a, b))
         out[i:i + b1, j:j + b2] = k[: min(b1, n1 - i), : min(b2, n2 - j)]
     return out
 
 
-def _pad_to(x: np.ndarray, n: int) -> np.ndarray:
-    """Pad ``x`` along axis 0 with copies of its first row up to ``n`` rows."""
-    if len(x) == n:
-        return x
-    pad = np.repeat(x[:1], n - len(x), axis=0)
-    return np.concatenate([x, pad], axis=0)

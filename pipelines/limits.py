@@ -16,6 +16,9 @@ numpy-free and JAX-free, so the command line can show them without importing the
 """
 
 MAX_TILE = 4096
+# Rows per kernel tile unless a config says otherwise, for every backend: the tile decides the
+# rounding, so one default keeps `--backend` from changing a release on its own.
+DEFAULT_TILE = 128
 MAX_WORKERS = 4096
 MAX_SEED = 2 ** 32 - 1
 MAX_DEPTH = 32

@@ -1,6 +1,6 @@
 """Cost plan of a distillation run: kernel entries, tiles, and hours from a tile timed on this machine.
 
-What a run computes (the distributed model of DESIGN.md: tiles of ``tile x tile`` entries):
+What a run computes (the distributed model of docs/design.md, "Tiling and backends": tiles of ``tile x tile`` entries):
 
 - KIP, per step: the upper triangle of ``K_ss`` (``n(n+1)/2`` entries, n = images per class x classes)
   and ``K_ts`` (``m n`` entries, m = the class-balanced target batch), each tile forward with

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distilled_registry import source_facts
 from distilled_registry.errors import UsageError, UserError
 from distilled_registry.extras import require
 
@@ -53,29 +54,14 @@ class SourceUsageError(SourceError, UsageError):
     """A ``--source`` or ``--source-dir`` the command line got wrong (exit 2)."""
 
 
-MNIST_CLASSES = [str(i) for i in range(10)]
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                   "truck"]
+# Source facts (shapes, classes, licence, homepage, TFDS name, pixel max): distilled_registry.source_facts.
+FACTS = source_facts.SOURCES
+MNIST_CLASSES = list(FACTS["mnist"].class_names)
+FASHION_CLASSES = list(FACTS["fashion_mnist"].class_names)
+CIFAR10_CLASSES = list(FACTS["cifar10"].class_names)
 
 # The digits split: stratified, 25% test, this seed. Changing it changes every digits release.
 DIGITS_SPLIT = {"test_fraction": 0.25, "seed": 0}
-
-SOURCES = {
-    # name: (tfds name, licence, homepage, pixel max)
-    "digits": (None, "BSD-3-Clause", "https://archive.ics.uci.edu/dataset/80", 16),
-    "mnist": ("mnist", "CC-BY-SA-3.0", "http://yann.lecun.com/exdb/mnist/", 255),
-    "fashion_mnist": ("fashion_mnist", "MIT", "https://github.com/zalandoresearch/fashion-mnist", 255),
-    "cifar10": ("cifar10", "unknown", "https://www.cs.toronto.edu/~kriz/cifar.html", 255),
-    "cifar100": ("cifar100", "unknown", "https://www.cs.toronto.edu/~kriz/cifar.html", 255),
-    "svhn_cropped": ("svhn_cropped", "unknown", "http://ufldl.stanford.edu/housenumbers/", 255),
-}
-
-
-# (H, W, C) of each source's images: a file holding anything else is refused.
-IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-                "cifar100": (32, 32, 3), "svhn_cropped": (32, 32, 3)}
 
 
 @dataclasses.dataclass
@@ -83,7 +69,7 @@ class Source:
     """A source dataset as distillation sees it.
 
     Attributes:
-      name: source name (a key of :data:`SOURCES`).
+      name: source name (a key of :data:`FACTS`).
       x_train, x_test: (N, H, W, C) float32 in [0, 1].
       y_train, y_test: (N,) int64 class ids.
       class_names: C names.
@@ -122,8 +108,8 @@ class Source:
             "class_names": list(self.class_names),
             "train_size": int(len(self.x_train)),
             "test_size": int(len(self.x_test)),
-            "licence": SOURCES[self.name][1],
-            "homepage": SOURCES[self.name][2],
+            "licence": FACTS[self.name].licence,
+            "homepage": FACTS[self.name].homepage,
             **({"split": dict(DIGITS_SPLIT)} if self.name == "digits" else {}),
         }
 
@@ -144,8 +130,8 @@ def load_source(name: str, source_dir: str | os.PathLike | None = None) -> Sourc
     Raises:
       SourceError: unknown name, missing or malformed files (naming the file and the layout).
     """
-    if name not in SOURCES:
-        raise SourceUsageError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
+    if name not in FACTS:
+        raise SourceUsageError(f"unknown source {name!r}; known sources: {', '.join(FACTS)}")
     if name == "digits":
         if source_dir is not None:
             raise SourceUsageError("the digits source ships inside scikit-learn; drop --source-dir")
@@ -171,7 +157,7 @@ def _finish(name, xtr_u8, ytr, xte_u8, yte, class_names, origin, files=None, exa
     xtr_u8, ytr = check_split(name, "train", xtr_u8, ytr, class_names, where.get("train", origin))
     xte_u8, yte = check_split(name, "test", xte_u8, yte, class_names, where.get("test", origin))
     fp = fingerprint_arrays({"x_train": xtr_u8, "y_train": ytr, "x_test": xte_u8, "y_test": yte})
-    scale = np.float32(SOURCES[name][3])
+    scale = np.float32(FACTS[name].pixel_max)
     return Source(name=name, x_train=xtr_u8.astype(np.float32) / scale, y_train=ytr,
                   x_test=xte_u8.astype(np.float32) / scale, y_test=yte, class_names=list(class_names),
                   fingerprint=fp, origin=origin, files=files or {}, exact=exact)
@@ -181,20 +167,20 @@ def check_split(name: str, split: str, x, y, class_names: list, where: str) -> t
     """``(pixels uint8 (N, H, W, C), labels int64 (N,))`` of one split, after checking them; else SourceError.
 
     Checked, before any work: the split is not empty; images have the source's shape
-    (:data:`IMAGE_SHAPES`); pixels are integers in ``[0, pixel max]``, or floats that are finite
+    (:mod:`distilled_registry.source_facts`); pixels are integers in ``[0, pixel max]``, or floats that are finite
     whole numbers in that range (an SVHN ``.mat`` may hold floats); labels are integers (or whole
     floats) in ``[0, C)``, one per image; every one of the ``C`` classes has at least one image.
     Each message names the source, the file or origin, the split, the value and what is expected.
     """
-    top = SOURCES[name][3]
+    top = FACTS[name].pixel_max
     at = f"{name} ({where}) {split} split"
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim == 0 or len(x) == 0:
         raise SourceError(f"{at} is empty: no images; a source needs images in both its train and test splits")
     shape = tuple(int(v) for v in x.shape[1:])
-    if shape != IMAGE_SHAPES[name]:
-        raise SourceError(f"{at}: images are {shape}; {name} images are {IMAGE_SHAPES[name]} (H, W, C)")
+    if shape != FACTS[name].image_shape:
+        raise SourceError(f"{at}: images are {shape}; {name} images are {FACTS[name].image_shape} (H, W, C)")
     if x.dtype.kind == "f":
         from distilled_registry.transform import non_finite
 
@@ -553,7 +539,7 @@ def _tfds_source(name: str) -> Source:
     require("tensorflow_datasets", what=f"reading {name} without --source-dir (a TFDS download)")
     import tensorflow_datasets as tfds
 
-    tfds_name = SOURCES[name][0]
+    tfds_name = FACTS[name].tfds_name
     try:
         builder = tfds.builder(tfds_name)
         builder.download_and_prepare()
@@ -565,9 +551,7 @@ def _tfds_source(name: str) -> Source:
         raise SourceError(
             f"{name}: tfds could not load {tfds_name!r} ({type(e).__name__}: {e}). Without network, pass "
             f"--source-dir with local files") from e
-    known = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES,
-             "svhn_cropped": MNIST_CLASSES}
-    classes = known.get(name) or builder.info.features["label"].names
+    classes = list(FACTS[name].class_names)
     return _finish(name, splits["train"]["image"], splits["train"]["label"],
                    splits["test"]["image"], splits["test"]["label"], classes,
                    origin=f"tfds:{tfds_name}:{builder.info.version}")

@@ -141,11 +141,25 @@ class Tiling:
         return np.concatenate(acc)[: self.n]
 
 
+def pad_rows(x, n: int):
+    """``x`` (k, ...) with ``n - k`` copies of its first row appended: (n, ...); ``x`` itself when ``k >= n``.
+
+    The one way this package fills a batch or a tile to a fixed shape (one compilation for every
+    size): a copy of a real row is a valid input, and the rows it yields are dropped afterwards.
+    Works on numpy arrays and, inside a traced function, on jax arrays (``jnp`` is used for those).
+    """
+    k = x.shape[0]
+    if k >= n:
+        return x
+    if isinstance(x, np.ndarray):
+        return np.concatenate([x, np.repeat(x[:1], n - k, axis=0)])
+    import jax.numpy as jnp
+
+    return jnp.concatenate([x, jnp.broadcast_to(x[:1], (n - k,) + x.shape[1:])])
+
+
 def pad_blocks(x: np.ndarray, block: int) -> list[np.ndarray]:
-    """``x`` cut into blocks of ``block`` rows, the last padded with copies of ``x[0]``."""
+    """``x`` cut into blocks of ``block`` rows, the last padded with copies of ``x[0]`` (:func:`pad_rows`)."""
     x = np.asarray(x)
-    n = len(x)
-    pad = (-n) % block
-    if pad:
-        x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
+    x = pad_rows(x, -(-len(x) // block) * block)
     return [x[i:i + block] for i in range(0, len(x), block)]

@@ -47,10 +47,7 @@ accuracy on the same machine.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -61,6 +58,7 @@ import optax
 from distilled_registry.errors import UserError
 
 from .kernels import KernelSpec, kernel_matrix, make_kernel_fn, stax_network
+from .tiling import pad_rows
 
 RECIPE_VERSION = "distilled_registry.transfer/1"
 
@@ -240,8 +238,7 @@ def make_accuracy(apply_fn: Callable, batch: int = 1000) -> Callable:
         for i in range(0, len(x), b):
             xb = x[i:i + b]
             k = len(xb)
-            if k < b:  # pad to one shape: one compilation
-                xb = np.concatenate([xb, np.repeat(xb[:1], b - k, axis=0)])
+            xb = pad_rows(xb, b)  # one shape: one compilation
             correct += int(np.sum(np.asarray(predict(params, xb))[:k] == labels[i:i + k]))
         return correct / len(x)
 
@@ -340,63 +337,6 @@ def evaluate(spec: KernelSpec, images: np.ndarray, labels: np.ndarray, x_test: n
 # ------------------------------------------------------------------------------------ on releases
 
 
-def load_test_split(prov: dict, path: Path, source_dir: str | None, allow_other_source: bool = False):
-    """The source's test split mapped into the release's space, and the source; checks the fingerprint.
-
-    Returns ``(x_test, y_test, source, fingerprint_matches)``.
-    """
-    from distilled_registry.transform import Transform
-
-    from . import sources
-
-    name = prov["source"]["name"]
-    src = sources.load_source(name, source_dir)
-    want = prov["source"].get("fingerprint_sha256")
-    same = src.fingerprint == want
-    if not same and not allow_other_source:
-        raise TransferError(
-            f"the {name} source read from {src.origin} has fingerprint {src.fingerprint}, but the release "
-            f"at {str(path)!r} was distilled from fingerprint {want}: its test split would not be the one the "
-            "release was made for. Point --source-dir at the data the release was made from, or pass "
-            "--allow-other-source to evaluate on this copy anyway (recorded as such)")
-    from distilled_registry import release as rel
-
-    tname = prov["preprocessing"].get("file", rel.TRANSFORM_FILE)
-    if tname not in prov["files"] or not (path / tname).is_file():
-        raise TransferError(f"{str(path)!r} has no {tname}: without the release's transform the test split "
-                            "cannot be mapped into the space of its images")
-    tfile = rel.member(path, tname, prov["files"])
-    t = Transform.load(tfile)
-    return t.apply(src.x_test), src.y_test, src, same
-
-
-def natural_indices(prov: dict, y_train: np.ndarray) -> np.ndarray | None:
-    """Indices of the real images the release's run started from (None when its config does not say)."""
-    from .kip import support_indices
-
-    cfg = prov.get("config", {})
-    if "ipc" not in cfg or "seed" not in cfg:
-        return None
-    return support_indices(y_train, int(cfg["ipc"]), int(cfg["seed"]))
-
-
-def natural_support(prov: dict, source, transform_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The release's natural baseline: the class-balanced real images the run started from, centred one-hot.
-
-    Same selection as ``distill`` (``kip.support_indices`` with the release's ipc and seed).
-    """
-    from distilled_registry.transform import Transform
-
-    from . import krr
-
-    idx = natural_indices(prov, source.y_train)
-    if idx is None:
-        raise TransferError("the release records no ipc and seed in its config: its natural baseline "
-                            "(the real images it started from) is unknown; drop --natural")
-    x = Transform.load(transform_path).apply(source.x_train[idx])
-    return x, krr.centered_one_hot(source.y_train[idx], source.num_classes)
-
-
 def validation_indices(y_train: np.ndarray, size: int, exclude: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """``size // C`` training indices per class (fewer where a class runs out), not in ``exclude``, seeded."""
     from .kip import class_balanced_indices
@@ -408,78 +348,3 @@ def validation_indices(y_train: np.ndarray, size: int, exclude: np.ndarray | Non
     c = int(y_train.max()) + 1
     sub = class_balanced_indices(y_train[pool], max(1, size // c), np.random.default_rng([seed, 0x5E1EC7]))
     return pool[sub]
-
-
-def evaluate_release(path: str | os.PathLike, source_dir: str | None = None, config: TransferConfig = TransferConfig(),
-                     natural: bool = False, allow_other_source: bool = False, progress: bool = False) -> dict:
-    """Transfer evaluation of the release at ``path`` (verified first): the dict provenance records.
-
-    With ``natural``, the same evaluation of the natural support (the real images the run started
-    from, centred one-hot labels) goes beside it under ``"natural"``.
-    """
-    from distilled_registry import release as rel
-
-    path = Path(path)
-    prov = rel.verified(path)
-    spec = KernelSpec.from_dict(prov["kernel"])
-    data = rel.read_data(path)
-    x_test, y_test, src, same = load_test_split(prov, path, source_dir, allow_other_source)
-    t0 = time.perf_counter()
-    if progress:
-        print(f"transfer: {prov['name']} ({len(data['images'])} images) -> {spec.architecture} width "
-              f"{config.width}, {config.steps} steps, seeds {list(config.seeds)}", flush=True)
-    tpath = rel.member(path, prov["preprocessing"].get("file", rel.TRANSFORM_FILE), prov["files"])
-    validation = None
-    if len(config.candidates()) > 1:
-        from distilled_registry.transform import Transform
-
-        vidx = validation_indices(src.y_train, config.validation_size, natural_indices(prov, src.y_train))
-        validation = (Transform.load(tpath).apply(src.x_train[vidx]), src.y_train[vidx])
-    out = {"recipe": recipe(spec, config), **evaluate(spec, data["images"], data["labels"], x_test, y_test, config,
-                                                      progress, validation)}
-    if natural:
-        xn, yn = natural_support(prov, src, tpath)
-        if progress:
-            print("transfer: natural baseline (the real images the run started from, one-hot labels)", flush=True)
-        out["natural"] = evaluate(spec, xn, yn, x_test, y_test, config, progress, validation)
-    out["source"] = {"name": src.name, "origin": src.origin, "fingerprint_sha256": src.fingerprint,
-                     "matches_release": same, "exact_copy": src.exact}
-    out["data_sha256"] = prov["files"][rel.DATA_FILE]["sha256"]
-    out["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    from . import environment
-
-    out["environment"] = {**environment.library_versions(), "device": environment.device()}
-    import datetime as dt
-
-    out["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    return out
-
-
-def record(path: str | os.PathLike, key: str, value: dict) -> dict:
-    """Set ``provenance["metrics"][key] = value`` in the release at ``path``; returns the new provenance.
-
-    Under an exclusive lock (``.<folder>.lock`` beside the release folder, so concurrent records do not
-    lose each other's figures), the release is verified again and must still hold the ``data.npz`` the
-    figures were measured on (``value["data_sha256"]``: a release replaced meanwhile is refused). Only
-    ``provenance.json`` changes (the other files stay byte for byte, so their sha256 still hold); it is
-    checked against the schema and written atomically, its temporary file made beside the release
-    folder, not in it, so a killed ``evaluate`` leaves the release exactly as it was.
-    """
-    from distilled_registry import atomic
-    from distilled_registry import provenance as schema
-    from distilled_registry import release as rel
-
-    path = Path(path)
-    with atomic.lock(path.parent / f".{path.name}.lock", what=str(path)):
-        prov = rel.verified(path)
-        measured_on = value.get("data_sha256")
-        if measured_on and measured_on != prov["files"][rel.DATA_FILE]["sha256"]:
-            raise rel.ReleaseError(f"{str(path)!r} was replaced while it was being evaluated (data.npz sha256 "
-                                   f"{prov['files'][rel.DATA_FILE]['sha256']}, evaluated {measured_on}); "
-                                   "nothing recorded: evaluate it again")
-        prov = json.loads(json.dumps(prov))
-        prov["metrics"][key] = value
-        schema.validate(prov, f"the provenance to write to {str(path / rel.PROVENANCE_FILE)!r}")
-        atomic.write_text(path / rel.PROVENANCE_FILE, json.dumps(prov, indent=2, sort_keys=True) + "\n",
-                          tmp_dir=path.parent)
-    return prov

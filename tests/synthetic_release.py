@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distilled_registry import provenance as prov_builder
 from distilled_registry import release as rel
 from distilled_registry.transform import Transform
 
@@ -34,29 +35,27 @@ def provenance(data: dict, seed: int = 0, family: str = "kip_digits") -> dict:
     n, num_classes = data["labels"].shape
     shape = list(data["images"].shape[1:])
     kernel = {"architecture": "fc", "depth": 1, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
-    return copy.deepcopy({
-        "schema": "distilled_registry.provenance/1",
-        "name": family,
-        "config": {"source": "digits", "algorithm": "kip", "kernel": kernel, "ipc": 10, "steps": 300,
-                   "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
-                   "zca": False, "zca_reg": 0.1, "seed": 0, "eval_block": 1000},
-        "source": {"name": "digits", "origin": "synthetic", "fingerprint_sha256": SHA, "files_sha256": {},
-                   "exact_copy": True, "image_shape": shape, "num_classes": num_classes,
-                   "class_names": [str(i) for i in range(num_classes)], "train_size": 100, "test_size": 50,
-                   "licence": "BSD-3-Clause", "homepage": "https://archive.ics.uci.edu/dataset/80"},
-        "preprocessing": {"file": "transform.npz", "zca": False},
-        "kernel": kernel,
-        "algorithm": {"name": "kip", "paper": "Nguyen, Chen, Lee. ICLR 2021", "steps_run": 3, "final_loss": 0.1,
-                      "support_size": n},
-        "seed": seed,
-        "backend": {"name": "local", "workers": 1},
-        "environment": {"python": "3", "distilled-registry": "0.1.0", "jax": "0.5.3", "jaxlib": "0.5.3",
-                        "neural-tangents": "0.6.5", "optax": "0.2.4", "numpy": "2", "git": {"commit": None}},
-        "timing": {"wall_seconds": 1.5},
-        "created": "2025-01-02T03:04:05+00:00",
-        "metrics": {"krr_test_accuracy": 0.5, "krr_test_mse": 0.04, "natural_krr_test_accuracy": 0.4,
-                    "natural_krr_test_mse": 0.05, "recipe": {"what": "synthetic", "test_size": 50}},
-    })
+    return copy.deepcopy(prov_builder.build(
+        family,
+        config={"source": "digits", "algorithm": "kip", "kernel": kernel, "ipc": 10, "steps": 300,
+                "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
+                "zca": False, "zca_reg": 0.1, "seed": 0, "eval_block": 1000},
+        source={"name": "digits", "origin": "synthetic", "fingerprint_sha256": SHA, "files_sha256": {},
+                "exact_copy": True, "image_shape": shape, "num_classes": num_classes,
+                "class_names": [str(i) for i in range(num_classes)], "train_size": 100, "test_size": 50,
+                "licence": "BSD-3-Clause", "homepage": "https://archive.ics.uci.edu/dataset/80"},
+        preprocessing={"file": "transform.npz", "zca": False},
+        kernel=kernel,
+        algorithm={"name": "kip", "paper": "Nguyen, Chen, Lee. ICLR 2021", "steps_run": 3, "final_loss": 0.1,
+                   "support_size": n},
+        seed=seed,
+        backend={"name": "local", "workers": 1},
+        environment={"python": "3", "distilled-registry": "0.1.0", "jax": "0.5.3", "jaxlib": "0.5.3",
+                     "neural-tangents": "0.6.5", "optax": "0.2.4", "numpy": "2", "git": {"commit": None}},
+        timing={"wall_seconds": 1.5},
+        created="2025-01-02T03:04:05+00:00",
+        metrics={"krr_test_accuracy": 0.5, "krr_test_mse": 0.04, "natural_krr_test_accuracy": 0.4,
+                 "natural_krr_test_mse": 0.05, "recipe": {"what": "synthetic", "test_size": 50}}))
 
 
 def files(data: dict) -> dict[str, bytes]:

@@ -254,13 +254,13 @@ def test_published_release_downloads_and_a_tampered_copy_fails(release, arrays, 
     shutil.copytree(release, published / "kip_digits" / "ipc10" / "1.0.0")
     monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(tmp_path / "empty-store"))
     monkeypatch.delenv("DISTILLED_REGISTRY_URL_BASE", raising=False)
-    # the catalog records where the release is published and its sha256 (as a maintainer would)
-    cat = tmp_path / "catalog.json"
-    shutil.copyfile(catalog.path(), cat)
-    monkeypatch.setenv("DISTILLED_REGISTRY_CATALOG", str(cat))
+    # the records file says where the release is published and its sha256 (as a maintainer would record)
+    from distilled_registry import records
+
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
     with serve(published) as base:
         url = f"{base}/kip_digits/ipc10/1.0.0/"
-        record = catalog.record_release(NAME, release, location=url, catalog_path=cat)
+        record = records.record_release(NAME, release, location=url)
         assert record["location"] == url
 
         # 1. the catalog's URL, through TFDS's download manager; sha256 checked
@@ -441,28 +441,26 @@ def test_builder_folders_match_the_catalog():
 
 
 def test_checksums_tsv_lists_the_pinned_published_files_in_tfds_format(tmp_path, monkeypatch):
-    """A bucket file pinned in the catalog (``import-published --record``) goes into its family's
+    """A bucket file pinned in the records (``import-published --record``) goes into its family's
     checksums.tsv, which TFDS's own parser reads back with its size and sha256; unpinned files do not."""
     from tensorflow_datasets.core.download import checksums as tfds_checksums
 
+    from distilled_registry import records
     from distilled_registry.builders import builder_folders
 
-    cat = json.loads(catalog.path().read_text())
-    configs = cat["families"]["ls_mnist"]["configs"]
-    with_url = [c for c, v in configs.items() if (v.get("published") or {}).get("url")]
-    assert len(with_url) >= 2
+    entries = [e for e in catalog.family_entries("ls_mnist") if (e.published or {}).get("url")]
+    assert len(entries) >= 2
     sha = "ab" * 32
-    configs[with_url[0]]["published"].update(sha256=sha, size=123456)
-    path = tmp_path / "catalog.json"
-    path.write_text(json.dumps(cat))
-    monkeypatch.setenv("DISTILLED_REGISTRY_CATALOG", str(path))
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
+    records.record_pin(entries[0].published["path"], {"sha256": sha, "size": 123456, "config": entries[0].name})
+    assert catalog.entry(entries[0].name).published["sha256"] == sha  # the catalog shows the recorded pin
     tsv = tmp_path / "checksums.tsv"
     tsv.write_text(builder_folders.checksums("ls_mnist"))
     infos = tfds_checksums.load_url_infos(tsv)
-    url = configs[with_url[0]]["published"]["url"]
+    url = entries[0].published["url"]
     assert set(infos) == {url}
     assert (infos[url].size, infos[url].checksum, infos[url].filename) == (123456, sha, url.rsplit("/", 1)[-1])
-    monkeypatch.delenv("DISTILLED_REGISTRY_CATALOG")
+    monkeypatch.delenv("DISTILLED_REGISTRY_RECORDS")
     assert tfds_checksums.load_url_infos(builder_folders.BUILDERS_DIR / "ls_mnist" / "checksums.tsv") == {}
 
 

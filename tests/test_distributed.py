@@ -291,6 +291,19 @@ def test_each_ray_actor_takes_one_gpu_where_the_cluster_has_gpus(resources, work
     assert {k: opts[k] for k in ("num_cpus", "num_gpus") if k in opts} == want
 
 
-def test_more_workers_than_gpus_is_refused_before_any_actor_starts():
-    with pytest.raises(ValueError, match=r"--workers 5 is more than the 4 GPU\(s\).*--workers 4 or less"):
-        backends.actor_options({"CPU": 64.0, "GPU": 4.0}, 5)
+def test_more_workers_than_gpus_is_one_line_exit_2_before_any_actor_starts(tmp_path, monkeypatch, capsys):
+    """A cluster with 4 GPUs, `--workers 5`: the command refuses it in one line (exit 2), no actor started,
+    nothing written (Ray itself is not started: the cluster is faked)."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0, "GPU": 4.0})
+    started = []
+    monkeypatch.setattr(ray, "remote", lambda *a, **k: started.append(a))
+    out = tmp_path / "r"
+    code = cli.main(["distill", "--backend", "ray", "--workers", "5", "--ipc", "1", "--steps", "1", "--out", str(out),
+                     "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search(r"--workers 5 is more than the 4 GPU\(s\).*--workers 4 or less", err), err
+    assert not started and not out.exists()

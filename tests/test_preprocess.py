@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from distilled_registry.pipelines.preprocess import channel_stats, fit_transform, zca_matrix
+from distilled_registry.pipelines.preprocess import fit_transform, zca_matrix
 from distilled_registry.transform import Transform
 
 
@@ -34,13 +34,26 @@ def test_zca_whitens_when_barely_regularised():
         zca_matrix(x, zca_reg=0.0)
 
 
-def test_transform_round_trip_and_standardisation(tmp_path):
+def test_transform_standardises_by_the_training_split_and_round_trips(tmp_path):
     rng = np.random.default_rng(2)
-    x = rng.uniform(size=(40, 4, 4, 3)).astype(np.float32) * [0.5, 0.75, 1.0]  # raw pixels: within [0, 1]
+    x = (rng.uniform(size=(40, 4, 4, 3)) * [0.5, 0.75, 1.0] + [0.1, 0.2, 0.0]).astype(np.float32)  # raw pixels
+    flat = x.reshape(-1, 3).astype(np.float64)  # the statistics, written out: per channel over N, H, W
+    mean, std = flat.mean(0), flat.std(0)
+    s = fit_transform(x, zca=False, fitted_on="abc")
+    np.testing.assert_allclose(s.apply(x), (x - mean) / std, rtol=0, atol=1e-5)
+    z = s.apply(x).reshape(-1, 3)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-5)
+    # new images map by the training split's statistics, not their own
+    x_new = rng.uniform(size=(7, 4, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(s.apply(x_new), (x_new - mean) / std, rtol=0, atol=1e-5)
+    # with ZCA: standardise, then each image centred and unit-normed, then the whitening matrix of the formula
     t = fit_transform(x, zca=True, zca_reg=0.1, fitted_on="abc")
-    mean, std = channel_stats(x)
-    z = (x - mean) / std
-    np.testing.assert_allclose(z.mean(axis=(0, 1, 2)), 0, atol=1e-5)
+    zs = ((x - mean) / std).reshape(40, -1)
+    w = zca_matrix(zs, 0.1)
+    zc = zs - zs.mean(1, keepdims=True)
+    np.testing.assert_allclose(t.apply(x).reshape(40, -1), (zc / np.linalg.norm(zc, axis=1, keepdims=True)) @ w,
+                               rtol=0, atol=1e-4)
     (tmp_path / "t.npz").write_bytes(t.to_bytes())
     t2 = Transform.load(tmp_path / "t.npz")
     np.testing.assert_array_equal(t2.apply(x), t.apply(x))

@@ -155,10 +155,10 @@ def test_import_the_real_published_cifar10_set(real_data, home, capsys):
     if not src.is_dir():
         pytest.skip(f"{src} not found")
     assert cli.main(["import-published", str(src)]) == 0
-    assert "pin: matches the catalog pin" in capsys.readouterr().out
+    assert "pin: matches the records pin" in capsys.readouterr().out
     assert cli.main(["verify", "kip_cifar10/ipc10-convnet-zca-l"]) == 0
     out = capsys.readouterr().out
-    assert "all 4 files match" in out and "original file cifar10_ConvNet_ssize100_zca_l: matches the catalog pin" in out
+    assert "all 4 files match" in out and "original file cifar10_ConvNet_ssize100_zca_l: matches the records pin" in out
     r = dr.load("kip_cifar10/ipc10-convnet-zca-l")
     np.testing.assert_array_equal(r.images, np.load(src / "images.npy"))
     np.testing.assert_array_equal(r.labels, np.load(src / "labels.npy"))
@@ -346,6 +346,36 @@ def test_download_pins_and_refuses_a_tampered_copy(home, tmp_path, monkeypatch, 
         capsys.readouterr()
         assert cli.main(["import-published", "kip_mnist/ipc1-convnet-nozca-l-aug-ckpt1000"]) == 1
         assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_record_pins_for_everyone_in_the_records_file_only(home, tmp_path, monkeypatch, capsys):
+    """`import-published NAME --record`: the pin (and the resolved final checkpoint) goes to the records
+    file, no package file changes, and a store that never saw the file is held to it."""
+    from pathlib import Path
+
+    from distilled_registry import catalog, records
+
+    root = tmp_path / "bucket"
+    files = bucket(root)
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
+    package = Path(catalog.__file__).parent
+    before = {p: p.read_bytes() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    with serve(root) as base:
+        monkeypatch.setenv(published.URL_ENV, base)
+        assert cli.main(["import-published", "kip_mnist/ipc1", "--record"]) == 0
+        assert "pinned for everyone in" in capsys.readouterr().out
+        sha = hashlib.sha256(files[1500]).hexdigest()
+        path = "kip/mnist/ConvNet_ssize10_nozca_l_noaug_ckpt1500.npz"
+        assert records.pins()[path]["sha256"] == sha and records.pins()[path]["config"] == "kip_mnist/ipc1"
+        block = catalog.entry("kip_mnist/ipc1").published
+        assert (block["path"], block["sha256"], block["size"]) == (path, sha, len(files[1500]))
+        after = {p: p.read_bytes() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        assert after == before
+        # another store, no local pins: a tampered copy is refused by the recorded pin
+        monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(tmp_path / "other-store"))
+        write_file(root, path, seed=99)
+        assert cli.main(["import-published", "kip_mnist/ipc1"]) == 1
+        assert f"refusing {path}" in capsys.readouterr().err
 
 
 def test_the_pin_is_checked_by_verify(home, tmp_path, monkeypatch, capsys):

@@ -3,7 +3,6 @@
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -201,12 +200,16 @@ def test_list_and_info_cover_the_store(stored, capsys, home, tmp_path):
     assert "kip_digits/ipc1 " in out and "kip_digits/ipc50 " in out and "local 1.0.0" in out
 
 
-def test_record_release_in_a_catalog_copy(stored, tmp_path, monkeypatch, capsys):
+def test_record_release_in_a_records_file(stored, tmp_path, monkeypatch, capsys):
+    """Recording writes the machine-written records file only; the catalog entry shows the record."""
+    from distilled_registry import configs, records
+
     path, _ = stored
-    cat = tmp_path / "catalog.json"
-    shutil.copy(catalog.DEFAULT_PATH, cat)
-    monkeypatch.setenv("DISTILLED_REGISTRY_CATALOG", str(cat))
-    rec = catalog.record_release(NAME, path)
+    cat = tmp_path / "records.json"
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(cat))
+    intent = {p: p.read_bytes() for p in Path(configs.__file__).parent.glob("*.py")}
+    rec = records.record_release(NAME, path)
+    assert {p: p.read_bytes() for p in Path(configs.__file__).parent.glob("*.py")} == intent
     assert rec["location"] == "store:kip_digits/ipc10/1.0.0"
     assert rec["data_sha256"] == rel.sha256_file(path / "data.npz") and rec["metrics"]["krr_test_accuracy"] == 0.5
     assert catalog.entry(NAME).releases["1.0.0"] == rec
@@ -215,10 +218,34 @@ def test_record_release_in_a_catalog_copy(stored, tmp_path, monkeypatch, capsys)
     # a store copy that differs from what the catalog recorded fails verify, though its own checksums agree
     rec2 = dict(rec, data_sha256="f" * 64)
     c = json.loads(cat.read_text())
-    c["families"]["kip_digits"]["configs"]["ipc10"]["releases"]["1.0.0"] = rec2
+    assert c["releases"][NAME] == {"1.0.0": rec}
+    c["releases"][NAME]["1.0.0"] = rec2
     cat.write_text(json.dumps(c))
     assert cli.main(["verify", NAME]) == 1
     assert "sha256 differs from the catalog's record" in capsys.readouterr().err
+
+
+def test_regenerate_record_writes_the_records_file_and_no_hand_written_file(home, tmp_path, monkeypatch, capsys):
+    """`regenerate --record` (its run faked): the release goes to the store, its record to the records
+    file, and no file of the package (configs, the packaged records) changes by a byte."""
+    from distilled_registry import records
+    from distilled_registry.pipelines import distill as distill_module
+
+    def fake_distill(config, out, source_dir=None, **kw):
+        syn.write(out)
+        return rel.read_provenance(out)
+
+    monkeypatch.setattr(distill_module, "distill", fake_distill)
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
+    package = Path(catalog.__file__).parent
+    before = {p: p.read_bytes() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert cli.main(["regenerate", NAME, "--record", "--quiet"]) == 0
+    assert "recorded in" in capsys.readouterr().out
+    after = {p: p.read_bytes() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert after == before
+    rec = records.releases(NAME)["1.0.0"]
+    assert rec["data_sha256"] == rel.sha256_file(home / "kip_digits" / "ipc10" / "1.0.0" / "data.npz")
+    assert catalog.entry(NAME).releases == {"1.0.0": rec}
 
 
 def test_read_commands_do_not_import_jax():

@@ -12,7 +12,7 @@ import pytest
 
 from distilled_registry import cli
 from distilled_registry import release as rel
-from distilled_registry.pipelines import krr, transfer
+from distilled_registry.pipelines import evaluation, krr, transfer
 from distilled_registry.pipelines.distill import DistillConfig, distill
 from distilled_registry.pipelines.kernels import KernelSpec
 from distilled_registry.transform import Transform
@@ -78,7 +78,15 @@ def test_optimizer_is_sgd_momentum_cosine_with_l2():
     u, s = opt.update({"w": jnp.array([0.5])}, s, p)
     # first step: -lr(0) * (grad + wd * w) = -2 * (0.5 + 0.1)
     assert float(u["w"][0]) == pytest.approx(-1.2)
-    assert transfer.TransferConfig().width == 1024
+    # second step, same gradient at the same point: momentum trace 0.6 + 0.9 * 0.6, cosine rate
+    # lr(1) = 2 * (1 + cos(pi / 10)) / 2
+    u, s = opt.update({"w": jnp.array([0.5])}, s, p)
+    assert float(u["w"][0]) == pytest.approx(-(0.6 + 0.9 * 0.6) * (1 + np.cos(np.pi / 10)), rel=1e-6)
+    for _ in range(8):
+        u, s = opt.update({"w": jnp.array([0.5])}, s, p)
+    assert float(u["w"][0]) != 0.0  # step 10 of 10: the rate has decayed to 0
+    u, s = opt.update({"w": jnp.array([0.5])}, s, p)
+    assert float(u["w"][0]) == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(transfer.TransferError, match="momentum"):
         transfer.TransferConfig(momentum=1.0)
     with pytest.raises(transfer.TransferError, match="validation"):
@@ -131,12 +139,12 @@ def test_source_fingerprint_must_match(kip_release, tmp_path, capsys):
     p["source"]["fingerprint_sha256"] = "0" * 64  # provenance.json is not among the checksummed files
     (path / "provenance.json").write_text(json.dumps(p))
     with pytest.raises(transfer.TransferError, match="fingerprint"):
-        transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, seeds=(0,)))
+        evaluation.evaluate(path, "transfer", config=transfer.TransferConfig(steps=5, seeds=(0,)))
     assert cli.main(["evaluate", str(path), "--transfer", "--seeds", "1", "--steps", "5"]) == 1
     assert "fingerprint" in capsys.readouterr().err
-    r = transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, width=64, seeds=(0,), lr_factors=(0.5,),
-                                                                       weight_decays=(1e-4,)),
-                                  allow_other_source=True)
+    r = evaluation.evaluate(path, "transfer", natural=False, allow_other_source=True,
+                            config=transfer.TransferConfig(steps=5, width=64, seeds=(0,), lr_factors=(0.5,),
+                                                           weight_decays=(1e-4,)))
     assert r["source"]["matches_release"] is False
 
 
@@ -148,4 +156,4 @@ def test_release_without_transform_is_refused(kip_release, tmp_path):
     from distilled_registry.errors import UserError  # the schema refuses a transform file it does not list
 
     with pytest.raises(UserError, match="transform"):
-        transfer.evaluate_release(path, config=transfer.TransferConfig(steps=5, seeds=(0,)))
+        evaluation.evaluate(path, "transfer", config=transfer.TransferConfig(steps=5, seeds=(0,)))

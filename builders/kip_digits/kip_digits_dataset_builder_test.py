@@ -5,21 +5,11 @@ schema-valid provenance); the builder reads it as it reads the user's store, and
 ``DatasetBuilderTestCase`` prepares it, reads it back with ``as_dataset`` and counts the examples.
 """
 
-import os
-from unittest import mock
-
-import tensorflow_datasets as tfds
-
+from distilled_registry.builders import dataset_testing
 from distilled_registry.builders.kip_digits import kip_digits_dataset_builder
 
 
-class KipDigitsTest(tfds.testing.DatasetBuilderTestCase):
+class KipDigitsTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_digits_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
     SPLITS = {"train": 4}
-
-    def setUp(self):
-        self.enter_context(mock.patch.dict(os.environ))  # put back after the test
-        os.environ["DISTILLED_REGISTRY_HOME"] = os.fspath(self.dummy_data)  # the store the builder reads
-        os.environ.pop("DISTILLED_REGISTRY_URL_BASE", None)
-        super().setUp()

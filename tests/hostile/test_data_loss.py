@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from distilled_registry import atomic, cli, store
+from distilled_registry.cli import computing
 from distilled_registry import release as rel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -153,12 +154,12 @@ def test_two_writers_of_one_version_one_wins_the_other_is_told(tmp_path):
 KILL_MID_RECORD = """
 import os, sys
 from distilled_registry import atomic
-from distilled_registry.pipelines import transfer
+from distilled_registry import release
 real_replace = os.replace
 def killed(src, dst):
     os._exit(9)  # the process dies after writing the new provenance, before moving it into place
 atomic.os.replace = killed
-transfer.record(sys.argv[1], "transfer", {"accuracy_mean": 0.5})
+release.record_metrics(sys.argv[1], "transfer", {"accuracy_mean": 0.5})
 """
 
 
@@ -172,8 +173,6 @@ def test_a_killed_evaluate_leaves_the_release_as_it_was(tmp_path):
 
 
 def test_a_record_of_a_release_replaced_meanwhile_is_refused(tmp_path):
-    from distilled_registry.pipelines import transfer
-
     out, _ = synthetic_release.write(tmp_path / "rel")
     old_sha = rel.read_provenance(out)["files"]["data.npz"]["sha256"]
     synthetic_release.write(tmp_path / "rel2", seed=5)
@@ -181,7 +180,7 @@ def test_a_record_of_a_release_replaced_meanwhile_is_refused(tmp_path):
     rel.write_release(out, synthetic_release.files(data), synthetic_release.provenance(data),
                       overwrite=True)
     with pytest.raises(rel.ReleaseError, match="replaced while it was being evaluated"):
-        transfer.record(out, "transfer", {"accuracy_mean": 0.5, "data_sha256": old_sha})
+        rel.record_metrics(out, "transfer", {"accuracy_mean": 0.5, "data_sha256": old_sha})
 
 
 def test_backend_alone_never_changes_the_config():
@@ -189,8 +188,8 @@ def test_backend_alone_never_changes_the_config():
     (and so the release) `--backend local` gives."""
     p = cli.build_parser()
     base = ["distill", "--out", "x"]
-    local = cli._config_from_args(p.parse_args(base))
-    ray = cli._config_from_args(p.parse_args(base + ["--backend", "ray", "--workers", "2"]))
+    local = computing._config_from_args(p.parse_args(base))
+    ray = computing._config_from_args(p.parse_args(base + ["--backend", "ray", "--workers", "2"]))
     assert local == ray and local.tile > 0
 
 

@@ -182,8 +182,8 @@ def test_fetch_returns_a_good_body(tmp_path):
 
 @pytest.fixture
 def fast(monkeypatch):
-    monkeypatch.setattr(published, "DEADLINE_S", 1.5)
-    monkeypatch.setattr(published, "TIMEOUT_S", 0.6)
+    monkeypatch.setattr(published.bucket, "DEADLINE_S", 1.5)  # read at call time by published.download
+    monkeypatch.setattr(published.bucket, "TIMEOUT_S", 0.6)
 
 
 @pytest.mark.parametrize("route, why", [

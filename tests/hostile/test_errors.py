@@ -18,6 +18,7 @@ import pytest
 
 import distilled_registry as dr
 from distilled_registry import cli, names, store
+from distilled_registry.cli import computing
 from distilled_registry import release as rel
 from distilled_registry.cli import main
 
@@ -270,7 +271,7 @@ def _write_checkpoint(d: Path, config: dict | None, raw: bytes | None = None) ->
 
 def test_resume_with_other_arguments_says_which_differ(tmp_path, capsys):
     args = DISTILL + ["--checkpoint-every", "1", "--resume"]
-    cfg = cli._config_from_args(cli.build_parser().parse_args(args + ["--out", "x"])).to_dict()
+    cfg = computing._config_from_args(cli.build_parser().parse_args(args + ["--out", "x"])).to_dict()
     ck = tmp_path / "ck"
     _write_checkpoint(ck, dict(cfg, learning_rate=0.5))
     line = one_error(capsys, args + ["--out", str(tmp_path / "r"), "--checkpoint-dir", str(ck)], 1)
@@ -281,7 +282,7 @@ def test_resume_with_other_arguments_says_which_differ(tmp_path, capsys):
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path, capsys, damage):
     args = DISTILL + ["--checkpoint-every", "1", "--resume"]
-    cfg = cli._config_from_args(cli.build_parser().parse_args(args + ["--out", "x"])).to_dict()
+    cfg = computing._config_from_args(cli.build_parser().parse_args(args + ["--out", "x"])).to_dict()
     ck = tmp_path / "ck"
     good = _write_checkpoint(ck, cfg).read_bytes()
     f = _write_checkpoint(ck, None, b"\x00garbage" * 10 if damage == "garbage" else good[: len(good) // 2])

@@ -1,0 +1,494 @@
+"""The commands that compute: ``distill``, ``demo``, ``evaluate``, ``regenerate``, ``rerun``, ``plan``.
+
+Each imports ``distilled_registry.pipelines`` inside its handler: the CLI is the one place that
+wires the pipelines in. ``main`` gives every CPU core to jax before they run
+(``COMPUTING_COMMANDS``, :func:`distilled_registry.pipelines.devices.one_device_per_core`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .. import catalog, names, records, store
+from .. import release as rel
+from ..errors import UsageError, UserError
+from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_target, add_tile, pct, source_dir, target
+
+
+def add(sub) -> None:
+    """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
+    from ..pipelines.limits import MAX_DEPTH, MAX_SEED, MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
+
+    p = sub.add_parser("distill", help="distil a source dataset into a release folder")
+    p.add_argument("--source", default="digits",
+                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped")
+    add_source_dir(p)
+    p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
+                   help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
+    p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
+                   help="the infinite-width network whose kernel is used (default fc)")
+    p.add_argument("--depth", type=int, default=None,
+                   help=f"1..{MAX_DEPTH}: hidden layers (fc) or pooling blocks (convnets, at most log2 of the image "
+                        "side: 3 for digits, 4 for mnist, 5 for cifar); default 1 for fc, 3 for convnets")
+    p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk",
+                   help="ntk (neural tangent kernel, default) or nngp (Gaussian process kernel)")
+    p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
+                   help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
+                        "fc: nt")
+    p.add_argument("--ipc", type=int, default=10,
+                   help="images per class, at least 1 and at most the smallest class of the source's training split")
+    p.add_argument("--steps", type=int, default=1000, help="KIP steps (>= 0)")
+    p.add_argument("--lr", type=float, default=0.04, help="KIP Adam learning rate (> 0)")
+    p.add_argument("--target-batch", type=int, default=5000, help="KIP target batch (class-balanced, >= 1)")
+    p.add_argument("--learn-labels", action="store_true", help="KIP also learns the support labels")
+    p.add_argument("--reg", type=float, default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
+    p.add_argument("--ls-reg", type=float, default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
+    p.add_argument("--zca", action="store_true", help="ZCA-whiten after standardising")
+    p.add_argument("--zca-reg", type=float, default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"0..{MAX_SEED}: picks the real images the run starts from and its target batches")
+    add_backend(p)
+    add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
+                "local only")
+    p.add_argument("--out", required=True, help="release folder to create (must not exist)")
+    add_quiet(p)
+    p.add_argument("--checkpoint-every", type=int, default=0, help="save the KIP state every N steps (0: never)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    add_json(p, "print the release written (path, metrics, files) as JSON")
+    p.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("demo", help="KIP and LS on digits at 1 and 10 images per class, offline")
+    p.add_argument("--out", default="demo_out", help="folder to create (must not exist; default demo_out)")
+    p.add_argument("--steps", type=int, default=300, help="KIP steps (>= 0, default 300)")
+    add_quiet(p)
+    add_json(p, "print the four runs' figures as JSON")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate", help="KRR and/or finite-network transfer evaluation of a release (NAME[:VERSION] "
+                                        "in the store, or PATH); recorded in its provenance")
+    add_target(p)
+    p.add_argument("--krr", action="store_true", help="KRR with the release's kernel (default: both, when neither "
+                                                      "--krr nor --transfer is given)")
+    p.add_argument("--transfer", action="store_true", help="train the kernel's finite network on the release")
+    p.add_argument("--seeds", type=int, default=3, help="transfer: training runs (seeds 0..N-1, N >= 1)")
+    p.add_argument("--width", type=int, default=None, help="transfer: hidden width (>= 1, default 1024)")
+    p.add_argument("--steps", type=int, default=None, help="transfer: full-batch SGD steps (>= 1, default 1000)")
+    p.add_argument("--lr-factor", type=float, nargs="+", default=None,
+                   help="transfer: candidate learning rates / estimated max_lr (> 0; chosen on validation data)")
+    p.add_argument("--lr", type=float, default=None, help="transfer: absolute learning rate instead (> 0)")
+    p.add_argument("--weight-decay", type=float, nargs="+", default=None,
+                   help="transfer: candidate L2 coefficients (>= 0; chosen on validation data)")
+    p.add_argument("--natural", action="store_true",
+                   help="transfer: also train on the real images the release started from (its natural baseline)")
+    add_source_dir(p)
+    p.add_argument("--allow-other-source", action="store_true",
+                   help="evaluate even when the source's fingerprint differs from the release's (recorded)")
+    p.add_argument("--no-record", action="store_true", help="print only; leave provenance.json as it is")
+    add_quiet(p)
+    add_json(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("regenerate", help="run NAME's catalog spec and put the release into the local store")
+    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_digits/ipc10")
+    _add_run_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace that version if it is already in the store")
+    p.add_argument("--record", action="store_true",
+                   help="also record the release (store location, sha256, metrics) in the records file "
+                        f"(${records.RECORDS_ENV} or the packaged records.json): for maintainers")
+    add_json(p, "print the release written (path, metrics, files) as JSON")
+    p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser("rerun", help="run a release's own provenance again; print recorded vs new metrics")
+    add_target(p, newest="the newest")
+    _add_run_args(p)
+    p.add_argument("--acc-tol", type=float, default=ACC_TOL,
+                   help=f"largest accepted absolute difference of an accuracy (default {ACC_TOL})")
+    p.add_argument("--mse-rtol", type=float, default=MSE_RTOL,
+                   help=f"largest accepted relative difference of a mean squared error (default {MSE_RTOL})")
+    p.add_argument("--out", default=None, help="keep the new release here (default: a temporary folder, removed)")
+    add_json(p)
+    p.set_defaults(func=cmd_rerun)
+
+    p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
+    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_cifar10/ipc10")
+    p.add_argument("--workers", type=int, default=1,
+                   help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
+    p.add_argument("--tile", type=int, default=PLAN_TILE,
+                   help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
+    p.add_argument("--measure-tile", type=int, default=PLAN_MEASURE_TILE,
+                   help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
+                        f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
+    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    p.add_argument("--steps", type=int, default=None, help="KIP steps, >= 0 (default: the spec's)")
+    add_json(p)
+    p.set_defaults(func=cmd_plan)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """What ``regenerate`` and ``rerun`` share: where the source is, where tiles run, the tile, quiet."""
+    add_source_dir(p)
+    add_backend(p)
+    add_tile(p, "the spec's, else {DEFAULT_TILE} for every backend")
+    add_quiet(p)
+
+
+def _backend_kwargs(a: argparse.Namespace) -> dict:
+    """``distill``'s backend / workers / ray_address, checked before the work."""
+    from ..pipelines.distill import check_workers
+
+    check_workers(a.backend, a.workers)
+    return {"backend": a.backend, "workers": a.workers, "ray_address": a.ray_address}
+
+
+ACC_TOL = 1e-3   # rerun: absolute tolerance on accuracies (a tenth of a percentage point)
+
+
+MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
+
+
+PLAN_TILE = 8
+
+
+PLAN_MEASURE_TILE = 2
+
+
+PLAN_MEASURE_BUDGET_S = 2.0  # time the planned tile itself when it is estimated to take no longer
+
+
+def _config_from_args(a: argparse.Namespace):
+    from ..pipelines.distill import ConfigError, DistillConfig
+    from ..pipelines.kernels import KernelSpec
+
+    depth = a.depth if a.depth is not None else (1 if a.kernel == "fc" else 3)
+    try:
+        impl = a.kernel_impl or ("nt" if a.kernel == "fc" else "fast")
+        spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=impl)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    cfg = DistillConfig(source=a.source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
+                        learning_rate=a.lr, target_batch=a.target_batch, learn_labels=a.learn_labels,
+                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed,
+                        **({} if a.tile is None else {"tile": a.tile}))
+    cfg.validate()
+    return cfg
+
+
+def cmd_distill(a: argparse.Namespace) -> int:
+    from ..pipelines.distill import distill
+
+    cfg = _config_from_args(a)
+    backend = _backend_kwargs(a)  # before the work, like every option check
+    fault = tuple(int(v) for v in os.environ["DISTILLED_REGISTRY_TEST_FAULT"].split(",")) \
+        if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
+    prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **backend,
+                   checkpoint_every=a.checkpoint_every, checkpoint_dir=a.checkpoint_dir, resume=a.resume,
+                   _fault=fault)
+    m = prov["metrics"]
+    if a.json:
+        print(json.dumps(release_summary(a.out, prov), indent=2))
+    else:
+        print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+              f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from ..pipelines.demo import format_table, run_demo
+
+    rows = run_demo(a.out, steps=a.steps, progress=not a.quiet)
+    if a.json:
+        print(json.dumps({"runs": rows, "grid": os.path.join(a.out, "grid.png")}, indent=2))
+    else:
+        print(format_table(rows))
+        print(f"image grid: {os.path.join(a.out, 'grid.png')}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    import json
+
+    from ..pipelines import evaluation, transfer
+
+    path, label = target(a.target, a.version)
+    do_krr, do_transfer = (a.krr, a.transfer) if (a.krr or a.transfer) else (True, True)
+    cfg = _transfer_config(a, transfer)
+    src_dir = source_dir(a.source_dir, (rel.read_provenance(path).get("source") or {}).get("name"))
+    methods = [m for m, on in (("krr", do_krr), ("transfer", do_transfer)) if on]
+    out = {evaluation.KEYS[m]: evaluation.evaluate(path, m, src_dir, natural=a.natural or m == "krr", config=cfg,
+                                                   allow_other_source=a.allow_other_source,
+                                                   progress=not (a.quiet or a.json))
+           for m in methods}
+    if not a.no_record:  # once every method has run: a failure records nothing
+        for key, value in out.items():
+            rel.record_metrics(path, key, value)
+    if a.json:
+        print(json.dumps({"target": a.target, "path": str(path), "release": label, "recorded": not a.no_record,
+                          **out}, indent=2))
+    else:
+        print(f"evaluate {label or path}")
+        for key, what in (("krr_evaluation", "krr"), ("transfer", "transfer")):
+            if key in out:
+                print(f"  {evaluation.summary(out[key], what)}")
+        if not a.no_record:
+            print(f"  recorded in {path / 'provenance.json'} under metrics: {', '.join(out)}")
+    return 0
+
+
+_TRANSFER_OPTIONS = {"width": "--width", "steps": "--steps", "lr_factors": "--lr-factor", "learning_rate": "--lr",
+                     "weight_decays": "--weight-decay"}
+
+
+def _transfer_config(a: argparse.Namespace, transfer):
+    """``evaluate``'s TransferConfig from its options; a value out of range is a UsageError naming the option."""
+    if a.seeds < 1:
+        raise UsageError(f"--seeds {a.seeds} is out of range: give 1 or more training runs")
+    over = {k: v for k, v in {"width": a.width, "steps": a.steps, "lr_factors": a.lr_factor, "learning_rate": a.lr,
+                              "weight_decays": a.weight_decay}.items() if v is not None}
+    try:
+        return dataclasses.replace(transfer.TransferConfig(seeds=tuple(range(a.seeds))), **over)
+    except transfer.TransferError as e:  # TransferConfig checks each value; here each value is an option
+        field, _, rest = str(e).partition(" ")
+        raise UsageError(f"{_TRANSFER_OPTIONS.get(field, field)} {rest}") from e
+
+
+def _config(spec: dict, a: argparse.Namespace, what: str):
+    """The DistillConfig of ``spec`` (a catalog spec or a provenance's config, ``what`` names it), with ``--tile``.
+
+    A spec this version cannot run is the file's fault (UserError, exit 1); a bad ``--tile`` is the
+    command line's (ConfigError, exit 2).
+    """
+    from ..pipelines.distill import DistillConfig
+
+    try:
+        cfg = DistillConfig.from_dict(dict(spec))  # the spec's tile, or the one default of every backend
+        cfg.validate()
+    except (TypeError, ValueError, KeyError) as e:
+        raise UserError(f"{what} is not a config this version can run: {e}") from e
+    if a.tile is not None:
+        cfg = dataclasses.replace(cfg, tile=a.tile)
+        cfg.validate()
+    return cfg
+
+
+def _paper_text(e: catalog.Entry) -> str:
+    acc = e.paper.get("krr_test_accuracy")
+    return f"paper {pct(acc)}" if acc is not None else "paper: not reported"
+
+
+def release_summary(path, prov: dict) -> dict:
+    """What ``distill --json`` / ``regenerate --json`` print about the release they wrote."""
+    m = prov["metrics"]
+    return {"path": str(path), "name": (prov.get("release") or {}).get("name", prov["name"]),
+            "version": (prov.get("release") or {}).get("version"),
+            "krr_test_accuracy": m["krr_test_accuracy"], "natural_krr_test_accuracy": m["natural_krr_test_accuracy"],
+            "wall_seconds": prov["timing"]["wall_seconds"], "files": prov["files"]}
+
+
+def cmd_regenerate(a: argparse.Namespace) -> int:
+    rn = names.parse(a.name)
+    e = catalog.entry(rn)
+    if e.spec is None:
+        raise catalog.CatalogError(f"{e.name} is a published file with no spec to run; fetch it with "
+                                   f"`distilled-registry import-published {e.name}`")
+    if rn.version not in (None, e.version):
+        raise catalog.CatalogError(f"the catalog spec of {e.name} makes version {e.version}, not {rn.version}")
+    from ..pipelines.distill import distill
+
+    cfg = _config(e.spec, a, f"the catalog spec of {e.name}")
+    kwargs = _backend_kwargs(a)
+    store.check_destination(store.release_dir(e.name, e.version), f"{e.name}:{e.version}", a.overwrite)
+    with store.staging() as tmp:
+        distill(cfg, tmp / "release", source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
+        path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
+    prov = rel.read_provenance(path)
+    m = prov["metrics"]
+    rec = records.record_release(e.name, path) if a.record else None
+    if a.json:
+        print(json.dumps({**release_summary(path, prov), "paper": e.paper.get("krr_test_accuracy"),
+                          "recorded": rec}, indent=2))
+        return 0
+    print(f"wrote {e.name}:{e.version} to {path}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+          f"(natural {m['natural_krr_test_accuracy']:.4f}; {_paper_text(e)}), {prov['timing']['wall_seconds']:.1f} s")
+    if rec is not None:
+        print(f"recorded in {records.path()}: {rec['location']}, data.npz sha256 {rec['data_sha256']}")
+    return 0
+
+
+_COMPARED = (("krr_test_accuracy", "abs"), ("natural_krr_test_accuracy", "abs"),
+             ("krr_test_mse", "rel"), ("natural_krr_test_mse", "rel"))
+
+
+def compare_metrics(recorded: dict, new: dict, acc_tol: float = ACC_TOL, mse_rtol: float = MSE_RTOL) -> list[dict]:
+    """Rows of recorded vs new metrics, each with its difference, tolerance and verdict."""
+    rows = []
+    for key, kind in _COMPARED:
+        r, n = float(recorded[key]), float(new[key])
+        diff = n - r
+        if kind == "abs":
+            tol, within = acc_tol, abs(diff) <= acc_tol
+            tol_text = f"{acc_tol:g} absolute"
+        else:
+            tol = mse_rtol
+            within = abs(diff) <= mse_rtol * abs(r) if r else abs(diff) == 0
+            tol_text = f"{mse_rtol:g} relative"
+        rows.append({"metric": key, "recorded": r, "rerun": n, "diff": diff, "tolerance": tol,
+                     "tolerance_kind": kind, "tolerance_text": tol_text, "within": bool(within)})
+    return rows
+
+
+def cmd_rerun(a: argparse.Namespace) -> int:
+    path, label = target(a.target, a.version)
+    old = rel.verified(path)
+    if "config" not in old:
+        raise UsageError(f"{label or path} was imported from a published file ({(old.get('origin') or {}).get('url')}); "
+                        "it has no config to rerun. `distilled-registry evaluate` measures it")
+    from ..pipelines.distill import distill
+
+    cfg = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
+    kwargs = _backend_kwargs(a)
+    if a.out:
+        from ..pipelines.distill import check_out
+
+        check_out(Path(a.out))  # before the run: --out must not exist, nor lie under a file
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
+        out = Path(a.out) if a.out else Path(tmp) / "release"
+        new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
+        new_data_sha = rel.sha256_file(out / rel.DATA_FILE)
+    rows = compare_metrics(old["metrics"], new["metrics"], a.acc_tol, a.mse_rtol)
+    same_source = old["source"]["fingerprint_sha256"] == new["source"]["fingerprint_sha256"]
+    same_data = old["files"][rel.DATA_FILE]["sha256"] == new_data_sha
+    ok = same_source and all(r["within"] for r in rows)
+    if a.json:
+        print(json.dumps({"release": label or str(path), "path": str(path), "ok": ok, "metrics": rows,
+                          "same_source": same_source, "data_npz_identical": same_data,
+                          "kept_at": a.out, "config": cfg.to_dict(), **kwargs}, indent=2))
+    else:
+        print(f"rerun of {label or path} ({cfg.algorithm}, {cfg.source}, seed {cfg.seed}, "
+              f"{cfg.steps if cfg.algorithm == 'kip' else 0} steps, backend {kwargs.get('backend', 'local')})")
+        print(f"  {'metric':<27}{'recorded':>10}{'rerun':>10}{'diff':>11}  {'tolerance':<16}verdict")
+        for r in rows:
+            print(f"  {r['metric']:<27}{r['recorded']:>10.6f}{r['rerun']:>10.6f}{r['diff']:>+11.6f}  "
+                  f"{r['tolerance_text']:<16}{'same' if r['diff'] == 0 else ('within' if r['within'] else 'DIFFERENT')}")
+        print(f"  source fingerprint: {'same' if same_source else 'DIFFERENT (the rerun read other source data)'}")
+        print(f"  data.npz: {'identical bytes (same sha256)' if same_data else 'different bytes'}")
+        if a.out:
+            print(f"  new release kept at {a.out}")
+    if not ok:
+        bad = [r["metric"] for r in rows if not r["within"]] + ([] if same_source else ["source fingerprint"])
+        print(f"distilled-registry rerun: the rerun differs beyond tolerance: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plan(a: argparse.Namespace) -> int:
+    e = catalog.entry(a.name)
+    if e.spec is None:
+        raise catalog.CatalogError(f"{e.name} is a published file with no spec to plan")
+    from ..pipelines.limits import MAX_TILE, MAX_WORKERS
+
+    for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
+                         ("--measure-tile", a.measure_tile, MAX_TILE)):
+        if not 1 <= v <= most:
+            raise UsageError(f"{opt} {v} is out of range 1..{most}" + (
+                "" if opt == "--workers" else " (a tile is TILE x TILE kernel entries, timed in this process's memory)"))
+    if a.steps is not None and a.steps < 0:
+        raise UsageError(f"--steps {a.steps} is out of range: KIP steps are >= 0")
+    from ..pipelines import plan as planner
+    from ..pipelines.distill import ConfigError, DistillConfig
+    from ..pipelines.kernels import KernelSpec
+
+    cfg = DistillConfig.from_dict(e.spec)
+    try:
+        if a.impl:
+            cfg = dataclasses.replace(cfg, kernel=KernelSpec(**{**cfg.kernel.to_dict(), "impl": a.impl}))
+        if a.steps is not None:
+            cfg = dataclasses.replace(cfg, steps=a.steps)
+        shape = tuple(e.source_info["image_shape"])
+        cfg.kernel.check_images((1, *shape))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    timing = planner.measure_tile(cfg.kernel, shape, a.measure_tile)
+    block = planner.plan(cfg, e.source_info, a.workers, a.tile, timing)["block"]  # the tiles a run would cut
+    planned = timing if block == a.measure_tile else None
+    if planned is None and timing.per_entry * block ** 2 <= PLAN_MEASURE_BUDGET_S:
+        planned = planner.measure_tile(cfg.kernel, shape, block)
+    p = planner.plan(cfg, e.source_info, a.workers, a.tile, timing, planned)
+    p["name"] = e.name
+    p["other_tiles"] = {}
+    for t in sorted({4, 8, 16, 32, 64, 128} - {a.tile}):
+        q = planner.plan(cfg, e.source_info, a.workers, t, planned or timing)
+        p["other_tiles"][t] = {"tiles_per_pass": (q.get("tiles_per_step") or q.get("tiles"))["total"], "hours": q["hours"]}
+    if a.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    _print_plan(p, e)
+    return 0
+
+
+def _dur(seconds: float) -> str:
+    """A duration in the unit that reads best: ``1.2 µs``, ``3.4 ms``, ``5.6 s``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            v = seconds / scale
+            return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+    raise AssertionError
+
+
+def _hours(h: float) -> str:
+    if h * 60 < 1:
+        return _dur(h * 3600)
+    if h < 1:
+        return f"{h * 60:.1f} min"
+    return f"{h:,.1f} h" + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
+
+
+def _print_plan(p: dict, e: catalog.Entry) -> None:
+    k = p["kernel"]
+    kip = p["algorithm"] == "kip"
+    h, w, c = p["image_shape"]
+    print(f"plan {p['name']}: {p['algorithm']}, {k['architecture']} depth {k['depth']} {k['get'].upper()} kernel "
+          f"(impl {k['impl']}), images {h}x{w}x{c}, support n={p['support_size']}, "
+          + (f"target batch m={p['target_size']}, {p['steps']} steps" if kip else f"training split m={p['target_size']}"))
+    ent = p["entries_per_step" if kip else "entries"]
+    t = p["tiles_per_step" if kip else "tiles"]
+    per = "per step" if kip else "in the one pass"
+    print(f"  kernel entries {per}: {ent['total']:,} = K_ss upper triangle {ent['k_ss_upper']:,} + K_ts {ent['k_ts']:,}"
+          f" ({p['passes']})")
+    if kip:
+        print(f"  kernel entries in total: {p['entries_total']:,} ({p['steps']} steps)")
+    print(f"  tiles {per} ({p['block']}x{p['block']} entries each, --tile {p['tile']}): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
+          f"({t['entries_computed']:,} entries computed, padding included)" +
+          (f"; {p['tiles_total']:,} tiles in total" if kip else ""))
+    mt = p["measured_tile"]
+    cost = "forward+backward" if kip else "forward"
+    per_entry = mt["per_entry_seconds"] if kip else mt["forward_per_entry_seconds"]
+    print(f"  per-entry cost, measured here: {_dur(per_entry)} ({cost}) from one {mt['tile']}x{mt['tile']} tile: "
+          f"forward (jax.vjp) {_dur(mt['forward_seconds'])} + backward (vjp_fn) {_dur(mt['backward_seconds'])} "
+          f"over {mt['entries']} entries (mean of {mt['repeats']} run(s), after {mt['compile_seconds']:.1f} s compiling)")
+    pt = p["measured_planned_tile"]
+    if pt is not None and pt["tile"] != mt["tile"]:
+        pe = pt["per_entry_seconds"] if kip else pt["forward_per_entry_seconds"]
+        print(f"  a measured {pt['tile']}x{pt['tile']} tile: {_dur(pt['seconds'] if kip else pt['forward_seconds'])} = "
+              f"{_dur(pe)} per entry ({pe / per_entry:.2f} x the {mt['tile']}x{mt['tile']} figure); the plan uses it")
+    elif pt is None:
+        print(f"  a {p['block']}x{p['block']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
+              f"timing it here would take over {PLAN_MEASURE_BUDGET_S:g} s); small tiles can overstate the per-entry cost, since each "
+              "image's own terms are shared by fewer entries")
+    print(f"  {'a step' if kip else 'the pass'} on {p['workers']} worker(s): {p['waves_per_step']:,} round(s) of "
+          f"{_dur(p['tile_seconds'])} = {_hours(p['step_seconds'] / 3600)}")
+    print(f"  estimated time: {_hours(p['hours'])} on {p['workers']} worker(s); {_hours(p['hours_one_worker'])} on one")
+    others = ", ".join(f"{t}x{t}: {_hours(v['hours'])}" for t, v in p["other_tiles"].items())
+    basis = pt or mt
+    print(f"  other tile sizes on {p['workers']} worker(s), at the per-entry cost of the {basis['tile']}x{basis['tile']} "
+          f"tile: {others}")
+    ev = p["evaluation"]
+    print(f"  evaluation: {ev['entries']:,} entries ({ev['what']}): about {_hours(ev['hours_on_driver'])}")
+    print(f"  assumes {p['assumptions']}")

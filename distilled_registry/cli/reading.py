@@ -1,0 +1,231 @@
+"""The commands that only read: ``list``, ``info``, ``verify`` (numpy and JSON; no JAX; each takes ``--json``).
+
+``verify --accuracy`` is the one exception: it recomputes the KRR test accuracy, importing the
+pipelines inside its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from .. import api, catalog, names, references, store
+from .. import release as rel
+from ..errors import UsageError
+from .arguments import add_json, add_source_dir, add_target, pct, target
+
+
+def add(sub) -> None:
+    """Add list, info and verify to the CLI's subparsers."""
+    p = sub.add_parser("list", help="every catalog family and config, its paper figure, and what is stored locally")
+    add_json(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="spec, paper figure, recorded and local releases of NAME (family/config or family)")
+    p.add_argument("name", help="a family (kip_digits) or family/config (kip_digits/ipc10)")
+    add_json(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", help="recompute the sha256 of every file of a release (NAME[:VERSION] in the store, or PATH)")
+    add_target(p)
+    p.add_argument("--accuracy", action="store_true",
+                   help="also recompute the KRR test accuracy (the release's kernel, the source's test split) and "
+                        "hold it against the provenance's figure (imports: the authors' figure)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="with --accuracy: largest accepted absolute difference (default 0.005)")
+    add_source_dir(p, "with --accuracy", from_env=True)
+    add_json(p)
+    p.set_defaults(func=cmd_verify)
+
+
+def _kernel_text(k: dict) -> str:
+    return f"{k['architecture']} d{k['depth']} {k.get('get', 'ntk')}" + ("" if k.get("impl", "nt") == "nt" else f" ({k['impl']})")
+
+
+def _labels_text(spec: dict) -> str:
+    return "solved" if spec["algorithm"] == "ls" else ("learned" if spec.get("learn_labels") else "one-hot")
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    rows = api.list_releases()
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    head = ("name", "version", "kernel", "zca", "labels", "steps", "paper", "published", "local")
+    table = [head]
+    for r in rows:
+        if not r["catalog"]:
+            table.append((r["name"], "-", "(not in the catalog)", "", "", "", "", "", ",".join(r["local"])))
+            continue
+        s = r["spec"]
+        if s is None:  # a published variant in the store, named explicitly (published.py)
+            v = r["published"]["variant"]
+            table.append((r["name"], r["version"], f"{v['architecture'].lower()} d3 ntk", "yes" if v["zca"] else "no",
+                          v["labels"].split(" ")[0], "-", "-", _published_text(r["published"]),
+                          ",".join(r["local"]) or "-"))
+            continue
+        table.append((r["name"], r["version"], _kernel_text(s["kernel"]), "yes" if s["zca"] else "no",
+                      _labels_text(s), str(s["steps"]) if s["algorithm"] == "kip" else "-",
+                      pct(r["paper"].get("krr_test_accuracy")), _published_text(r.get("published")),
+                      ",".join(r["local"]) or "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    n_fam = len({r["family"] for r in rows})
+    print(f"\n{len(rows)} releases in {n_fam} families; paper: the paper's KRR test accuracy ('-': not reported "
+          f"or not sourced, see `info NAME`); local: versions in {store.home()}")
+    print("published: the authors' file the config points at (final: the last checkpoint, read from their index), "
+          "fetched by `import-published NAME` as version 0.1.0; sha256 pinned on the first verified download. Every "
+          "other published KIP file: NAME = <family>/ipc<I>-<convnet|convnet3>-<zca|nozca>-<l|nol>-<aug|noaug>-"
+          "<ckpt<K>|final>, e.g. kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000")
+    for r in rows:  # stored versions that are not the release their folder names: never loaded, say why
+        for v, problem in r.get("problems", {}).items():
+            print(f"PROBLEM {r['name']}:{v}: {problem}")
+    return 0
+
+
+def _published_text(p: dict | None) -> str:
+    """The ``published`` column of ``list``: which file, and whether its sha256 is pinned in the catalog."""
+    if not p:
+        return "-"
+    v = p["variant"]
+    what = "ls" if v["algorithm"] == "ls" else (
+        f"ckpt{v['checkpoint']}" if isinstance(v.get("checkpoint"), int) else (v.get("checkpoint") or "copy"))
+    return what + (" pinned" if p.get("sha256") else "")
+
+
+def _print_entry(d: dict) -> None:
+    if not d.get("catalog"):
+        print(f"{d['name']} (not in the catalog)")
+    else:
+        s = d["spec"] or {}
+        print(f"{d['name']} (catalog version {d['version']}): {d['description']}")
+        spec_items = ", ".join(f"{k} {json.dumps(v) if isinstance(v, dict) else v}" for k, v in s.items())
+        print(f"  spec: {spec_items or 'none: a published file, nothing to regenerate'}")
+        _print_published(d.get("published"), d["name"])
+        print(f"  settings: {d['settings']}")
+        p = d["paper"]
+        if p.get("krr_test_accuracy") is None:
+            print(f"  paper: {p.get('note', 'not reported')}")
+        else:
+            print(f"  paper: KRR test accuracy {pct(p['krr_test_accuracy'])} ({p.get('note', '')}; "
+                  f"{references.REFERENCES.get(p.get('reference'), p.get('reference'))})")
+        if d["releases"]:
+            for v, r in d["releases"].items():
+                print(f"  recorded {v}: {r['location']}, data.npz sha256 {r['data_sha256']}, KRR test accuracy "
+                      f"{r['metrics'].get('krr_test_accuracy')}")
+        else:
+            print("  recorded releases: none yet")
+    if d["local"]:
+        for lv in d["local"]:
+            if "problem" in lv:
+                print(f"  local {lv['version']}: {lv['path']}: {lv['problem']}")
+            elif "krr_test_accuracy" not in lv["metrics"]:  # an imported published file
+                m = lv["metrics"]
+                rep = (m.get("reported_by_authors") or {}).get("test_accuracy")
+                ours = m.get("krr_evaluation") or {}
+                print(f"  local {lv['version']}: {lv['path']} (imported {lv['created']}): the authors' published file; "
+                      f"reported test accuracy {'-' if rep is None else f'{rep:.4f}'}" +
+                      (f"; measured here {ours['accuracy']:.4f} on {ours['recipe']['test_size']} test images" +
+                       ("" if (ours.get("source") or {}).get("exact_copy", True) else
+                        f" of {ours['source'].get('origin')} (not an exact copy)") if "accuracy" in ours else ""))
+            else:
+                m = lv["metrics"]
+                print(f"  local {lv['version']}: {lv['path']} (created {lv['created']}): KRR test accuracy "
+                      f"{m['krr_test_accuracy']:.4f}, natural {m['natural_krr_test_accuracy']:.4f}")
+    else:
+        print(f"  local: none in {store.home()}")
+
+
+def _print_published(p: dict | None, name: str) -> None:
+    if not p:
+        return
+    where = p.get("url") or p.get("url_template") or p.get("note", "")
+    rule = f" ({p['checkpoint_rule']})" if p.get("checkpoint_rule") else ""
+    sha = f"sha256 {p['sha256']} (pinned in the catalog)" if p.get("sha256") else f"sha256 {p.get('pin', 'unknown')}"
+    print(f"  published: {where}{rule}; {sha}; `distilled-registry import-published {name}` fetches it as "
+          f"{name}:{p.get('version')}")
+    r = p.get("reported")
+    if r and r.get("test_accuracy") is not None:
+        print(f"  reported by the authors: test accuracy {r['test_accuracy']:.4f} ({r.get('index')})")
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    d = api.info(a.name)
+    if a.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    for e in d["configs"] if "configs" in d else [d]:
+        _print_entry(e)
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    if a.tolerance is not None and not (a.accuracy and 0 <= a.tolerance <= 1):
+        raise UsageError(f"--tolerance {a.tolerance} must go with --accuracy and be between 0 and 1 (an absolute "
+                         "accuracy difference)")
+    path, label = target(a.target, a.version)
+    checks = rel.verify(path)
+    prov = rel.read_provenance(path)
+    r = prov.get("release") or {}
+    catalog_check = None
+    if r.get("name"):
+        try:
+            recorded = catalog.entry(r["name"]).releases.get(r.get("version"))
+        except (catalog.CatalogError, names.BadNameError):
+            recorded = None
+        if recorded:
+            found = prov["files"][rel.DATA_FILE]["sha256"]
+            catalog_check = {"data_sha256": recorded["data_sha256"], "ok": found == recorded["data_sha256"]}
+    from .. import published
+
+    pin_check = published.pin_status(prov)  # an imported published file: its sha256 against its pin
+    bad = [c for c in checks if not c.ok]
+    ok = not bad and (catalog_check is None or catalog_check["ok"]) and (pin_check is None or pin_check["ok"])
+    accuracy = _check_accuracy(a, path) if ok and a.accuracy else None
+    ok = ok and (accuracy is None or accuracy["within"])
+    if a.json:
+        print(json.dumps({"target": a.target, "path": str(path), "release": label or r.get("name"), "ok": ok,
+                          "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
+                          "catalog": catalog_check, "published_pin": pin_check, "accuracy": accuracy}, indent=2))
+    else:
+        print(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
+        for c in checks:
+            print(f"  {'ok ' if c.ok else 'BAD'}  {c.name}: " +
+                  (f"{c.size} bytes, sha256 {c.sha256}" if c.ok else c.problem))
+        if catalog_check:
+            print(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
+                  f"{'matches' if catalog_check['ok'] else 'differs from'} the catalog's record for "
+                  f"{r['name']}:{r['version']} ({catalog_check['data_sha256']})")
+        if pin_check:
+            print(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
+                  (pin_check["state"] if pin_check["ok"] else pin_check["problem"]))
+        if accuracy:
+            print(f"  {'ok ' if accuracy['within'] else 'BAD'}  KRR test accuracy recomputed {accuracy['recomputed']:.4f} "
+                  f"on {accuracy['test_size']} test images; claimed {accuracy['claimed']:.4f} by "
+                  f"{accuracy['claimed_by']}; difference {accuracy['diff']:+.4f}, tolerance {accuracy['tolerance']:g}")
+        if ok:
+            print(f"all {len(checks)} files match the sha256 and size in provenance.json"
+                  + (" and the KRR test accuracy is as claimed" if accuracy else ""))
+    if not ok:
+        what = [f"{c.name} ({c.problem})" for c in bad]
+        if catalog_check and not catalog_check["ok"]:
+            what.append("data.npz (sha256 differs from the catalog's record)")
+        if pin_check and not pin_check["ok"]:
+            what.append(f"the original file's sha256 differs from its pin ({pin_check['key']})")
+        if accuracy and not accuracy["within"]:
+            what.append(f"its KRR test accuracy recomputes to {accuracy['recomputed']:.4f}, not the claimed "
+                        f"{accuracy['claimed']:.4f} (tolerance {accuracy['tolerance']:g}): a wrong file was published "
+                        "under this name, or the source copy differs")
+        raise rel.ReleaseError(f"{str(path)!r} failed verification: {'; '.join(what)}")
+    return 0
+
+
+def _check_accuracy(a: argparse.Namespace, path: Path) -> dict:
+    """``verify --accuracy``: the release's KRR test accuracy recomputed and held against its claim."""
+    from ..pipelines import evaluation
+
+    tol = evaluation.ACCURACY_TOL if a.tolerance is None else a.tolerance  # checked by cmd_verify, before the work
+    return evaluation.check_accuracy(path, a.source_dir, tol)

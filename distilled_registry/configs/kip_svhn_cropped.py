@@ -1,0 +1,5 @@
+"""KIP on SVHN (cropped digits): the ConvNet kernel (NeurIPS 2021), ZCA."""
+
+from .common import Family, kip_convnet
+
+FAMILY = Family("kip", "svhn_cropped", kip_convnet("svhn_cropped"))

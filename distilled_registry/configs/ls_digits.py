@@ -1,0 +1,5 @@
+"""Label Solve on scikit-learn digits: the offline family, FC NTK depth 1."""
+
+from .common import Family, digits
+
+FAMILY = Family("ls", "digits", digits("ls"))
