@@ -95,8 +95,7 @@ def plan(a: argparse.Namespace) -> dict:
     if _looks_like_url(t):
         v = published.parse_file_name(t, dataset=a.dataset)
         name = a.name or f"{v.family}/{published.config_for(v)}"
-        kw = {"src": published.download(t), "name": name, "url": t, "variant": v if a.name is None else None,
-              "downloaded": True}
+        kw = {"src": published.download(t), "name": name, "url": t, "variant": v if a.name is None else None}
         if v.algorithm == "kip" and isinstance(v.checkpoint, int):
             base = t[: -len(v.bucket_path())] if t.endswith(v.bucket_path()) else None
             kw["reported_figures"] = published.reported_from_index(v, base) if base else None

@@ -87,7 +87,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def _published_text(p: dict | None) -> str:
-    """The ``published`` column of ``list``: which file, and whether its sha256 is pinned in the catalog."""
+    """The ``published`` column of ``list``: which file, and whether its sha256 is pinned in the records."""
     if not p:
         return "-"
     v = p["variant"]
@@ -144,7 +144,7 @@ def _print_published(p: dict | None, name: str) -> None:
         return
     where = p.get("url") or p.get("url_template") or p.get("note", "")
     rule = f" ({p['checkpoint_rule']})" if p.get("checkpoint_rule") else ""
-    sha = f"sha256 {p['sha256']} (pinned in the catalog)" if p.get("sha256") else f"sha256 {p.get('pin', 'unknown')}"
+    sha = f"sha256 {p['sha256']} (pinned in the records file)" if p.get("sha256") else f"sha256 {p.get('pin', 'unknown')}"
     print(f"  published: {where}{rule}; {sha}; `distilled-registry import-published {name}` fetches it as "
           f"{name}:{p.get('version')}")
     r = p.get("reported")

@@ -65,8 +65,8 @@ def source_block(variant: Variant, fitted: dict | None = None) -> dict:
 
 def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None = None, *,
                      variant: Variant | None = None, transform=None, fitted_on: dict | None = None,
-                     reported_figures: dict | None = None, downloaded: bool | None = None,
-                     overwrite: bool = False, _resolved_from: str | None = None) -> Path:
+                     reported_figures: dict | None = None, resolved_from: str | None = None,
+                     overwrite: bool = False) -> Path:
     """Turn a published file into a release in the local store; returns the release folder.
 
     Args:
@@ -80,7 +80,10 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
         (None: the recipe is recorded, to be fitted later), ``fitted_on``: what it was fitted on
         (``Source.describe()``).
       reported_figures: ``metrics.reported_by_authors`` (default: the catalog's for that config).
-      downloaded: whether ``src`` was downloaded from ``url`` (default: it is bytes and a URL is given).
+      resolved_from: the index a ``final`` checkpoint was resolved through (recorded).
+
+    Only bytes fetched over http(s) count as a download (and may record a pin), whatever their
+    origin says: a ``file://`` URL or a path is a local copy, checked against a pin but never pinning.
     Raises:
       PublishedError / PinError: a file that is malformed, does not match the name, or differs from
         its pin; nothing is written then.
@@ -130,9 +133,7 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     if isinstance(src, (bytes, bytearray)) and url:
         files_sha = {Path(urllib.parse.urlparse(url).path).name or "file.npz": next(iter(files_sha.values()))}
         sizes = {next(iter(files_sha)): len(src)}
-    # only bytes fetched over http(s) are a download, whatever the caller says: a file:// URL or a path
-    # is a local copy, checked against a pin but never recording one
-    downloaded = (downloaded is not False) and isinstance(src, (bytes, bytearray)) and is_download(url)
+    downloaded = isinstance(src, (bytes, bytearray)) and is_download(url)
     key = variant.bucket_path() if variant.complete and variant.checkpoint != "final" else \
         f"{variant.dataset}_{variant.stem()}"
     pin = check_pin(key, files_sha)
@@ -185,7 +186,7 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
             "files_size": sizes,
             "downloaded": downloaded,
             "variant": variant.describe(),
-            **({"checkpoint_resolved_from": _resolved_from} if _resolved_from else {}),
+            **({"checkpoint_resolved_from": resolved_from} if resolved_from else {}),
             "pin": pin,
             "arrays": "data.npz holds the file's images and labels as published (float32, bit for bit); class_ids is "
                       "the argmax of the published labels (the classes the images started from are not in the file)",
@@ -249,7 +250,7 @@ def download_published(name: str, base: str | None = None, get=None) -> dict:
 
     ``final`` checkpoints are resolved through the authors' index (once, then pinned). Returns the keyword
     arguments of :func:`release_from_npz`: ``{"src": bytes, "name", "url", "variant", "reported_figures",
-    "downloaded" (True for http(s)), "_resolved_from"}``. ``get``: ``url -> bytes`` to download with (default
+    "resolved_from"}``. ``get``: ``url -> bytes`` to download with (default
     :func:`download`; a TFDS builder can pass one reading through its download manager).
     """
     from .. import catalog, names
@@ -275,7 +276,7 @@ def download_published(name: str, base: str | None = None, get=None) -> dict:
         rep = reported_from_index(v, base, get)
     url = base_url(base) + v.bucket_path()
     return {"src": (get or download)(url), "name": e.name, "url": url, "variant": v, "reported_figures": rep,
-            "downloaded": is_download(url), "_resolved_from": resolved_from}
+            "resolved_from": resolved_from}
 
 
 def reported_from_index(v: Variant, base: str | None = None, get=None) -> dict | None:
