@@ -9,6 +9,7 @@ wrote, importing neither jax nor TensorFlow, in well under 200 MB.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +33,14 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel built from the checkout's files as git sees them (a copy without build/, egg-info or
+    .venv, so nothing a previous build left behind can slip into it)."""
     out = tmp_path_factory.mktemp("wheel")
+    src = tmp_path_factory.mktemp("source") / "repo"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                              ".pytest_cache", "demo_out", ".whl"))
     r = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-              str(ROOT)])
+              str(src)])
     assert r.returncode == 0, r.stderr[-3000:]
     (whl,) = out.glob("distilled_registry-*.whl")
     return whl
@@ -59,11 +65,13 @@ def test_the_wheel_holds_every_module_of_the_checkout(wheel):
     for prefix, folder in PACKAGES.items():
         for f in folder.rglob("*"):
             if f.is_file() and f.suffix in (".py", ".json", ".md", ".bib", ".txt", ".tsv") \
-                    and "__pycache__" not in f.parts:
+                    and "__pycache__" not in f.parts and "dummy_data" not in f.parts:  # test data: not shipped
                 want.add(f"{prefix}/{f.relative_to(folder).as_posix()}")
     missing = sorted(want - names)
     assert not missing, missing
     assert "distilled_registry/builders/kip_digits/kip_digits_dataset_builder.py" in names
+    assert "distilled_registry/configs/ls_mnist.py" in names and "distilled_registry/records.json" in names
+    assert not [n for n in names if "/dummy_data/" in n]
 
 
 def test_the_core_install_lists_shows_verifies_and_loads(core_venv, tmp_path, monkeypatch):
