@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import atomic
-from .errors import UsageError
+from .errors import UserError
 
 FORMAT = "distilled_registry.records/1"
 RECORDS_ENV = "DISTILLED_REGISTRY_RECORDS"
 DEFAULT_PATH = Path(__file__).with_name("records.json")
 
 
-class RecordsError(UsageError):
-    """A records file that cannot be read, or a record that cannot be made."""
+class RecordsError(UserError):
+    """A records file that cannot be read (damaged, not a records file), or a record that cannot be made: exit 1."""
 
 
 def path() -> Path:
@@ -68,9 +68,14 @@ def _load(p: str, _mtime: int, _size: int) -> dict:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise RecordsError(f"{p!r} is not a {FORMAT} records file (format "
                            f"{d.get('format') if isinstance(d, dict) else None!r})")
-    for table in ("releases", "pins"):
-        if not isinstance(d.get(table, {}), dict):
-            raise RecordsError(f"{p!r}: its {table!r} is not a table")
+    releases, pins = d.get("releases", {}), d.get("pins", {})
+    if not (isinstance(releases, dict) and all(isinstance(v, dict) and all(isinstance(r, dict) for r in v.values())
+                                               for v in releases.values())):
+        raise RecordsError(f"{p!r}: 'releases' must map names to {{version: record}} tables; the file is damaged: "
+                           f"restore it, or unset ${RECORDS_ENV}")
+    if not (isinstance(pins, dict) and all(isinstance(v, dict) for v in pins.values())):
+        raise RecordsError(f"{p!r}: 'pins' must map file names to pin tables; the file is damaged: restore it, "
+                           f"or unset ${RECORDS_ENV}")
     return {"format": FORMAT, "releases": d.get("releases", {}), "pins": d.get("pins", {})}
 
 

@@ -248,6 +248,19 @@ def test_regenerate_record_writes_the_records_file_and_no_hand_written_file(home
     assert catalog.entry(NAME).releases == {"1.0.0": rec}
 
 
+@pytest.mark.parametrize("text", ["not json", '{"format": "other/1"}',
+                                  '{"format": "distilled_registry.records/1", "releases": {"kip_digits/ipc10": [1]}}',
+                                  '{"format": "distilled_registry.records/1", "pins": {"x": "y"}}'])
+def test_a_damaged_records_file_is_one_line_exit_1(tmp_path, monkeypatch, capsys, text):
+    path = tmp_path / "records.json"
+    path.write_text(text)
+    monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(path))
+    for cmd in (["list"], ["info", NAME]):
+        assert cli.main(cmd) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err, err
+
+
 def test_read_commands_do_not_import_jax():
     import subprocess
     import sys
