@@ -213,8 +213,6 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    import json
-
     from ..pipelines import evaluation, transfer
 
     path, label = target(a.target, a.version)

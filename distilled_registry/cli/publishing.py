@@ -202,8 +202,6 @@ def cmd_builders(a: argparse.Namespace) -> int:
     from ..builders import builder_folders
 
     if a.json:
-        import json
-
         if a.check:
             stale = [str(p) for p in builder_folders.stale()]
             print(json.dumps({"checked": len(builder_folders.expected()), "stale": stale}, indent=2))

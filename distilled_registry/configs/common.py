@@ -82,9 +82,9 @@ class Family:
 
 
 def spec(source: str, algorithm: str, kernel_: dict, ipc: int, steps: int = 0, learn_labels: bool = False,
-         zca: bool = False, **overrides) -> dict:
-    """A full spec: the arguments over :data:`DEFAULTS` (keys in ``DistillConfig`` order)."""
-    d = DEFAULTS | overrides
+         zca: bool = False) -> dict:
+    """A full spec: the arguments and :data:`DEFAULTS` (keys in ``DistillConfig`` order)."""
+    d = DEFAULTS
     return {"source": source, "algorithm": algorithm, "kernel": dict(kernel_), "ipc": ipc, "steps": steps,
             "learning_rate": d["learning_rate"], "target_batch": d["target_batch"], "learn_labels": learn_labels,
             "reg": d["reg"], "ls_reg": d["ls_reg"], "zca": zca, "zca_reg": d["zca_reg"], "seed": d["seed"]}
@@ -140,6 +140,14 @@ def kip_fc(source: str, figures: dict[int, float]) -> dict[str, Config]:
         out[f"ipc{ipc}-fc"] = Config(describe(s), s, KIP_FC_SETTINGS, {
             "krr_test_accuracy": acc, "reference": "kip_iclr2021", "note": "KIP with an FC kernel, KRR test accuracy"})
     return out
+
+
+def kip_convnet_and_fc(source: str, fc_figures: dict[int, float], notes: dict[int, str] | None = None
+                       ) -> dict[str, Config]:
+    """:func:`kip_convnet` and :func:`kip_fc` of the same sizes, each size's two configs side by side."""
+    convnet, fc = kip_convnet(source, tuple(fc_figures), notes), kip_fc(source, fc_figures)
+    return {k: c for ipc in fc_figures for k, c in ((f"ipc{ipc}", convnet[f"ipc{ipc}"]),
+                                                    (f"ipc{ipc}-fc", fc[f"ipc{ipc}-fc"]))}
 
 
 def ls_published(source: str, rows: list[tuple[str, str, int, bool, float, float]]) -> dict[str, Config]:

@@ -50,7 +50,7 @@ from .errors import PinError, PublishedError, PublishedUsageError
 from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, download_published, fetch, release_from_npz,
                         reported_from_index, source_block)
 from .pins import (PINS_FILE, PINS_FORMAT, PINS_LOCK, check_pin, expected, pin_status, pins_path, read_pins,
-                   record_pin, record_shared, shared_pins)
+                   record_pin, record_shared)
 from .variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION, Variant,
                        block, config_for, headline, parse_config, parse_file_name, variant_of)
 
@@ -61,6 +61,6 @@ __all__ = [
     "base_url", "block", "canonical_url", "check_arrays", "check_pin", "config_for", "download", "download_published",
     "expected", "fetch", "headline", "index_cache", "index_rows", "is_download", "parse_config", "parse_file_name",
     "parse_index", "pin_status", "pins_path", "read_arrays", "read_index", "read_pins", "record_pin",
-    "record_shared", "release_from_npz", "reported", "reported_from_index", "resolve_final", "shared_pins",
+    "record_shared", "release_from_npz", "reported", "reported_from_index", "resolve_final",
     "source_block", "variant_of",
 ]

@@ -92,15 +92,9 @@ def _write_pins(d: dict) -> None:
     atomic.write_text(p, json.dumps(d, indent=1, sort_keys=True) + "\n")
 
 
-def shared_pins() -> dict[str, dict]:
-    """``{bucket path or copy name: {"sha256", "size"} or {"files_sha256"}}`` from the records file: pins
-    for everyone (:func:`distilled_registry.records.pins`)."""
-    return records.pins()
-
-
 def expected(key: str) -> tuple[dict | None, str | None]:
     """The pin of a bucket path (or re-hosted copy name): ``(pin, "records" | "local")`` or ``(None, None)``."""
-    shared = shared_pins().get(key)
+    shared = records.pins().get(key)  # pins for everyone: the records file
     if shared:
         return shared, "records"
     local = read_pins()["files"].get(key)
