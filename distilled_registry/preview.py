@@ -98,6 +98,20 @@ def loss_png(losses: list[float], title: str) -> bytes:
     return _png(fig)
 
 
+def curve_png(steps: list[int], accuracy: list[float], title: str, final: float | None = None) -> bytes:
+    """PNG bytes of KRR test accuracy (%) against the KIP step; ``final``: the full test split's figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(steps, 100 * np.asarray(accuracy), marker="o", markersize=3, label="test subset")
+    if final is not None:
+        ax.axhline(100 * final, color="grey", linestyle="--", linewidth=1, label=f"full test split: {100 * final:.2f}%")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("step")
+    ax.set_ylabel("KRR test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
 def _pyplot():
     """matplotlib's pyplot on the Agg backend (no display needed)."""
     import matplotlib

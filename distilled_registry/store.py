@@ -42,6 +42,7 @@ class StoreConflict(StoreError, UsageError):
 # The files a release folder holds (release.py, croissant.py, distill's loss curve): a store version
 # folder holding nothing else, but no provenance.json, is a damaged release that --overwrite replaces.
 RELEASE_FILE_NAMES = frozenset({"data.npz", "data.parquet", "transform.npz", "preview.png", "loss_curve.png",
+                                "accuracy_curve.png",
                                 "croissant.json", "provenance.json"})
 
 

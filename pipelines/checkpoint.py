@@ -30,14 +30,18 @@ class CheckpointError(UserError):
     """A checkpoint that cannot be resumed: damaged, of another run, or of another format."""
 
 
-def save(directory: str | os.PathLike, state: KipState, config: dict, losses: list[float] | None = None) -> Path:
-    """Write ``state``, the losses so far and ``config`` (to refuse resuming another run) atomically."""
+def save(directory: str | os.PathLike, state: KipState, config: dict, losses: list[float] | None = None,
+         curve: list[tuple[int, float]] | None = None) -> Path:
+    """Write ``state``, the losses so far, the accuracy-curve points ``(step, accuracy)`` measured so far and
+    ``config`` (to refuse resuming another run) atomically."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     arrays = {f"leaf{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
     arrays["losses"] = np.asarray(losses if losses is not None else [], np.float64)
     meta = {"format": FORMAT, "step": int(state.step), "config": config, "leaves": len(leaves)}
+    if curve:
+        meta["curve"] = [[int(s), float(a)] for s, a in curve]
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
     return atomic.write_bytes(d / FILE, npz_bytes(arrays))
 
@@ -61,10 +65,12 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
                 raise CheckpointError(f"{str(f)!r} is not a KIP checkpoint of this version "
                                       f"(format {meta.get('format') if isinstance(meta, dict) else None!r}); "
                                       "remove it to start afresh")
-            if meta["config"] != config:
+            # ``steps`` alone may differ: the step count decides only where the run stops (constant Adam rate,
+            # target batches a function of (seed, step)), so a run can be extended or ended at a checkpoint
+            if _without_steps(meta["config"]) != _without_steps(config):
                 diff = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r}, this run {config.get(k)!r}"
                                  for k in sorted(set(meta["config"]) | set(config))
-                                 if meta["config"].get(k) != config.get(k))
+                                 if k != "steps" and meta["config"].get(k) != config.get(k))
                 raise CheckpointError(f"{str(f)!r} belongs to a run with a different config ({diff}); "
                                       "resume with the same arguments, or remove the checkpoint folder")
             leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
@@ -76,9 +82,12 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
         raise CheckpointError(f"cannot read the checkpoint {str(f)!r} ({type(e).__name__}: {e}); it is damaged: "
                               "remove it to start afresh") from e
     if len(leaves) != len(want) or any(a.size != np.size(b) for a, b in zip(leaves, want)) \
-            or not 0 <= step <= int(config.get("steps", step)) or len(losses) not in (0, step):
+            or not 0 <= step or len(losses) not in (0, step):
         raise CheckpointError(f"{str(f)!r} does not fit this run (step {step}, {len(leaves)} arrays); it is damaged: "
                               "remove it to start afresh")
+    if step > int(config.get("steps", step)):
+        raise CheckpointError(f"{str(f)!r} is at step {step}, past this run's --steps {config.get('steps')}; give "
+                              f"--steps {step} or more to resume it")
     if not all(np.isfinite(a).all() for a in leaves):
         raise CheckpointError(f"{str(f)!r} holds NaN or infinite values; remove it to start afresh")
     # each leaf in the template's shape: checkpoints written before npz_bytes kept 0-d arrays saved
@@ -86,6 +95,26 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
     leaves = [np.reshape(a, np.shape(b)) for a, b in zip(leaves, want)]
     learned, fixed, opt_state = jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
     return KipState(step, learned, fixed, opt_state), losses
+
+
+def _without_steps(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k != "steps"} if isinstance(config, dict) else config
+
+
+def load_curve(directory: str | os.PathLike) -> list[tuple[int, float]]:
+    """The accuracy-curve points saved with the checkpoint in ``directory`` (``[]`` if none; call after
+    :func:`load` has accepted the file)."""
+    f = Path(directory) / FILE
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta_json"]).decode())
+        points = [(int(s), float(a)) for s, a in meta.get("curve", [])]
+    except Exception as e:  # noqa: BLE001 - a file load() accepted; damage here is damage all the same
+        raise CheckpointError(f"cannot read the accuracy curve of {str(f)!r} ({type(e).__name__}: {e}); "
+                              "remove it to start afresh") from e
+    if not all(0 <= s <= int(meta["step"]) and 0.0 <= a <= 1.0 for s, a in points):
+        raise CheckpointError(f"{str(f)!r} holds accuracy-curve points out of range; remove it to start afresh")
+    return points
 
 
 def remove(directory: str | os.PathLike) -> None:

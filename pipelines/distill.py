@@ -172,7 +172,8 @@ def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
 def distill(config: DistillConfig, out: str | Path, source_dir: str | None = None, *,
             progress: bool = True, overwrite: bool = False, backend: str = "local", workers: int = 1,
             ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
-            resume: bool = False, _fault: tuple[int, int] | None = None) -> dict:
+            resume: bool = False, eval_every: int = 0, eval_subset: int = 1000,
+            _fault: tuple[int, int] | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance.
 
     Nothing is written at ``out`` unless the whole run succeeds.
@@ -183,6 +184,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       checkpoint_every: save the KIP state every this many steps (0: never) into
         ``checkpoint_dir`` (default: ``<out>.checkpoint`` beside ``out``), removed on success.
       resume: continue from the checkpoint in ``checkpoint_dir`` when there is one.
+      eval_every, eval_subset: KIP only: measure the KRR test accuracy every ``eval_every`` steps (0: never)
+        on a fixed class-balanced subset of ``eval_subset`` test images (:mod:`accuracy_curve`); the points go
+        into the checkpoint, the provenance (``metrics.test_subset_curve``) and ``accuracy_curve.png``.
       _fault: test-only ``(step, worker)`` for the Ray backend: that worker dies after that step's forward.
     """
     config.validate()
@@ -200,6 +204,12 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is a file; give a folder")
     if checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: never), got {checkpoint_every}")
+    if eval_every < 0:
+        raise ConfigError(f"--eval-every must be >= 0 (0: never), got {eval_every}")
+    if eval_every and config.algorithm != "kip":
+        raise ConfigError("--eval-every measures a KIP run's accuracy as it learns; Label Solve has no steps")
+    if not 1 <= eval_subset <= 10**7:
+        raise ConfigError(f"--eval-subset must be 1..10000000 test images, got {eval_subset}")
     if backend != "local" and config.tile == 0:
         raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile), "
                           f"e.g. the default {DEFAULT_TILE}")
@@ -224,13 +234,18 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         # Full float32 products everywhere (KRR solves, neural-tangents' convolutions): no TF32 or
         # bf16 passes on GPUs, so a GPU computes what the CPU does (the fast kernel asks for it too).
         with jax.default_matmul_precision(MATMUL_PRECISION):
-            d = _distil(config, data, kernel_fn, pool, progress, ckpt)
+            curve = None
+            if eval_every:
+                from .accuracy_curve import Curve, subset_indices
+
+                curve = Curve(eval_every, subset_indices(data.source.y_test, eval_subset, config.seed), config.seed)
+            d = _distil(config, data, kernel_fn, pool, progress, ckpt, curve)
             t_eval = time.perf_counter()
             natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
             timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
                       "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
-            files = _files(config, data, d, natural, distilled)
-            prov = _provenance(config, data, d, natural, distilled, pool, timing, started)
+            files = _files(config, data, d, natural, distilled, curve)
+            prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve)
         rel.write_release(out, files, prov, overwrite=overwrite)
         if config.algorithm == "kip" and ckpt.used:
             from . import checkpoint
@@ -287,8 +302,12 @@ class Distilled:
     seconds: float
 
 
-def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool, ckpt: Checkpointing) -> Distilled:
-    """KIP (learn the images, and the labels with ``learn_labels``) or LS (solve the labels of the real images)."""
+def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool, ckpt: Checkpointing,
+            curve=None) -> Distilled:
+    """KIP (learn the images, and the labels with ``learn_labels``) or LS (solve the labels of the real images).
+
+    ``curve`` (an :class:`accuracy_curve.Curve`, KIP only) is measured at the start step and every
+    ``curve.every`` steps; its points travel in the checkpoint."""
     src = data.source
     idx = kip.support_indices(src.y_train, config.ipc, config.seed)
     x0, class_ids = data.x_train[idx], src.y_train[idx]
@@ -304,10 +323,23 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
             saved = checkpoint.load(ckpt.folder, state, config.to_dict())
             if saved is not None:
                 state, history = saved
+                if curve is not None:
+                    curve.points = checkpoint.load_curve(ckpt.folder)
         resumed_from = state.step
 
+        def measure(s) -> None:
+            curve.measure(kernel_fn, s.step, s.images, s.labels, data.x_test, src.y_test, config.reg,
+                          config.eval_block)
+
+        if curve is not None and not any(step == state.step for step, _ in curve.points):
+            measure(state)
+
         def hook(s, losses_so_far) -> None:
-            checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far)
+            if curve is not None and s.step % curve.every == 0:
+                measure(s)
+            if ckpt.every and s.step % ckpt.every == 0:
+                checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far,
+                                curve=curve.points if curve is not None else None)
 
         engine = None
         if pool is not None:
@@ -315,8 +347,11 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
 
             engine = TiledEngine(pool, config.reg, config.tile)
         state, losses = kip.run(kcfg, kernel_fn, data.x_train, src.y_train, src.num_classes, engine=engine,
-                                state=state, hook=hook, hook_every=ckpt.every, progress=progress, losses=history)
+                                state=state, hook=hook, hook_every=1 if (curve or ckpt.every) else 0,
+                                progress=progress, losses=history)
         images, labels = state.images, state.labels
+        if curve is not None and curve.points[-1][0] != state.step:
+            measure(state)
     else:
         images = x0
         y_t = krr.centered_one_hot(src.y_train, src.num_classes)
@@ -348,7 +383,8 @@ def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, pr
     return natural, distilled
 
 
-def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict) -> dict[str, bytes]:
+def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict,
+           curve=None) -> dict[str, bytes]:
     """The release's files but ``provenance.json``: data.npz, transform.npz, and the pictures when matplotlib is here."""
     files = {rel.DATA_FILE: rel.data_bytes(d.images, d.labels, d.class_ids),
              rel.TRANSFORM_FILE: data.transform.to_bytes()}
@@ -363,11 +399,16 @@ def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, d
               f"(real {natural['accuracy']:.3f})")
     if d.losses:
         files["loss_curve.png"] = preview.loss_png(d.losses, run)
+    if curve is not None:
+        files["accuracy_curve.png"] = preview.curve_png(
+            [p[0] for p in curve.points], [p[1] for p in curve.points],
+            f"{run} {config.kernel.architecture}: KRR accuracy on {len(curve.indices)} test images",
+            final=distilled["accuracy"])
     return files
 
 
 def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict, pool,
-                timing: dict, started: dt.datetime) -> dict:
+                timing: dict, started: dt.datetime, curve=None) -> dict:
     """The run's provenance (:func:`distilled_registry.provenance.build`)."""
     src = data.source
     return provenance.build(
@@ -397,4 +438,5 @@ def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: di
                 "test_split": "test", "test_size": distilled["test_size"],
                 "source_exact_copy": src.exact,
             },
+            **({"test_subset_curve": curve.record()} if curve is not None else {}),
         })

@@ -62,6 +62,11 @@ def add(sub) -> None:
     p.add_argument("--checkpoint-dir", default=None,
                    help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="KIP: measure the KRR test accuracy every N steps on a fixed test subset (0: never); "
+                        "recorded in provenance and drawn in accuracy_curve.png")
+    p.add_argument("--eval-subset", type=int, default=1000,
+                   help="test images (class-balanced, fixed by --seed) --eval-every measures on (default 1000)")
     add_json(p, "print the release written (path, metrics, files) as JSON")
     p.set_defaults(func=cmd_distill)
 
@@ -190,7 +195,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
         if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
     prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **backend,
                    checkpoint_every=a.checkpoint_every, checkpoint_dir=a.checkpoint_dir, resume=a.resume,
-                   _fault=fault)
+                   eval_every=a.eval_every, eval_subset=a.eval_subset, _fault=fault)
     m = prov["metrics"]
     if a.json:
         print(json.dumps(release_summary(a.out, prov), indent=2))
