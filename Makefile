@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 .venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/distilled-registry demo --out demo_out
+	$(VENV)/bin/distilled-registry demo --out demo_out --overwrite
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

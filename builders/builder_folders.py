@@ -19,13 +19,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from distilled_registry import atomic, catalog, references, records
+from distilled_registry import atomic, catalog, output_folder, references, records
 
 from . import builder_testing
 
 BUILDERS_DIR = Path(__file__).resolve().parent
 GENERATED = "generated from the catalog by `distilled-registry builders`; do not edit"
 DUMMY_DIR = "dummy_data"
+MARKER = "builders"  # output_folder's marker in each family folder: .distilled-registry-builders
 DUMMY_IMAGES = 4  # per family: small enough to commit (a CIFAR-100 image is 12 kB of float32)
 
 TAGS = """\
@@ -169,8 +170,9 @@ def dummy_files(family: str) -> dict[str, bytes]:
 
 
 def family_files(family: str) -> dict[str, str | bytes]:
-    """Path in the family's folder -> text (or bytes, for ``dummy_data/``)."""
-    return {
+    """Path in the family's folder -> text (or bytes, for ``dummy_data/``); the last is the folder's marker
+    (``.distilled-registry-builders``, rule A: :mod:`distilled_registry.output_folder`) listing the others."""
+    files = {
         f"{family}_dataset_builder.py": builder_module(family),
         f"{family}_dataset_builder_test.py": builder_test(family),
         "README.md": readme(family),
@@ -179,6 +181,8 @@ def family_files(family: str) -> dict[str, str | bytes]:
         "checksums.tsv": checksums(family),
         **dummy_files(family),
     }
+    files[output_folder.marker_name(MARKER)] = output_folder.marker_text(output_folder.marker_body(MARKER, files))
+    return files
 
 
 def expected(root: str | os.PathLike | None = None) -> dict[Path, str | bytes]:
@@ -200,9 +204,21 @@ def _read(p: Path, like: str | bytes) -> str | bytes | None:
 
 
 def write(root: str | os.PathLike | None = None) -> list[Path]:
-    """Write every family folder's files (atomically, each one); returns those that changed."""
+    """Write every family folder's files (atomically, each one); returns those that changed.
+
+    Each family folder must be new or carry this command's marker, and every file to write must be absent
+    or one it wrote (rule A, :func:`output_folder.claim`, checked for every folder before anything is written).
+    """
+    want_all = expected(root)
+    folders: dict[Path, list[str]] = {}
+    for p in want_all:
+        fam = p.relative_to(Path(root) if root is not None else BUILDERS_DIR).parts[0]
+        base = (Path(root) if root is not None else BUILDERS_DIR) / fam
+        folders.setdefault(base, []).append(p.relative_to(base).as_posix())
+    for base, files in folders.items():
+        output_folder.claim(base, MARKER, replace=True, flag=None, option="builders folder", writes=files)
     changed = []
-    for p, want in expected(root).items():
+    for p, want in want_all.items():
         if _read(p, want) == want:
             continue
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import api, atomic, catalog, names, references, store
+from distilled_registry import api, atomic, catalog, names, output_folder, references, store
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError, UserError
 
@@ -81,7 +81,8 @@ class Export:
 
     @property
     def files(self) -> list[str]:
-        return sorted(str(p.relative_to(self.out)) for p in self.out.rglob("*") if p.is_file())
+        return sorted(str(p.relative_to(self.out)) for p in self.out.rglob("*")
+                      if p.is_file() and p.name != output_folder.marker_name(EXPORT))
 
 
 def family_releases(family: str, configs: list[str] | None = None) -> tuple[list[tuple[str, str, Path]], list[str]]:
@@ -438,14 +439,13 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
     """Write the Hub repository layout of ``family`` to ``out`` (see the module docstring).
 
     Raises:
-      ExportError: nothing of the family is stored; ``out`` exists and ``overwrite`` is False.
+      ExportError: nothing of the family is stored.
+      FolderRefused: ``out`` exists and is not an earlier export (``.distilled-registry-export-hf`` marker, nothing
+        unlisted in it), or it is one and ``overwrite`` is False (:func:`output_folder.claim`).
       ReleaseError: a stored release fails verification.
     """
     out = Path(out)
-    if os.path.lexists(out) and not overwrite:
-        raise ExportUsageError(f"{str(out)!r} already exists; choose another --out or add --overwrite")
-    if overwrite:
-        check_replaceable(out)
+    output_folder.claim(out, EXPORT, replace=overwrite)  # rule A: new, or an earlier export (with --overwrite)
     found, missing = family_releases(family, configs)
     loaded = []
     for cfg, version, path in found:
@@ -487,37 +487,13 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
                                        "learned": learned}))
         (tmp / CARD).write_text(card(family, card_rows, repo_id))
-        rel.move_into_place(tmp, out, replace=overwrite, check=check_replaceable)
+        output_folder.mark(tmp, EXPORT)
+        rel.move_into_place(tmp, out, replace=overwrite, check=lambda p: output_folder.check(p, EXPORT))
     return Export(family, out, written, missing)
 
 
+EXPORT = "export-hf"  # output_folder's marker in the export: .distilled-registry-export-hf (never uploaded)
 EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz"})
-
-
-def check_replaceable(out: Path) -> None:
-    """Refuse ``--overwrite`` of anything but an earlier export (nothing else is ours to delete).
-
-    An export is a folder holding the dataset card ``README.md`` and config folders that hold only
-    the files :func:`export_family` writes (:data:`EXPORT_FILES`), all plain files. The store's
-    root, a release folder, or a user's folder is refused with ExportError naming what is foreign.
-    """
-    if not os.path.lexists(out):
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise ExportUsageError(f"--out {str(out)!r} is a file or a link, not an earlier export; refusing to replace it")
-    foreign = []
-    for e in out.iterdir():
-        if e.name == CARD and e.is_file() and not e.is_symlink():
-            continue
-        if e.is_dir() and not e.is_symlink() and not e.name.startswith("."):
-            foreign += [f"{e.name}/{f.name}" for f in e.iterdir()
-                        if f.name not in EXPORT_FILES or f.is_symlink() or not f.is_file()]
-        else:
-            foreign.append(e.name)
-    if foreign or not (out / CARD).is_file():
-        what = ", ".join(sorted(foreign)[:5]) or f"no {CARD}"
-        raise ExportUsageError(f"--out {str(out)!r} is not an earlier export-hf folder ({what}); refusing to replace it: "
-                          "choose an empty or new folder")
 
 
 def validate_card(text: str) -> dict:

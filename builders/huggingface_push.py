@@ -23,7 +23,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from distilled_registry import names
+from distilled_registry import names, output_folder
 from distilled_registry.errors import UsageError, UserError
 
 from . import huggingface_export
@@ -81,7 +81,10 @@ def files_to_upload(folder: str | Path) -> list[str]:
     def refuse(entry: Path, why: str) -> None:
         foreign.append(f"{entry.relative_to(folder)!s} ({why})")
 
+    marker = output_folder.marker_name(huggingface_export.EXPORT)
     for e in sorted(folder.iterdir()):
+        if e.name == marker and e.is_file() and not e.is_symlink():
+            continue  # export-hf's own marker (rule A): not part of the dataset, never uploaded
         if e.is_symlink():
             refuse(e, "a symbolic link")
         elif e.name.startswith("."):

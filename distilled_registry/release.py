@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
+from . import atomic, output_folder
 from . import provenance as prov_schema
 from .errors import UserError
 from .npz import npz_bytes
@@ -185,12 +185,13 @@ def write_release(out_dir: str | os.PathLike, files: dict[str, bytes], provenanc
     its schema before anything is written.
 
     Raises:
-      ReleaseError: ``out_dir`` exists and ``overwrite`` is False; a bad file name.
+      FolderRefused: ``out_dir`` exists and ``overwrite`` is False, or it is not a release folder
+        (:func:`output_folder.claim`: nothing but a release this package wrote is replaced).
+      ReleaseError: a bad file name.
       ProvenanceError: the provenance does not follow its schema (nothing is written).
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise ReleaseError(f"{str(out)!r} already exists; choose another --out or remove it first")
+    output_folder.claim(out, output_folder.RELEASE, replace=overwrite, option=None)  # rule A, before any work
     for name in files:
         if "/" in name or "\\" in name or name.startswith(".") or name == PROVENANCE_FILE:
             raise ReleaseError(f"bad release file name {name!r}")
@@ -207,8 +208,6 @@ def write_release(out_dir: str | os.PathLike, files: dict[str, bytes], provenanc
     prov_schema.validate(provenance, f"the provenance to write to {str(out)!r}")
     _check_content(files, provenance, out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        check_replaceable(out)
     with atomic.staged_dir(out) as tmp:
         for name, b in files.items():
             (tmp / name).write_bytes(b)
@@ -218,19 +217,9 @@ def write_release(out_dir: str | os.PathLike, files: dict[str, bytes], provenanc
 
 
 def check_replaceable(out: Path) -> None:
-    """Refuse to replace ``out`` unless it is absent or a release folder (nothing else is ours to delete).
-
-    A release folder holds ``provenance.json`` and only plain files; anything else at ``out`` (the
-    store's root, a family folder, a user's folder, a file, a symlink) raises ReleaseError.
-    """
-    if not os.path.lexists(out):
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise ReleaseError(f"{str(out)!r} is not a release folder (a file or a symlink); refusing to replace it")
-    entries = list(out.iterdir())
-    if not (out / PROVENANCE_FILE).is_file() or any(e.is_dir() or e.is_symlink() for e in entries):
-        raise ReleaseError(f"{str(out)!r} is not a release folder (no provenance.json, or it holds folders or "
-                           "links); refusing to replace it: choose another destination")
+    """Refuse to replace ``out`` unless it is absent or a release folder (:func:`output_folder.check`: a folder
+    of plain files, each listed in its ``provenance.json``); FolderRefused otherwise."""
+    output_folder.check(out, output_folder.RELEASE)
 
 
 def move_into_place(tmp: Path, out: Path, replace: bool = False, check=None) -> None:

@@ -16,13 +16,15 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from distilled_registry import atomic
+from distilled_registry import atomic, output_folder
 from distilled_registry.errors import UserError
 from distilled_registry.npz import npz_bytes
 
+from .devices import HOST_DEVICES_FLAG
 from .kip import KipState
 
 FILE = "kip_state.npz"
+MARKER = "checkpoint"  # output_folder's marker: .distilled-registry-checkpoint
 FORMAT = "distilled_registry.kip_checkpoint/1"
 
 
@@ -36,22 +38,31 @@ def save(directory: str | os.PathLike, state: KipState, config: dict, losses: li
     ``config`` (to refuse resuming another run) atomically."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(d / output_folder.marker_name(MARKER)):
+        output_folder.mark(d, MARKER, [FILE])  # the folder's marker (rule A): a later --resume may use it
     leaves = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     arrays = {f"leaf{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
     arrays["losses"] = np.asarray(losses if losses is not None else [], np.float64)
-    meta = {"format": FORMAT, "step": int(state.step), "config": config, "leaves": len(leaves)}
+    meta = {"format": FORMAT, "step": int(state.step), "config": config, "leaves": len(leaves), "machine": machine()}
     if curve:
         meta["curve"] = [[int(s), float(a)] for s, a in curve]
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
     return atomic.write_bytes(d / FILE, npz_bytes(arrays))
 
 
-def load(directory: str | os.PathLike, template: KipState, config: dict) -> tuple[KipState, list[float]] | None:
+def load(directory: str | os.PathLike, template: KipState, config: dict,
+         other_machine: bool = False) -> tuple[KipState, list[float]] | None:
     """``(state, losses so far)`` saved in ``directory``, shaped like ``template``; None if there is none.
+
+    Rule F, resume is safe across machines: a checkpoint written on other devices (:func:`machine`: another
+    platform, device kind or count, processor architecture or instruction set) is refused unless
+    ``other_machine`` (``--resume-on-other-devices``): KIP's support-set gradient sums the devices' parts
+    (``devices.over_devices``), so the same run resumed under another device count ends in other bytes than
+    any uninterrupted run (measured: digits, 1 and 2 host devices; tests/hostile/test_resume_machines.py).
 
     Raises:
       CheckpointError: the file is damaged (truncated, garbage), belongs to a run with another config,
-        or does not fit ``template``; the message names the file and what to do.
+        was written on other devices, or does not fit ``template``; the message names the file and what to do.
     """
     f = Path(directory) / FILE
     if not f.is_file():
@@ -73,6 +84,8 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
                                  if k != "steps" and meta["config"].get(k) != config.get(k))
                 raise CheckpointError(f"{str(f)!r} belongs to a run with a different config ({diff}); "
                                       "resume with the same arguments, or remove the checkpoint folder")
+            if not other_machine:
+                check_machine(f, meta.get("machine"))
             leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
             losses = [float(x) for x in z["losses"]] if "losses" in z else []
             step = int(meta["step"])
@@ -97,6 +110,42 @@ def load(directory: str | os.PathLike, template: KipState, config: dict) -> tupl
     return KipState(step, learned, fixed, opt_state), losses
 
 
+# What decides a KIP step's rounding: the devices the kernel is split over and the code XLA generates for them.
+MACHINE_KEYS = ("platform", "device_kind", "device_count", "matmul_precision")
+
+
+def machine() -> dict:
+    """The devices this process computes on, as a checkpoint records them: ``platform``, ``device_kind``,
+    ``device_count``, ``matmul_precision`` and the processor's ``machine`` and instruction set ``isa``."""
+    from distilled_registry import environment
+
+    d = environment.device()
+    return {**{k: d[k] for k in MACHINE_KEYS}, "machine": d["processor"]["machine"],
+            "isa": sorted(d["processor"]["isa"])}
+
+
+def check_machine(f: Path, saved) -> None:
+    """CheckpointError when the checkpoint ``f`` was written on other devices than this process has (rule F).
+
+    A checkpoint of an older version (no ``machine`` in its meta) is resumed as before.
+    """
+    if saved is None:
+        return
+    here = machine()
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{str(f)!r} has a damaged machine record; remove it to start afresh")
+    diff = [k for k in here if saved.get(k) != here[k]]
+    if not diff:
+        return
+    what = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, here {here[k]!r}" for k in diff)
+    how = (f"resume where it was written, or with XLA_FLAGS={HOST_DEVICES_FLAG}={saved.get('device_count')} on a "
+           "CPU, " if "device_count" in diff and saved.get("platform") == here["platform"] == "cpu" else
+           "resume on the machine that wrote it, ")
+    raise CheckpointError(f"{str(f)!r} was written on other devices ({what}): KIP's gradient sums the devices' parts, "
+                          f"so resuming here would end in a result no uninterrupted run gives; {how}or add "
+                          "--resume-on-other-devices to continue anyway, or remove it to start afresh")
+
+
 def _without_steps(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "steps"} if isinstance(config, dict) else config
 
@@ -118,9 +167,10 @@ def load_curve(directory: str | os.PathLike) -> list[tuple[int, float]]:
 
 
 def remove(directory: str | os.PathLike) -> None:
-    """Remove the checkpoint file this module wrote, and ``directory`` only if that leaves it empty."""
+    """Remove the checkpoint file and marker this module wrote, and ``directory`` only if that leaves it empty."""
     d = Path(directory)
     (d / FILE).unlink(missing_ok=True)
+    (d / output_folder.marker_name(MARKER)).unlink(missing_ok=True)
     try:
         d.rmdir()
     except OSError:

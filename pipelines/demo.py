@@ -10,41 +10,56 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from distilled_registry import atomic, output_folder, user_values
 from distilled_registry import release as rel
 from distilled_registry.preview import grid_png
 
 from .distill import DistillConfig, distill
 from .kernels import KernelSpec
+from .limits import MAX_STEPS
 
 IPCS = (1, 10)
+DEMO = "demo"  # output_folder's marker: .distilled-registry-demo
+GRID = "grid.png"
 
 
-def run_demo(out: str | Path = "demo_out", steps: int = 300, progress: bool = True) -> list[dict]:
-    """Distil digits four ways into ``out`` (and ``grid.png``); returns one row per run for the table."""
-    out = Path(out)
+def run_demo(out: str | Path = "demo_out", steps: int = 300, progress: bool = True,
+             overwrite: bool = False) -> list[dict]:
+    """Distil digits four ways into ``out`` (and ``grid.png``); returns one row per run for the table.
+
+    ``out`` must be new, or (with ``overwrite``) an earlier demo folder (rule A, :func:`output_folder.claim`:
+    it carries ``.distilled-registry-demo`` and holds only what that run wrote). The four releases and the
+    grid are made in a hidden folder beside ``out``, which replaces ``out`` in one step when all is done.
+    """
+    out = user_values.path(out, "--out")
+    steps = user_values.count(steps, "--steps", 0, MAX_STEPS)  # rule E, before any work
+    output_folder.claim(out, DEMO, replace=overwrite)
     kernel = KernelSpec("fc", depth=1)
     rows, panels, labels = [], [], []
-    for ipc in IPCS:
-        for algorithm in ("kip", "ls"):
-            cfg = DistillConfig(source="digits", algorithm=algorithm, kernel=kernel, ipc=ipc, steps=steps,
-                                learn_labels=True, seed=0)
-            t = time.perf_counter()
-            path = out / f"{algorithm}_digits" / f"ipc{ipc}"
-            prov = distill(cfg, path, progress=progress, overwrite=True)
-            m = prov["metrics"]
-            rows.append({"algorithm": algorithm, "ipc": ipc, "natural": m["natural_krr_test_accuracy"],
-                         "distilled": m["krr_test_accuracy"], "seconds": time.perf_counter() - t,
-                         "path": str(path)})
-            if ipc == 10:
-                data = rel.read_data(path)
-                panels.append((f"{algorithm.upper()} ipc10", data["images"], data["class_ids"]))
-                labels.append(data["labels"] if algorithm == "kip" else None)
-    # LS keeps the images it starts from: the real sample KIP starts from and the baseline uses.
-    real = rel.read_data(out / "ls_digits" / "ipc10")
-    panels.append(("real ipc10 (start)", real["images"], real["class_ids"]))
-    labels.append(None)
-    (out / "grid.png").write_bytes(grid_png(panels, [str(i) for i in range(10)], labels=labels,
-                                            title="digits, FC NTK: distilled images next to the real ones"))
+    with atomic.staged_dir(out) as tmp:
+        for ipc in IPCS:
+            for algorithm in ("kip", "ls"):
+                cfg = DistillConfig(source="digits", algorithm=algorithm, kernel=kernel, ipc=ipc, steps=steps,
+                                    learn_labels=True, seed=0)
+                t = time.perf_counter()
+                where = Path(f"{algorithm}_digits") / f"ipc{ipc}"
+                prov = distill(cfg, tmp / where, progress=progress)
+                m = prov["metrics"]
+                rows.append({"algorithm": algorithm, "ipc": ipc, "natural": m["natural_krr_test_accuracy"],
+                             "distilled": m["krr_test_accuracy"], "seconds": time.perf_counter() - t,
+                             "path": str(out / where)})
+                if ipc == 10:
+                    data = rel.read_data(tmp / where)
+                    panels.append((f"{algorithm.upper()} ipc10", data["images"], data["class_ids"]))
+                    labels.append(data["labels"] if algorithm == "kip" else None)
+        # LS keeps the images it starts from: the real sample KIP starts from and the baseline uses.
+        real = rel.read_data(tmp / "ls_digits" / "ipc10")
+        panels.append(("real ipc10 (start)", real["images"], real["class_ids"]))
+        labels.append(None)
+        (tmp / GRID).write_bytes(grid_png(panels, [str(i) for i in range(10)], labels=labels,
+                                          title="digits, FC NTK: distilled images next to the real ones"))
+        output_folder.mark(tmp, DEMO)
+        rel.move_into_place(tmp, out, replace=overwrite, check=lambda p: output_folder.check(p, DEMO))
     return rows
 
 

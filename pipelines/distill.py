@@ -16,16 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import environment, preview, provenance, references
+from distilled_registry import environment, output_folder, preview, provenance, references, user_values
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError
 
 from . import kip, krr, label_solve, sources
 from .kernels import KernelSpec
-from .limits import DEFAULT_TILE, MAX_SEED, MAX_TILE, MAX_WORKERS
+from .limits import (DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS, MAX_TARGET_BATCH, MAX_TILE,
+                     MAX_WORKERS)
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
+CHECKPOINT_FILE = "kip_state.npz"  # checkpoint.FILE (that module imports jax)
 # jax's matmul precision for a run, recorded in the provenance (environment.device.matmul_precision).
 MATMUL_PRECISION = "highest"
 
@@ -55,42 +57,30 @@ class DistillConfig:
     tile: int = DEFAULT_TILE  # most rows per kernel tile (tiling.block_size); 0: one dense step, local only
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first bad value (before any work: nothing is loaded here).
+        """Raise ConfigError (or user_values.BadValue) naming the first bad value (before any work: nothing is loaded).
 
         Every float hyper-parameter must be a finite number: ``inf`` or ``nan`` would only come back
-        as a release of NaN images (or a run that diverges at its first step).
+        as a release of NaN images (or a run that diverges at its first step); every count an integer
+        within its bound (``limits.py``).
         """
         if self.source not in sources.FACTS:
             raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.FACTS)}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
-        if not isinstance(self.ipc, int) or self.ipc < 1:
-            raise ConfigError(f"--ipc (images per class) must be a positive integer, got {self.ipc!r}")
-        for option, field in (("--lr", "learning_rate"), ("--reg", "reg"), ("--ls-reg", "ls_reg"),
-                              ("--zca-reg", "zca_reg")):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise ConfigError(f"{option} must be a finite number, got {value!r}; give e.g. "
-                                  f"{option} {getattr(DistillConfig, field)}")
-        if not self.reg >= 0:
-            raise ConfigError(f"--reg (the KRR regulariser) must be >= 0, got {self.reg!r}")
-        if not self.ls_reg >= 0:
-            raise ConfigError(f"--ls-reg must be >= 0, got {self.ls_reg!r}")
-        if not self.zca_reg > 0:
-            raise ConfigError(f"--zca-reg must be > 0, got {self.zca_reg!r}")
-        if self.steps < 0:
-            raise ConfigError(f"--steps must be >= 0, got {self.steps!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"--lr must be > 0, got {self.learning_rate!r}")
-        if self.target_batch < 1:
-            raise ConfigError(f"--target-batch must be >= 1, got {self.target_batch!r}")
-        if not 0 <= self.tile <= MAX_TILE:
-            raise ConfigError(f"--tile {self.tile!r} is out of range 0..{MAX_TILE} (rows per kernel tile, 0: no "
-                              "tiling; one tile's vjp holds tile x tile kernel entries and their intermediates in memory)")
-        if not (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED):
-            raise ConfigError(f"--seed {self.seed!r} is out of range: seeds are 0..{MAX_SEED} (numpy's generators)")
-        if self.eval_block < 1:
-            raise ConfigError(f"eval_block must be >= 1, got {self.eval_block!r}")
+        # rule E: every number through user_values (BadValue, a usage error, names the option and its range)
+        user_values.count(self.ipc, "--ipc", 1, MAX_IPC)
+        user_values.count(self.steps, "--steps", 0, MAX_STEPS)
+        user_values.real(self.learning_rate, "--lr", above=0)
+        user_values.count(self.target_batch, "--target-batch", 1, MAX_TARGET_BATCH)
+        user_values.real(self.reg, "--reg", low=0)
+        user_values.real(self.ls_reg, "--ls-reg", low=0)
+        user_values.real(self.zca_reg, "--zca-reg", above=0)
+        user_values.count(self.tile, "--tile", 0, MAX_TILE)
+        user_values.count(self.seed, "--seed", 0, MAX_SEED)
+        user_values.count(self.eval_block, "eval_block", 1, MAX_EVAL_SUBSET)
+        for flag in ("zca", "learn_labels"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
 
     def kip_config(self) -> kip.KipConfig:
         return kip.KipConfig(ipc=self.ipc, steps=self.steps, learning_rate=self.learning_rate,
@@ -143,8 +133,7 @@ def check_ipc(config: DistillConfig, labels: np.ndarray, class_names: list[str])
 
 def check_workers(backend: str, workers: int) -> None:
     """ConfigError unless ``workers`` is 1..MAX_WORKERS, and 1 for the local backend (checked before any work)."""
-    if not 1 <= workers <= MAX_WORKERS:
-        raise ConfigError(f"--workers {workers} is out of range 1..{MAX_WORKERS} (Ray actors computing kernel tiles)")
+    user_values.count(workers, "--workers", 1, MAX_WORKERS)  # Ray actors computing kernel tiles
     if backend == "local" and workers != 1:
         raise ConfigError(f"--workers {workers} needs --backend ray: the local backend computes every tile in this "
                           "process (one worker)")
@@ -173,8 +162,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             progress: bool = True, overwrite: bool = False, backend: str = "local", workers: int = 1,
             ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
             resume: bool = False, eval_every: int = 0, eval_subset: int = 1000,
-            _fault: tuple[int, int] | None = None) -> dict:
-    """Run ``config`` and write a release folder at ``out``; returns its provenance.
+            resume_on_other_devices: bool = False, _fault: tuple[int, int] | None = None) -> dict:
+    """Run ``config`` and write a release folder at ``out``; returns its provenance as written (``files`` included).
 
     Nothing is written at ``out`` unless the whole run succeeds.
 
@@ -183,7 +172,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         ``ray`` actors; see :mod:`backends`). Needs ``config.tile > 0`` for ``ray``.
       checkpoint_every: save the KIP state every this many steps (0: never) into
         ``checkpoint_dir`` (default: ``<out>.checkpoint`` beside ``out``), removed on success.
-      resume: continue from the checkpoint in ``checkpoint_dir`` when there is one.
+      resume: continue from the checkpoint in ``checkpoint_dir`` when there is one; one written on other
+        devices is refused unless ``resume_on_other_devices`` (:func:`checkpoint.load`, rule F).
       eval_every, eval_subset: KIP only: measure the KRR test accuracy every ``eval_every`` steps (0: never)
         on a fixed class-balanced subset of ``eval_subset`` test images (:mod:`accuracy_curve`); the points go
         into the checkpoint, the provenance (``metrics.test_subset_curve``) and ``accuracy_curve.png``.
@@ -191,25 +181,28 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     """
     config.validate()
     check_workers(backend, workers)
-    out = Path(out)
+    out = user_values.path(out, "--out")
+    checkpoint_every = user_values.count(checkpoint_every, "--checkpoint-every", 0, MAX_STEPS)
+    eval_every = user_values.count(eval_every, "--eval-every", 0, MAX_STEPS)
+    eval_subset = user_values.count(eval_subset, "--eval-subset", 1, MAX_EVAL_SUBSET)
+    if checkpoint_dir is not None:
+        checkpoint_dir = user_values.path(checkpoint_dir, "--checkpoint-dir")
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint")
-    ckpt = Checkpointing(checkpoint_every, ckpt_dir, resume)
+    ckpt = Checkpointing(checkpoint_every, ckpt_dir, resume, resume_on_other_devices)
+    if resume_on_other_devices and not resume:
+        raise ConfigError("--resume-on-other-devices goes with --resume (it lets a resume use a checkpoint written "
+                          "on other devices)")
     check_out(out, overwrite)
     if config.algorithm == "kip" and ckpt.used:
         a, c = out.resolve(), ckpt_dir.resolve()
         if c == a or a in c.parents:
             raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
                               f"(default: {out.name}.checkpoint)")
-        if os.path.lexists(ckpt_dir) and not ckpt_dir.is_dir():
-            raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is a file; give a folder")
-    if checkpoint_every < 0:
-        raise ConfigError(f"--checkpoint-every must be >= 0 (0: never), got {checkpoint_every}")
-    if eval_every < 0:
-        raise ConfigError(f"--eval-every must be >= 0 (0: never), got {eval_every}")
+        # rule A: a new folder, or the checkpoint folder of an earlier run (continued with --resume)
+        output_folder.claim(ckpt_dir, "checkpoint", replace=resume, flag="--resume", option="--checkpoint-dir",
+                            writes=[CHECKPOINT_FILE], verb="continue")
     if eval_every and config.algorithm != "kip":
         raise ConfigError("--eval-every measures a KIP run's accuracy as it learns; Label Solve has no steps")
-    if not 1 <= eval_subset <= 10**7:
-        raise ConfigError(f"--eval-subset must be 1..10000000 test images, got {eval_subset}")
     if backend != "local" and config.tile == 0:
         raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile), "
                           f"e.g. the default {DEFAULT_TILE}")
@@ -250,21 +243,21 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         if config.algorithm == "kip" and ckpt.used:
             from . import checkpoint
 
-            checkpoint.remove(ckpt.folder)  # its own file only; the folder too when that leaves it empty
-        return prov
+            checkpoint.remove(ckpt.folder)  # its own files only; the folder too when that leaves it empty
+        return rel.read_provenance(out)  # as written: with "files" (every file's sha256 and size, croissant's too)
     finally:
         if pool is not None:
             pool.close()
 
 
-def check_out(out: Path, overwrite: bool = False) -> None:
+def check_out(out: Path, overwrite: bool = False, flag: str | None = "--overwrite") -> None:
     """Refuse, before any work, an ``--out`` the release could not be written to.
 
-    It must not exist (not even as a dangling symlink) unless ``overwrite``, and its nearest existing
-    ancestor must be a folder this process may write in.
+    It must not exist (not even as a dangling symlink), or, with ``overwrite``, be a release folder this
+    package wrote (rule A, :func:`output_folder.claim`; ``flag`` is the option that allows replacing one);
+    and its nearest existing ancestor must be a folder this process may write in.
     """
-    if os.path.lexists(out) and not overwrite:
-        raise ConfigError(f"--out {str(out)!r} already exists; choose another or remove it first")
+    output_folder.claim(out, output_folder.RELEASE, replace=overwrite, flag=flag)
     parent = out.parent
     while not os.path.lexists(parent) and parent != parent.parent:
         parent = parent.parent
@@ -282,6 +275,7 @@ class Checkpointing:
     every: int
     folder: Path
     resume: bool
+    other_devices: bool = False  # resume a checkpoint written on other devices (rule F)
 
     @property
     def used(self) -> bool:
@@ -320,7 +314,7 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
         state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
         history: list[float] = []
         if ckpt.resume:
-            saved = checkpoint.load(ckpt.folder, state, config.to_dict())
+            saved = checkpoint.load(ckpt.folder, state, config.to_dict(), other_machine=ckpt.other_devices)
             if saved is not None:
                 state, history = saved
                 if curve is not None:

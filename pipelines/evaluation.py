@@ -62,8 +62,15 @@ def evaluate(path: str | os.PathLike, method: str, source_dir: str | None = None
       The result as provenance records it: the figures, their ``recipe``, the ``source`` used, the
       ``data_sha256`` evaluated, ``wall_seconds`` and ``created``.
     """
+    from distilled_registry import user_values
+
     if method not in KEYS:
-        raise ValueError(f"unknown evaluation method {method!r}; use one of {sorted(KEYS)}")
+        raise user_values.BadValue(f"unknown evaluation method {method!r}; use one of {sorted(KEYS)}")
+    path = user_values.path(path, "path")  # rule E: checked where it enters, before any work
+    if source_dir is not None:
+        source_dir = str(user_values.path(source_dir, "--source-dir"))
+    if config is not None and not isinstance(config, TransferConfig):
+        raise user_values.BadValue(f"config must be a TransferConfig, got {type(config).__name__}")
     target = load(path, source_dir, allow_other_source)
     t0 = time.perf_counter()
     if method == "krr":
@@ -240,8 +247,10 @@ def check_accuracy(path: str | os.PathLike, source_dir: str | None = None, toler
       TransferError: the release states no figure to check, or the source cannot be read.
     """
     from distilled_registry import release as rel
+    from distilled_registry import user_values
 
-    path = Path(path)
+    tolerance = user_values.real(tolerance, "--tolerance", 0, 1)  # rule E, before any work
+    path = user_values.path(path, "path")
     prov = rel.verified(path)
     metrics = prov.get("metrics") or {}
     claimed, by = metrics.get("krr_test_accuracy"), "metrics.krr_test_accuracy (measured when it was made)"

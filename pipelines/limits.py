@@ -22,3 +22,11 @@ DEFAULT_TILE = 128
 MAX_WORKERS = 4096
 MAX_SEED = 2 ** 32 - 1
 MAX_DEPTH = 32
+# Counts a user gives, bounded where they enter (distilled_registry.user_values): past these a value is a
+# typing slip that would only run for weeks or exhaust memory, refused in one line before any work.
+MAX_STEPS = 10 ** 6           # KIP steps, transfer SGD steps, --checkpoint-every, --eval-every
+MAX_IPC = 10 ** 5             # images per class (the source's smallest class bounds it again, once loaded)
+MAX_TARGET_BATCH = 10 ** 7    # KIP target batch
+MAX_EVAL_SUBSET = 10 ** 7     # --eval-subset test images
+MAX_TRANSFER_SEEDS = 1000     # evaluate --seeds
+MAX_WIDTH = 2 ** 16           # evaluate --width: hidden units or channels

@@ -55,9 +55,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from distilled_registry import user_values
 from distilled_registry.errors import UserError
 
 from .kernels import KernelSpec, kernel_matrix, make_kernel_fn, stax_network
+from .limits import MAX_EVAL_SUBSET, MAX_SEED, MAX_STEPS, MAX_TRANSFER_SEEDS, MAX_WIDTH
 from .tiling import pad_rows
 
 RECIPE_VERSION = "distilled_registry.transfer/1"
@@ -101,26 +103,30 @@ class TransferConfig:
         for name in ("seeds", "lr_factors", "weight_decays"):
             v = getattr(self, name)
             v = (v,) if isinstance(v, (int, float)) else v
-            object.__setattr__(self, name, tuple((int if name == "seeds" else float)(x) for x in v))
-        if not isinstance(self.width, int) or self.width < 1:
-            raise TransferError(f"width must be a positive integer, got {self.width!r}")
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise TransferError(f"steps must be a positive integer, got {self.steps!r}")
-        if not self.lr_factors or not all(f > 0 for f in self.lr_factors):
-            raise TransferError(f"lr_factors must be > 0, got {self.lr_factors!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise TransferError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not 0 <= self.momentum < 1:
-            raise TransferError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.weight_decays or not all(w >= 0 for w in self.weight_decays):
-            raise TransferError(f"weight_decays must be >= 0, got {self.weight_decays!r}")
-        if not self.label_scale > 0:
-            raise TransferError(f"label_scale must be > 0, got {self.label_scale!r}")
-        if not self.seeds:
-            raise TransferError("give at least one seed")
-        if self.validation_size < 1 or self.eval_batch < 1:
-            raise TransferError(f"validation_size and eval_batch must be >= 1, got {self.validation_size!r}, "
-                                f"{self.eval_batch!r}")
+            object.__setattr__(self, name, tuple(v))  # checked below, then made ints / floats
+        # rule E: every number through user_values (BadValue names the field and its range)
+        user_values.count(self.width, "width", 1, MAX_WIDTH)
+        user_values.count(self.steps, "steps", 1, MAX_STEPS)
+        if not self.lr_factors or not self.weight_decays or not self.seeds:
+            raise TransferError("lr_factors, weight_decays and seeds each need at least one value")
+        for f in self.lr_factors:
+            user_values.real(f, "lr_factors", above=0)
+        if self.learning_rate is not None:
+            user_values.real(self.learning_rate, "learning_rate", above=0)
+        user_values.real(self.momentum, "momentum", low=0, high=1)
+        if self.momentum == 1:
+            raise TransferError("momentum must be in [0, 1), got 1.0")
+        for w in self.weight_decays:
+            user_values.real(w, "weight_decays", low=0)
+        user_values.real(self.label_scale, "label_scale", above=0)
+        if len(self.seeds) > MAX_TRANSFER_SEEDS:
+            raise TransferError(f"seeds: {len(self.seeds)} runs, more than {MAX_TRANSFER_SEEDS}")
+        for seed in self.seeds:
+            user_values.count(seed, "seeds", 0, MAX_SEED)
+        user_values.count(self.validation_size, "validation_size", 1, MAX_EVAL_SUBSET)
+        user_values.count(self.eval_batch, "eval_batch", 1, MAX_EVAL_SUBSET)
+        for name in ("seeds", "lr_factors", "weight_decays"):
+            object.__setattr__(self, name, tuple((int if name == "seeds" else float)(x) for x in getattr(self, name)))
 
     def candidates(self) -> list[tuple[float | None, float]]:
         """``(lr_factor, weight_decay)`` pairs to choose from (lr_factor None with ``learning_rate``)."""

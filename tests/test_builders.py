@@ -368,7 +368,9 @@ def test_export_hf_of_label_solve_configs(tmp_path, monkeypatch):
     meta = huggingface_export.validate_card((ex.out / "README.md").read_text())
     assert [c["config_name"] for c in meta["configs"]] == ["ipc1", "ipc50"]
     assert [i["splits"][0]["num_examples"] for i in meta["dataset_info"]] == [20, 20]
-    with pytest.raises(huggingface_export.ExportError, match="already exists"):
+    from distilled_registry import output_folder
+
+    with pytest.raises(output_folder.FolderRefused, match="already exists.*--overwrite"):  # rule A
         huggingface_export.export_family("ls_digits", tmp_path / "out")
     broken = (ex.out / "README.md").read_text().replace("size_categories:\n- n<1K", "size_categories:\n- tiny")
     with pytest.raises(ValueError, match="size_categories"):

@@ -87,8 +87,8 @@ def test_zca_and_convnet_run(tmp_path):
 @pytest.mark.parametrize("args, message, code", [
     (["--source", "imagenet"], "unknown source 'imagenet'", 2),
     (["--source", "mnist", "--source-dir", "EMPTY"], "missing train-images-idx3-ubyte.gz", 1),  # the files: runtime
-    (["--ipc", "0"], "--ipc .* positive integer, got 0", 2),
-    (["--reg=-1e-3"], "--reg .* >= 0, got -0.001", 2),
+    (["--ipc", "0"], "--ipc 0 is out of range: give an integer 1..", 2),
+    (["--reg=-1e-3"], "--reg -1e-3 is out of range: give a number >= 0", 2),
     (["--kernel", "convnet", "--depth", "4"], "at least 16; got 8x8", 2),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message, code):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import user_values
 from ..errors import UserError
 
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from . import computing, publishing, reading
 
-    p = argparse.ArgumentParser(prog="distilled-registry",
+    p = user_values.Parser(prog="distilled-registry",
                                 description="Regenerate, publish and load KIP / Label Solve distilled datasets.")
     p.add_argument("--version", action="version", version=f"distilled-registry {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -44,7 +45,13 @@ EXTRA_COMMANDS = {"builders": ("tensorflow_datasets",), "export-hf": ("datasets"
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0, 1 runtime failure, 2 usage, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
+    try:  # a bad option value (rule E: user_values) or an unknown option: one line, exit 2, before any work
+        args = build_parser().parse_args(argv)
+    except user_values.BadValue as e:
+        given = sys.argv[1:] if argv is None else argv
+        command = next((x for x in given if not x.startswith("-")), None)
+        print(f"distilled-registry{' ' + command if command else ''}: error: {_one_line(str(e))}", file=sys.stderr)
+        return e.exit_code
     try:
         from ..extras import require
 

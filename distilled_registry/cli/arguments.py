@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import api, names
 from .. import release as rel
 from ..errors import UsageError
+from ..user_values import option
 
 SOURCE_DIR_ENV = "DISTILLED_REGISTRY_SOURCE_DIR"
 
@@ -22,6 +23,7 @@ def add_source_dir(p: argparse.ArgumentParser, what: str = "", from_env: bool = 
     """``--source-dir``: the source's local files (default ``$DISTILLED_REGISTRY_SOURCE_DIR``, resolved by
     :func:`source_dir` except where ``from_env`` reads the variable at parse time)."""
     p.add_argument("--source-dir", default=os.environ.get(SOURCE_DIR_ENV) if from_env else None,
+                   type=option("path", "--source-dir"),
                    help=(f"{what}: " if what else "") + "folder with the source's local files (default: "
                         f"${SOURCE_DIR_ENV}" + ("" if from_env else ", except for digits; without it, tfds downloads")
                         + ")")
@@ -33,7 +35,7 @@ def add_backend(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="where kernel tiles are computed: this process, or Ray actors")
-    p.add_argument("--workers", type=int, default=1, help=f"Ray actors, 1..{MAX_WORKERS} (with --backend ray)")
+    p.add_argument("--workers", type=option("count", "--workers", high=MAX_WORKERS), default=1, help=f"Ray actors, 1..{MAX_WORKERS} (with --backend ray)")
     p.add_argument("--ray-address", default=None,
                    help="join a running Ray cluster (ray start --head prints it); default: start a local Ray")
 
@@ -42,7 +44,7 @@ def add_tile(p: argparse.ArgumentParser, default_text: str) -> None:
     """``--tile``: rows per kernel tile (part of the config: it decides the rounding)."""
     from ..pipelines.limits import DEFAULT_TILE, MAX_TILE  # plain numbers: no JAX
 
-    p.add_argument("--tile", type=int, default=None,
+    p.add_argument("--tile", type=option("count", "--tile", low=0, high=MAX_TILE), default=None,
                    help=f"rows per kernel tile, at most {MAX_TILE} (one tile's vjp holds tile x tile kernel entries in "
                         "memory; the support set is cut into the fewest balanced blocks of at most this many rows; "
                         f"default {default_text.format(DEFAULT_TILE=DEFAULT_TILE)}); part of the config, since it "

@@ -18,12 +18,14 @@ from pathlib import Path
 from .. import catalog, names, records, store
 from .. import release as rel
 from ..errors import UsageError, UserError
+from ..user_values import count, option
 from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_target, add_tile, pct, source_dir, target
 
 
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
-    from ..pipelines.limits import MAX_DEPTH, MAX_SEED, MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
+    from ..pipelines.limits import (MAX_DEPTH, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS,  # plain numbers
+                                    MAX_TARGET_BATCH, MAX_TILE, MAX_TRANSFER_SEEDS, MAX_WIDTH, MAX_WORKERS)
 
     p = sub.add_parser("distill", help="distil a source dataset into a release folder")
     p.add_argument("--source", default="digits",
@@ -33,7 +35,7 @@ def add(sub) -> None:
                    help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
     p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
                    help="the infinite-width network whose kernel is used (default fc)")
-    p.add_argument("--depth", type=int, default=None,
+    p.add_argument("--depth", type=option("count", "--depth", high=MAX_DEPTH), default=None,
                    help=f"1..{MAX_DEPTH}: hidden layers (fc) or pooling blocks (convnets, at most log2 of the image "
                         "side: 3 for digits, 4 for mnist, 5 for cifar); default 1 for fc, 3 for convnets")
     p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk",
@@ -41,38 +43,51 @@ def add(sub) -> None:
     p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
                    help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
                         "fc: nt")
-    p.add_argument("--ipc", type=int, default=10,
+    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=10,
                    help="images per class, at least 1 and at most the smallest class of the source's training split")
-    p.add_argument("--steps", type=int, default=1000, help="KIP steps (>= 0)")
-    p.add_argument("--lr", type=float, default=0.04, help="KIP Adam learning rate (> 0)")
-    p.add_argument("--target-batch", type=int, default=5000, help="KIP target batch (class-balanced, >= 1)")
+    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=1000,
+                   help=f"KIP steps (0..{MAX_STEPS})")
+    p.add_argument("--lr", type=option("real", "--lr", above=0), default=0.04, help="KIP Adam learning rate (> 0)")
+    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=5000,
+                   help=f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})")
     p.add_argument("--learn-labels", action="store_true", help="KIP also learns the support labels")
-    p.add_argument("--reg", type=float, default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
-    p.add_argument("--ls-reg", type=float, default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
+    p.add_argument("--reg", type=option("real", "--reg", low=0), default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
+    p.add_argument("--ls-reg", type=option("real", "--ls-reg", low=0), default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
     p.add_argument("--zca", action="store_true", help="ZCA-whiten after standardising")
-    p.add_argument("--zca-reg", type=float, default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--zca-reg", type=option("real", "--zca-reg", above=0), default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
+    p.add_argument("--seed", type=option("count", "--seed", low=0, high=MAX_SEED), default=0,
                    help=f"0..{MAX_SEED}: picks the real images the run starts from and its target batches")
     add_backend(p)
     add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
                 "local only")
-    p.add_argument("--out", required=True, help="release folder to create (must not exist)")
+    p.add_argument("--out", required=True, type=option("path", "--out"),
+                   help="release folder to create (must not exist, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is an earlier release folder (never a folder of other files)")
     add_quiet(p)
-    p.add_argument("--checkpoint-every", type=int, default=0, help="save the KIP state every N steps (0: never)")
-    p.add_argument("--checkpoint-dir", default=None,
+    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS), default=0,
+                   help="save the KIP state every N steps (0: never)")
+    p.add_argument("--checkpoint-dir", default=None, type=option("path", "--checkpoint-dir"),
                    help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
-    p.add_argument("--eval-every", type=int, default=0,
+    p.add_argument("--resume-on-other-devices", action="store_true",
+                   help="with --resume: continue a checkpoint written on other devices (another device count or "
+                        "processor); the result then differs from any uninterrupted run's in its last bits")
+    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
                    help="KIP: measure the KRR test accuracy every N steps on a fixed test subset (0: never); "
                         "recorded in provenance and drawn in accuracy_curve.png")
-    p.add_argument("--eval-subset", type=int, default=1000,
+    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
                    help="test images (class-balanced, fixed by --seed) --eval-every measures on (default 1000)")
     add_json(p, "print the release written (path, metrics, files) as JSON")
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser("demo", help="KIP and LS on digits at 1 and 10 images per class, offline")
-    p.add_argument("--out", default="demo_out", help="folder to create (must not exist; default demo_out)")
-    p.add_argument("--steps", type=int, default=300, help="KIP steps (>= 0, default 300)")
+    p.add_argument("--out", default="demo_out", type=option("path", "--out"), help="folder to create (must not exist, unless --overwrite; "
+                                                     "default demo_out)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is an earlier demo folder (never a folder of other files)")
+    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=300,
+                   help=f"KIP steps (0..{MAX_STEPS}, default 300)")
     add_quiet(p)
     add_json(p, "print the four runs' figures as JSON")
     p.set_defaults(func=cmd_demo)
@@ -83,13 +98,17 @@ def add(sub) -> None:
     p.add_argument("--krr", action="store_true", help="KRR with the release's kernel (default: both, when neither "
                                                       "--krr nor --transfer is given)")
     p.add_argument("--transfer", action="store_true", help="train the kernel's finite network on the release")
-    p.add_argument("--seeds", type=int, default=3, help="transfer: training runs (seeds 0..N-1, N >= 1)")
-    p.add_argument("--width", type=int, default=None, help="transfer: hidden width (>= 1, default 1024)")
-    p.add_argument("--steps", type=int, default=None, help="transfer: full-batch SGD steps (>= 1, default 1000)")
-    p.add_argument("--lr-factor", type=float, nargs="+", default=None,
+    p.add_argument("--seeds", type=option("count", "--seeds", high=MAX_TRANSFER_SEEDS), default=3,
+                   help=f"transfer: training runs (seeds 0..N-1, N in 1..{MAX_TRANSFER_SEEDS})")
+    p.add_argument("--width", type=option("count", "--width", high=MAX_WIDTH), default=None,
+                   help=f"transfer: hidden width (1..{MAX_WIDTH}, default 1024)")
+    p.add_argument("--steps", type=option("count", "--steps", high=MAX_STEPS), default=None,
+                   help=f"transfer: full-batch SGD steps (1..{MAX_STEPS}, default 1000)")
+    p.add_argument("--lr-factor", type=option("real", "--lr-factor", above=0), nargs="+", default=None,
                    help="transfer: candidate learning rates / estimated max_lr (> 0; chosen on validation data)")
-    p.add_argument("--lr", type=float, default=None, help="transfer: absolute learning rate instead (> 0)")
-    p.add_argument("--weight-decay", type=float, nargs="+", default=None,
+    p.add_argument("--lr", type=option("real", "--lr", above=0), default=None,
+                   help="transfer: absolute learning rate instead (> 0)")
+    p.add_argument("--weight-decay", type=option("real", "--weight-decay", low=0), nargs="+", default=None,
                    help="transfer: candidate L2 coefficients (>= 0; chosen on validation data)")
     p.add_argument("--natural", action="store_true",
                    help="transfer: also train on the real images the release started from (its natural baseline)")
@@ -114,25 +133,26 @@ def add(sub) -> None:
     p = sub.add_parser("rerun", help="run a release's own provenance again; print recorded vs new metrics")
     add_target(p, newest="the newest")
     _add_run_args(p)
-    p.add_argument("--acc-tol", type=float, default=ACC_TOL,
+    p.add_argument("--acc-tol", type=option("real", "--acc-tol", low=0, high=1), default=ACC_TOL,
                    help=f"largest accepted absolute difference of an accuracy (default {ACC_TOL})")
-    p.add_argument("--mse-rtol", type=float, default=MSE_RTOL,
+    p.add_argument("--mse-rtol", type=option("real", "--mse-rtol", low=0), default=MSE_RTOL,
                    help=f"largest accepted relative difference of a mean squared error (default {MSE_RTOL})")
-    p.add_argument("--out", default=None, help="keep the new release here (default: a temporary folder, removed)")
+    p.add_argument("--out", default=None, type=option("path", "--out"), help="keep the new release here (default: a temporary folder, removed)")
     add_json(p)
     p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
     p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_cifar10/ipc10")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=option("count", "--workers", high=MAX_WORKERS), default=1,
                    help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
-    p.add_argument("--tile", type=int, default=PLAN_TILE,
+    p.add_argument("--tile", type=option("count", "--tile", high=MAX_TILE), default=PLAN_TILE,
                    help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
-    p.add_argument("--measure-tile", type=int, default=PLAN_MEASURE_TILE,
+    p.add_argument("--measure-tile", type=option("count", "--measure-tile", high=MAX_TILE), default=PLAN_MEASURE_TILE,
                    help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
                         f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
     p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
-    p.add_argument("--steps", type=int, default=None, help="KIP steps, >= 0 (default: the spec's)")
+    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=None,
+                   help=f"KIP steps, 0..{MAX_STEPS} (default: the spec's)")
     add_json(p)
     p.set_defaults(func=cmd_plan)
 
@@ -193,9 +213,11 @@ def cmd_distill(a: argparse.Namespace) -> int:
     backend = _backend_kwargs(a)  # before the work, like every option check
     fault = tuple(int(v) for v in os.environ["DISTILLED_REGISTRY_TEST_FAULT"].split(",")) \
         if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
-    prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **backend,
+    prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, overwrite=a.overwrite,
+                   **backend,
                    checkpoint_every=a.checkpoint_every, checkpoint_dir=a.checkpoint_dir, resume=a.resume,
-                   eval_every=a.eval_every, eval_subset=a.eval_subset, _fault=fault)
+                   eval_every=a.eval_every, eval_subset=a.eval_subset,
+                   resume_on_other_devices=a.resume_on_other_devices, _fault=fault)
     m = prov["metrics"]
     if a.json:
         print(json.dumps(release_summary(a.out, prov), indent=2))
@@ -208,7 +230,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from ..pipelines.demo import format_table, run_demo
 
-    rows = run_demo(a.out, steps=a.steps, progress=not a.quiet)
+    rows = run_demo(a.out, steps=a.steps, progress=not a.quiet, overwrite=a.overwrite)
     if a.json:
         print(json.dumps({"runs": rows, "grid": os.path.join(a.out, "grid.png")}, indent=2))
     else:
@@ -257,7 +279,7 @@ def _transfer_config(a: argparse.Namespace, transfer):
                               "weight_decays": a.weight_decay}.items() if v is not None}
     try:
         return dataclasses.replace(transfer.TransferConfig(seeds=tuple(range(a.seeds))), **over)
-    except transfer.TransferError as e:  # TransferConfig checks each value; here each value is an option
+    except (transfer.TransferError, UsageError) as e:  # TransferConfig checks each value; here each is an option
         field, _, rest = str(e).partition(" ")
         raise UsageError(f"{_TRANSFER_OPTIONS.get(field, field)} {rest}") from e
 
@@ -360,7 +382,7 @@ def cmd_rerun(a: argparse.Namespace) -> int:
     if a.out:
         from ..pipelines.distill import check_out
 
-        check_out(Path(a.out))  # before the run: --out must not exist, nor lie under a file
+        check_out(Path(a.out), flag=None)  # before the run: --out must not exist, nor lie under a file
     with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
         out = Path(a.out) if a.out else Path(tmp) / "release"
         new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
@@ -399,11 +421,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
 
     for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
                          ("--measure-tile", a.measure_tile, MAX_TILE)):
-        if not 1 <= v <= most:
-            raise UsageError(f"{opt} {v} is out of range 1..{most}" + (
-                "" if opt == "--workers" else " (a tile is TILE x TILE kernel entries, timed in this process's memory)"))
-    if a.steps is not None and a.steps < 0:
-        raise UsageError(f"--steps {a.steps} is out of range: KIP steps are >= 0")
+        count(v, opt, 1, most)  # the command line's values were checked as parsed; these are the defaults
     from ..pipelines import plan as planner
     from ..pipelines.distill import ConfigError, DistillConfig
     from ..pipelines.kernels import KernelSpec

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from .. import names, published, records
+from ..user_values import option
 from .arguments import add_json, add_source_dir
 
 
@@ -55,7 +56,7 @@ def add(sub) -> None:
     p = sub.add_parser("export-hf", help="write FAMILY's Hugging Face dataset repository (parquet per config, "
                                          "dataset card) from the local store into DIR; no network")
     p.add_argument("family", metavar="FAMILY", help="a catalog family, e.g. kip_digits (`distilled-registry list`)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to create")
+    p.add_argument("--out", required=True, metavar="DIR", type=option("path", "--out"), help="folder to create")
     p.add_argument("--configs", default=None, help="comma-separated configs (default: every one in the store)")
     p.add_argument("--repo-id", default=None, help="ORG/NAME the card's usage snippets name")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is an earlier export-hf folder")
@@ -65,7 +66,7 @@ def add(sub) -> None:
     p = sub.add_parser("push", help="export FAMILY and upload it to the Hugging Face Hub as dataset ORG/NAME")
     p.add_argument("family", metavar="FAMILY", help="a catalog family, e.g. kip_digits (`distilled-registry list`)")
     p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="the dataset repository on the Hub")
-    p.add_argument("--folder", default=None, help="upload this export-hf folder instead of exporting afresh")
+    p.add_argument("--folder", default=None, type=option("path", "--folder"), help="upload this export-hf folder instead of exporting afresh")
     p.add_argument("--private", action="store_true", help="create the repository private")
     p.add_argument("--revision", default=None, help="branch to commit to (default: main)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
@@ -76,6 +77,9 @@ def add(sub) -> None:
                                         "dummy_data, README.md, CITATIONS.bib, TAGS.txt, checksums.tsv) from the "
                                         "catalog")
     p.add_argument("--check", action="store_true", help="write nothing; fail if a file differs from the catalog's")
+    p.add_argument("--out", default=None, metavar="DIR", type=option("path", "--out"),
+                   help="write the family folders under DIR (default: the package's builders folder); each must be "
+                        "new or an earlier `builders` folder")
     add_json(p, "print the files written (or, with --check, stale) as JSON")
     p.set_defaults(func=cmd_builders)
 
@@ -203,22 +207,22 @@ def cmd_builders(a: argparse.Namespace) -> int:
 
     if a.json:
         if a.check:
-            stale = [str(p) for p in builder_folders.stale()]
-            print(json.dumps({"checked": len(builder_folders.expected()), "stale": stale}, indent=2))
+            stale = [str(p) for p in builder_folders.stale(a.out)]
+            print(json.dumps({"checked": len(builder_folders.expected(a.out)), "stale": stale}, indent=2))
             return 1 if stale else 0
-        print(json.dumps({"written": [str(p) for p in builder_folders.write()]}, indent=2))
+        print(json.dumps({"written": [str(p) for p in builder_folders.write(a.out)]}, indent=2))
         return 0
     if a.check:
-        stale = builder_folders.stale()
+        stale = builder_folders.stale(a.out)
         if stale:
             print("these builder files differ from what the catalog gives; run `distilled-registry builders`:",
                   file=sys.stderr)
             for p in stale:
                 print(f"  {p}", file=sys.stderr)
             return 1
-        print(f"all {len(builder_folders.expected())} builder files match the catalog")
+        print(f"all {len(builder_folders.expected(a.out))} builder files match the catalog")
         return 0
-    changed = builder_folders.write()
-    print(f"wrote {len(changed)} file(s) under {builder_folders.BUILDERS_DIR}" +
+    changed = builder_folders.write(a.out)
+    print(f"wrote {len(changed)} file(s) under {a.out or builder_folders.BUILDERS_DIR}" +
           "".join(f"\n  {p}" for p in changed))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import api, catalog, names, references, store
 from .. import release as rel
 from ..errors import UsageError
+from ..user_values import option
 from .arguments import add_json, add_source_dir, add_target, pct, target
 
 
@@ -33,7 +34,7 @@ def add(sub) -> None:
     p.add_argument("--accuracy", action="store_true",
                    help="also recompute the KRR test accuracy (the release's kernel, the source's test split) and "
                         "hold it against the provenance's figure (imports: the authors' figure)")
-    p.add_argument("--tolerance", type=float, default=None,
+    p.add_argument("--tolerance", type=option("real", "--tolerance", low=0, high=1), default=None,
                    help="with --accuracy: largest accepted absolute difference (default 0.005)")
     add_source_dir(p, "with --accuracy", from_env=True)
     add_json(p)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from distilled_registry import atomic, cli, store
+from distilled_registry import atomic, cli, output_folder, store
 from distilled_registry.cli import computing
 from distilled_registry import release as rel
 
@@ -31,17 +31,17 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_checkpoint_cleanup_keeps_the_folder_around_it(tmp_path):
-    """`--checkpoint-dir` the parent of `--out`: the release and the user's files there stay; only the
-    checkpoint file goes (the old code removed the whole folder, release included)."""
+def test_a_checkpoint_dir_of_other_files_is_refused_before_any_work(tmp_path, capsys):
+    """`--checkpoint-dir` a folder of the user's (here the parent of `--out`): refused before any work (rule A;
+    the old code wrote its checkpoint among the user's files, and an older one removed the whole folder)."""
     work = tmp_path / "work"
     work.mkdir()
     (work / "notes.txt").write_text("mine")
     out = work / "rel"
-    assert cli.main(DIGITS_KIP + ["--out", str(out), "--checkpoint-every", "2", "--checkpoint-dir", str(work)]) == 0
-    assert (work / "notes.txt").read_text() == "mine"
-    rel.verified(out)
-    assert sorted(p.name for p in work.iterdir()) == ["notes.txt", "rel"]
+    assert cli.main(DIGITS_KIP + ["--out", str(out), "--checkpoint-every", "2", "--checkpoint-dir", str(work)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(work) in err and "--checkpoint-dir" in err and "Traceback" not in err, err
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt"] and (work / "notes.txt").read_text() == "mine"
 
 
 def test_own_checkpoint_folder_is_removed_when_empty(tmp_path):
@@ -74,7 +74,7 @@ def test_write_release_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
     (mine / "thesis.tex").write_text("years of work")
     data = synthetic_release.arrays()
     files = synthetic_release.files(data)
-    with pytest.raises(rel.ReleaseError, match="not a release folder"):
+    with pytest.raises(output_folder.FolderRefused, match="has no provenance.json"):
         rel.write_release(mine, files, synthetic_release.provenance(data), overwrite=True)
     assert (mine / "thesis.tex").read_text() == "years of work"
 
@@ -203,6 +203,6 @@ def test_a_folder_put_in_place_after_the_first_check_is_refused_under_the_lock(t
     for f in out.iterdir():  # meanwhile, --out became somebody's folder
         f.unlink()
     (out / "thesis.tex").write_text("years of work")
-    with pytest.raises(rel.ReleaseError, match="not a release folder"):
+    with pytest.raises(output_folder.FolderRefused, match="thesis.tex|has no provenance.json"):
         rel.move_into_place(tmp, out, replace=True)
     assert [p.name for p in out.iterdir()] == ["thesis.tex"] and tmp.is_dir()

@@ -261,6 +261,9 @@ def _write_checkpoint(d: Path, config: dict | None, raw: bytes | None = None) ->
     from distilled_registry.pipelines import checkpoint
 
     d.mkdir(parents=True, exist_ok=True)
+    from distilled_registry import output_folder
+
+    output_folder.mark(d, checkpoint.MARKER, [checkpoint.FILE])  # a checkpoint folder distill made (rule A)
     if raw is None:
         meta = {"format": checkpoint.FORMAT, "step": 1, "config": config, "leaves": 0}
         raw = npz_bytes({"meta_json": np.frombuffer(json.dumps(meta).encode(), np.uint8),

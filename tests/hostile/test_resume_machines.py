@@ -1,0 +1,142 @@
+"""Rule F, resume is safe across machines: a KIP checkpoint resumed under another device count is refused.
+
+Measured here: the same KIP run (digits, ipc 1, 4 steps) under 1 and under 2 XLA host devices ends in
+different ``data.npz`` bytes (the support-set gradient sums the devices' parts), and a checkpoint written
+under 1 device and resumed under 2 ends in bytes that neither uninterrupted run gives. So a resume under
+the device count (or processor) the checkpoint was written on gives the uninterrupted run's bytes (tested
+below in-process), and any other is refused in one line naming both counts and the way round
+(``XLA_FLAGS=...``, ``--resume-on-other-devices``), which the last test takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distilled_registry import cli
+from distilled_registry import release as rel
+
+RUN = ["distill", "--source", "digits", "--ipc", "1", "--target-batch", "100", "--quiet"]
+FLAG = "--xla_force_host_platform_device_count"
+
+# A child process under N host devices: the run stops after its checkpoint at step 2 (its release write fails).
+STOP_AT_2 = """
+import sys
+from distilled_registry.pipelines import distill as D
+def stop(*a, **k):
+    raise SystemExit(7)
+D.rel.write_release = stop
+cfg = D.DistillConfig(source="digits", ipc=1, steps=2, target_batch=100, seed=0)
+D.distill(cfg, sys.argv[1], progress=False, checkpoint_every=2, checkpoint_dir=sys.argv[2])
+"""
+
+
+def _child(args: list[str], devices: int, code: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XLA_FLAGS": f"{FLAG}={devices}", "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "distilled_registry", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def _checkpoint_at_2(tmp_path: Path, devices: int) -> Path:
+    ck = tmp_path / f"ck{devices}"
+    r = _child([str(tmp_path / "never"), str(ck)], devices, STOP_AT_2)
+    assert r.returncode == 7, r.stderr[-2000:]
+    assert (ck / "kip_state.npz").is_file() and not (tmp_path / "never").exists()
+    return ck
+
+
+def _meta(ck: Path) -> dict:
+    with np.load(ck / "kip_state.npz") as z:
+        return json.loads(bytes(z["meta_json"]).decode())
+
+
+def test_a_checkpoint_records_its_devices_and_resumes_to_the_same_bytes_on_them(tmp_path, capsys):
+    """In this process (1 host device): a run stopped at step 2 and resumed to step 4 writes the bytes of the
+    uninterrupted 4-step run; the checkpoint's meta names the device count and processor it was written on."""
+    import jax
+
+    from distilled_registry.pipelines import checkpoint
+
+    whole = tmp_path / "whole"
+    assert cli.main(RUN + ["--steps", "4", "--out", str(whole)]) == 0
+    ck = tmp_path / "ck"
+    assert _run_to_checkpoint(tmp_path, ck) == 130
+    m = _meta(ck)["machine"]
+    assert m["device_count"] == jax.device_count() and m["platform"] == "cpu" and m["matmul_precision"] == "highest"
+    assert {k: v for k, v in m.items() if k != "matmul_precision"} == {
+        k: v for k, v in checkpoint.machine().items() if k != "matmul_precision"}  # distill runs at "highest"
+    assert cli.main(RUN + ["--steps", "4", "--out", str(tmp_path / "resumed"), "--checkpoint-every", "2",
+                           "--checkpoint-dir", str(ck), "--resume"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "resumed" / "data.npz").read_bytes() == (whole / "data.npz").read_bytes()
+    assert rel.read_provenance(tmp_path / "resumed")["algorithm"]["resumed_from_step"] == 2
+    assert not ck.exists()  # its own files removed, then the folder it made
+
+
+def test_a_checkpoint_of_another_processor_is_refused_in_one_line(tmp_path, capsys):
+    """A checkpoint whose meta says another instruction set: refused (exit 1), naming both, before any step."""
+    from distilled_registry.npz import npz_bytes
+    from distilled_registry.pipelines import checkpoint
+
+    ck = tmp_path / "ck"
+    assert _run_to_checkpoint(tmp_path, ck) == 130
+    capsys.readouterr()
+    f = ck / "kip_state.npz"
+    with np.load(f) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["meta_json"]).decode())
+    meta["machine"] = {**meta["machine"], "isa": ["sve"], "machine": "aarch64"}
+    arrays["meta_json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    f.write_bytes(npz_bytes(arrays))
+    rc = cli.main(RUN + ["--steps", "4", "--out", str(tmp_path / "r"), "--checkpoint-every", "2",
+                         "--checkpoint-dir", str(ck), "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "other devices" in err and "aarch64" in err and "--resume-on-other-devices" in err, err
+    assert not (tmp_path / "r").exists() and f.is_file()
+    assert checkpoint.machine()["machine"] in err
+
+
+def _run_to_checkpoint(tmp_path: Path, ck: Path) -> int:
+    from distilled_registry.pipelines import distill as D
+
+    real = D.rel.write_release
+    try:
+        D.rel.write_release = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+        return cli.main(RUN + ["--steps", "2", "--out", str(tmp_path / "cut"), "--checkpoint-every", "2",
+                               "--checkpoint-dir", str(ck)])
+    finally:
+        D.rel.write_release = real
+
+
+def test_a_checkpoint_of_one_device_count_is_refused_under_another_then_resumed_knowingly(tmp_path):
+    """Child processes: written under 1 host device, resumed under 2: refused, one line naming both counts and
+    how to override; with --resume-on-other-devices it runs, and its bytes differ from the 1-device run's
+    (which is why the refusal is the default)."""
+    ck = _checkpoint_at_2(tmp_path, 1)
+    assert _meta(ck)["machine"]["device_count"] == 1
+    args = RUN + ["--steps", "4", "--checkpoint-every", "2", "--checkpoint-dir", str(ck), "--resume"]
+    r = _child(args + ["--out", str(tmp_path / "r2")], 2)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "device_count: checkpoint 1, here 2" in lines[0] and f"XLA_FLAGS={FLAG}=1" in lines[0], lines[0]
+    assert "--resume-on-other-devices" in lines[0] and not (tmp_path / "r2").exists()
+    r = _child(args + ["--out", str(tmp_path / "r2"), "--resume-on-other-devices"], 2)
+    assert r.returncode == 0, r.stderr[-2000:]
+    whole = tmp_path / "whole1"
+    assert cli.main(RUN + ["--steps", "4", "--out", str(whole)]) == 0  # this process: 1 device
+    assert (tmp_path / "r2" / "data.npz").read_bytes() != (whole / "data.npz").read_bytes()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--resume-on-other-devices"], "goes with --resume"),
+])
+def test_the_override_goes_with_resume(tmp_path, capsys, argv, needle):
+    rc = cli.main(RUN + ["--steps", "2", "--out", str(tmp_path / "r")] + argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and err.count("\n") == 1
