@@ -122,7 +122,7 @@ def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
                 raise BadValue(f"{name} {_show(text)} is not a number; give a finite number "
                                f"{_range_text(bounds.get('low'), bounds.get('high'), bounds.get('above'))}") from None
             return (count if kind == "count" else real)(v, name, **bounds, shown=shown)
-        except BadValue as e:  # argparse keeps an ArgumentTypeError's own words
+        except UsageError as e:  # BadValue: argparse keeps an ArgumentTypeError's own words
             raise argparse.ArgumentTypeError(str(e)) from None
 
     parse.__name__ = kind

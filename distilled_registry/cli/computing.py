@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import catalog, names, records, store
+from .. import catalog, names, records, store, user_values
 from .. import release as rel
 from ..errors import UsageError, UserError
-from ..user_values import count, option
+from ..user_values import option
 from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_target, add_tile, pct, source_dir, target
 
 
@@ -421,7 +421,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
 
     for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
                          ("--measure-tile", a.measure_tile, MAX_TILE)):
-        count(v, opt, 1, most)  # the command line's values were checked as parsed; these are the defaults
+        user_values.count(v, opt, 1, most)  # the command line's values were checked as parsed; these are the defaults
     from ..pipelines import plan as planner
     from ..pipelines.distill import ConfigError, DistillConfig
     from ..pipelines.kernels import KernelSpec
