@@ -166,6 +166,28 @@ def load_curve(directory: str | os.PathLike) -> list[tuple[int, float]]:
     return points
 
 
+def adopt(directory: str | os.PathLike) -> bool:
+    """Mark a checkpoint folder an older version made (before folders carried markers); True when marked.
+
+    Such a folder holds exactly one plain file, ``kip_state.npz``, that reads as a checkpoint of this
+    format: it is a checkpoint folder ``distill`` made, so it gets its marker (rule A,
+    :func:`output_folder.claim`) and may be resumed. Anything else is left as it is (and then refused).
+    """
+    d = Path(directory)
+    f = d / FILE
+    if d.is_symlink() or not d.is_dir() or os.listdir(d) != [FILE] or f.is_symlink() or not f.is_file():
+        return False
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta_json"]).decode())
+    except Exception:  # noqa: BLE001 - not a checkpoint: not ours to adopt
+        return False
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return False
+    output_folder.mark(d, MARKER, [FILE])
+    return True
+
+
 def remove(directory: str | os.PathLike) -> None:
     """Remove the checkpoint file and marker this module wrote, and ``directory`` only if that leaves it empty."""
     d = Path(directory)

@@ -199,6 +199,10 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
                               f"(default: {out.name}.checkpoint)")
         # rule A: a new folder, or the checkpoint folder of an earlier run (continued with --resume)
+        if resume:
+            from . import checkpoint
+
+            checkpoint.adopt(ckpt_dir)  # a checkpoint folder of an older version: only its kip_state.npz
         output_folder.claim(ckpt_dir, "checkpoint", replace=resume, flag="--resume", option="--checkpoint-dir",
                             writes=[CHECKPOINT_FILE], verb="continue")
     if eval_every and config.algorithm != "kip":

@@ -186,3 +186,29 @@ def test_a_marker_of_another_command_or_a_forged_one_is_not_a_pass(tmp_path):
     with pytest.raises(output_folder.FolderRefused, match="has no .distilled-registry-demo"):
         output_folder.claim(d, "demo", replace=True)
     assert output_folder.claim(tmp_path / "new", "demo") is False
+
+
+def test_a_checkpoint_folder_of_an_older_version_is_resumed(tmp_path, capsys):
+    """A checkpoint folder made before folders carried markers (only its kip_state.npz) is the run's own:
+    marked and resumed; the same folder with a user's file beside it is not."""
+    from distilled_registry.pipelines import checkpoint
+    from distilled_registry.pipelines import distill as D
+
+    ck = tmp_path / "ck"
+    args = ["distill", "--source", "digits", "--ipc", "1", "--target-batch", "50", "--quiet", "--checkpoint-every",
+            "2", "--checkpoint-dir", str(ck)]
+    real = D.rel.write_release
+    try:
+        D.rel.write_release = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+        assert cli.main(args + ["--steps", "2", "--out", str(tmp_path / "cut")]) == 130
+    finally:
+        D.rel.write_release = real
+    (ck / ".distilled-registry-checkpoint").unlink()  # as an older version left it
+    (ck / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    line = one_line(capsys, args + ["--steps", "4", "--out", str(tmp_path / "r"), "--resume"], 2)
+    assert "did not make" in line and (ck / "notes.txt").read_text() == "mine"
+    (ck / "notes.txt").unlink()
+    assert cli.main(args + ["--steps", "4", "--out", str(tmp_path / "r"), "--resume"]) == 0, capsys.readouterr().err
+    assert rel.read_provenance(tmp_path / "r")["algorithm"]["resumed_from_step"] == 2 and not ck.exists()
+    assert checkpoint.adopt(tmp_path / "nothing") is False
