@@ -307,7 +307,7 @@ def test_export_hf_loads_offline_with_the_release_arrays_and_features(home, rele
     text = capsys.readouterr().out
     assert "left out: ipc1, ipc50" in text
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["README.md", "ipc10/labels.png", "ipc10/preview.png", "ipc10/provenance.json",
+    assert files == [".distilled-registry-export-hf", "README.md", "ipc10/labels.png", "ipc10/preview.png", "ipc10/provenance.json",
                      "ipc10/train-00000-of-00001.parquet", "ipc10/transform.npz"]
     assert (out / "ipc10" / "provenance.json").read_bytes() == (release / "provenance.json").read_bytes()
     assert (out / "ipc10" / "preview.png").read_bytes() == (release / "preview.png").read_bytes()
@@ -390,7 +390,11 @@ def test_push_uploads_the_export_and_never_the_token(home, tmp_path, monkeypatch
 
     def upload_folder(self, *, folder_path, repo_id, **kw):
         folder = Path(folder_path)
-        contents = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+        import fnmatch
+
+        allowed = kw.get("allow_patterns")  # as huggingface_hub does: only files the patterns name go up
+        contents = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+                    and (allowed is None or any(fnmatch.fnmatch(str(p.relative_to(folder)), a) for a in allowed))}
         calls.append(("upload_folder", repo_id, kw, contents))
         return None
 
