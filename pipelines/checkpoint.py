@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -37,9 +38,13 @@ def save(directory: str | os.PathLike, state: KipState, config: dict, losses: li
     """Write ``state``, the losses so far, the accuracy-curve points ``(step, accuracy)`` measured so far and
     ``config`` (to refuse resuming another run) atomically."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    if not os.path.lexists(d / output_folder.marker_name(MARKER)):
-        output_folder.mark(d, MARKER, [FILE])  # the folder's marker (rule A): a later --resume may use it
+    if not os.path.lexists(d):  # the folder appears with its marker (rule A), in one rename: never without it
+        with atomic.staged_dir(d) as tmp:
+            output_folder.mark(tmp, MARKER, [FILE])
+            try:
+                atomic.publish_dir(tmp, d)
+            except FileExistsError:  # made meanwhile: used as the caller checked it
+                shutil.rmtree(tmp, ignore_errors=True)
     leaves = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     arrays = {f"leaf{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
     arrays["losses"] = np.asarray(losses if losses is not None else [], np.float64)
