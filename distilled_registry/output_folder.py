@@ -79,7 +79,8 @@ def claim(folder: str | os.PathLike, command: str, *, replace: bool = False, fla
             return False
         if replace or (writes is not None and not any(os.path.lexists(folder / w) for w in writes)):
             return True
-        allow = f"add {flag} to {verb} it, or choose a new folder" if flag else "choose a new folder, or remove it first"
+        allow = (f"add {flag} to {verb} it, or choose a new folder" if flag else
+                 "choose a new folder, or remove it first")
         raise FolderRefused(f"{where} already exists: an earlier {_what(command)}; {allow}")
     only = (f" ({flag} replaces only an earlier {_what(command)})" if flag else "")
     raise FolderRefused(f"{where} already exists and {problem}; refusing to replace or write into what "

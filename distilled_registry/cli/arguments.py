@@ -35,7 +35,8 @@ def add_backend(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="where kernel tiles are computed: this process, or Ray actors")
-    p.add_argument("--workers", type=option("count", "--workers", high=MAX_WORKERS), default=1, help=f"Ray actors, 1..{MAX_WORKERS} (with --backend ray)")
+    p.add_argument("--workers", type=option("count", "--workers", high=MAX_WORKERS), default=1,
+                   help=f"Ray actors, 1..{MAX_WORKERS} (with --backend ray)")
     p.add_argument("--ray-address", default=None,
                    help="join a running Ray cluster (ray start --head prints it); default: start a local Ray")
 

@@ -24,66 +24,13 @@ from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_tar
 
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
-    from ..pipelines.limits import (MAX_DEPTH, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS,  # plain numbers
-                                    MAX_TARGET_BATCH, MAX_TILE, MAX_TRANSFER_SEEDS, MAX_WIDTH, MAX_WORKERS)
+    from ..pipelines.limits import MAX_STEPS, MAX_TILE, MAX_TRANSFER_SEEDS, MAX_WIDTH, MAX_WORKERS  # plain numbers
 
-    p = sub.add_parser("distill", help="distil a source dataset into a release folder")
-    p.add_argument("--source", default="digits",
-                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped")
-    add_source_dir(p)
-    p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
-                   help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
-    p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
-                   help="the infinite-width network whose kernel is used (default fc)")
-    p.add_argument("--depth", type=option("count", "--depth", high=MAX_DEPTH), default=None,
-                   help=f"1..{MAX_DEPTH}: hidden layers (fc) or pooling blocks (convnets, at most log2 of the image "
-                        "side: 3 for digits, 4 for mnist, 5 for cifar); default 1 for fc, 3 for convnets")
-    p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk",
-                   help="ntk (neural tangent kernel, default) or nngp (Gaussian process kernel)")
-    p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
-                   help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
-                        "fc: nt")
-    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=10,
-                   help="images per class, at least 1 and at most the smallest class of the source's training split")
-    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=1000,
-                   help=f"KIP steps (0..{MAX_STEPS})")
-    p.add_argument("--lr", type=option("real", "--lr", above=0), default=0.04, help="KIP Adam learning rate (> 0)")
-    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=5000,
-                   help=f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})")
-    p.add_argument("--learn-labels", action="store_true", help="KIP also learns the support labels")
-    p.add_argument("--reg", type=option("real", "--reg", low=0), default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
-    p.add_argument("--ls-reg", type=option("real", "--ls-reg", low=0), default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
-    p.add_argument("--zca", action="store_true", help="ZCA-whiten after standardising")
-    p.add_argument("--zca-reg", type=option("real", "--zca-reg", above=0), default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
-    p.add_argument("--seed", type=option("count", "--seed", low=0, high=MAX_SEED), default=0,
-                   help=f"0..{MAX_SEED}: picks the real images the run starts from and its target batches")
-    add_backend(p)
-    add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
-                "local only")
-    p.add_argument("--out", required=True, type=option("path", "--out"),
-                   help="release folder to create (must not exist, unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace --out if it is an earlier release folder (never a folder of other files)")
-    add_quiet(p)
-    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS), default=0,
-                   help="save the KIP state every N steps (0: never)")
-    p.add_argument("--checkpoint-dir", default=None, type=option("path", "--checkpoint-dir"),
-                   help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
-    p.add_argument("--resume-on-other-devices", action="store_true",
-                   help="with --resume: continue a checkpoint written on other devices (another device count or "
-                        "processor); the result then differs from any uninterrupted run's in its last bits")
-    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
-                   help="KIP: measure the KRR test accuracy every N steps on a fixed test subset (0: never); "
-                        "recorded in provenance and drawn in accuracy_curve.png")
-    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
-                   help="test images (class-balanced, fixed by --seed) --eval-every measures on (default 1000)")
-    add_json(p, "print the release written (path, metrics, files) as JSON")
-    p.set_defaults(func=cmd_distill)
+    _add_distill(sub)
 
     p = sub.add_parser("demo", help="KIP and LS on digits at 1 and 10 images per class, offline")
-    p.add_argument("--out", default="demo_out", type=option("path", "--out"), help="folder to create (must not exist, unless --overwrite; "
-                                                     "default demo_out)")
+    p.add_argument("--out", default="demo_out", type=option("path", "--out"),
+                   help="folder to create (must not exist, unless --overwrite; default demo_out)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace --out if it is an earlier demo folder (never a folder of other files)")
     p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=300,
@@ -147,7 +94,8 @@ def add(sub) -> None:
                    help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
     p.add_argument("--tile", type=option("count", "--tile", high=MAX_TILE), default=PLAN_TILE,
                    help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
-    p.add_argument("--measure-tile", type=option("count", "--measure-tile", high=MAX_TILE), default=PLAN_MEASURE_TILE,
+    p.add_argument("--measure-tile", type=option("count", "--measure-tile", high=MAX_TILE),
+                   default=PLAN_MEASURE_TILE,
                    help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
                         f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
     p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
@@ -155,6 +103,66 @@ def add(sub) -> None:
                    help=f"KIP steps, 0..{MAX_STEPS} (default: the spec's)")
     add_json(p)
     p.set_defaults(func=cmd_plan)
+
+
+def _add_distill(sub) -> None:
+    """The ``distill`` command and its options (each number and path checked by ``user_values`` as parsed)."""
+    from ..pipelines.limits import (MAX_DEPTH, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS,  # plain numbers: no JAX
+                                    MAX_TARGET_BATCH)
+
+    p = sub.add_parser("distill", help="distil a source dataset into a release folder")
+    p.add_argument("--source", default="digits",
+                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped")
+    add_source_dir(p)
+    p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
+                   help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
+    p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
+                   help="the infinite-width network whose kernel is used (default fc)")
+    p.add_argument("--depth", type=option("count", "--depth", high=MAX_DEPTH), default=None,
+                   help=f"1..{MAX_DEPTH}: hidden layers (fc) or pooling blocks (convnets, at most log2 of the image "
+                        "side: 3 for digits, 4 for mnist, 5 for cifar); default 1 for fc, 3 for convnets")
+    p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk",
+                   help="ntk (neural tangent kernel, default) or nngp (Gaussian process kernel)")
+    p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
+                   help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
+                        "fc: nt")
+    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=10,
+                   help="images per class, at least 1 and at most the smallest class of the source's training split")
+    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=1000,
+                   help=f"KIP steps (0..{MAX_STEPS})")
+    p.add_argument("--lr", type=option("real", "--lr", above=0), default=0.04, help="KIP Adam learning rate (> 0)")
+    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=5000,
+                   help=f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})")
+    p.add_argument("--learn-labels", action="store_true", help="KIP also learns the support labels")
+    p.add_argument("--reg", type=option("real", "--reg", low=0), default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
+    p.add_argument("--ls-reg", type=option("real", "--ls-reg", low=0), default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
+    p.add_argument("--zca", action="store_true", help="ZCA-whiten after standardising")
+    p.add_argument("--zca-reg", type=option("real", "--zca-reg", above=0), default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
+    p.add_argument("--seed", type=option("count", "--seed", low=0, high=MAX_SEED), default=0,
+                   help=f"0..{MAX_SEED}: picks the real images the run starts from and its target batches")
+    add_backend(p)
+    add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
+                "local only")
+    p.add_argument("--out", required=True, type=option("path", "--out"),
+                   help="release folder to create (must not exist, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is an earlier release folder (never a folder of other files)")
+    add_quiet(p)
+    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS),
+                   default=0, help="save the KIP state every N steps (0: never)")
+    p.add_argument("--checkpoint-dir", default=None, type=option("path", "--checkpoint-dir"),
+                   help="where checkpoints go (default: <out>.checkpoint beside --out; not --out or inside it)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    p.add_argument("--resume-on-other-devices", action="store_true",
+                   help="with --resume: continue a checkpoint written on other devices (another device count or "
+                        "processor); the result then differs from any uninterrupted run's in its last bits")
+    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
+                   help="KIP: measure the KRR test accuracy every N steps on a fixed test subset (0: never); "
+                        "recorded in provenance and drawn in accuracy_curve.png")
+    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
+                   help="test images (class-balanced, fixed by --seed) --eval-every measures on (default 1000)")
+    add_json(p, "print the release written (path, metrics, files) as JSON")
+    p.set_defaults(func=cmd_distill)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
