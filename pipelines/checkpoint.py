@@ -129,6 +129,14 @@ def machine() -> dict:
             "isa": sorted(d["processor"]["isa"])}
 
 
+def saved_machine(directory: str | os.PathLike) -> dict | None:
+    """The machine record of the checkpoint in ``directory`` (None for one of an older version; call after
+    :func:`load` has accepted the file)."""
+    with np.load(Path(directory) / FILE, allow_pickle=False) as z:
+        saved = json.loads(bytes(z["meta_json"]).decode()).get("machine")
+    return saved if isinstance(saved, dict) else None
+
+
 def check_machine(f: Path, saved) -> None:
     """CheckpointError when the checkpoint ``f`` was written on other devices than this process has (rule F).
 

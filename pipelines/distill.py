@@ -298,6 +298,7 @@ class Distilled:
     losses: list | None
     resumed_from: int
     seconds: float
+    resumed_on_other_devices: dict | None = None  # {"checkpoint", "here"}: the machines, when they differ
 
 
 def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool, ckpt: Checkpointing,
@@ -310,7 +311,7 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
     idx = kip.support_indices(src.y_train, config.ipc, config.seed)
     x0, class_ids = data.x_train[idx], src.y_train[idx]
     t = time.perf_counter()
-    losses, resumed_from = None, 0
+    losses, resumed_from, other_devices = None, 0, None
     if config.algorithm == "kip":
         from . import checkpoint
 
@@ -323,6 +324,9 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
                 state, history = saved
                 if curve is not None:
                     curve.points = checkpoint.load_curve(ckpt.folder)
+                other = checkpoint.saved_machine(ckpt.folder) if ckpt.other_devices else None
+                if other is not None and other != checkpoint.machine():  # recorded in the provenance (rule F)
+                    other_devices = {"checkpoint": other, "here": checkpoint.machine()}
         resumed_from = state.step
 
         def measure(s) -> None:
@@ -362,7 +366,7 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
             g, b = label_solve.accumulate(lambda i, j: kernel_rows(pool, data.x_train[i:j], x0, config.tile),
                                           y_t, len(y_t), config.eval_block, progress)
             labels = label_solve.solve(kernel_rows(pool, x0, x0, config.tile), g, b, config.reg, config.ls_reg)
-    return Distilled(images, labels, x0, class_ids, losses, resumed_from, time.perf_counter() - t)
+    return Distilled(images, labels, x0, class_ids, losses, resumed_from, time.perf_counter() - t, other_devices)
 
 
 def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, progress: bool) -> tuple[dict, dict]:
@@ -418,6 +422,7 @@ def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: di
         algorithm={"name": config.algorithm, "paper": references.RUN_PAPER[config.algorithm],
                    "steps_run": config.steps if config.algorithm == "kip" else 0,
                    "resumed_from_step": d.resumed_from, "final_loss": d.losses[-1] if d.losses else None,
+                   **({"resumed_on_other_devices": d.resumed_on_other_devices} if d.resumed_on_other_devices else {}),
                    "support_size": int(len(d.images))},
         seed=config.seed,
         backend={**(pool.describe() if pool is not None else {"name": "local", "workers": 1}), "tile": config.tile},

@@ -128,6 +128,8 @@ def test_a_checkpoint_of_one_device_count_is_refused_under_another_then_resumed_
     assert "--resume-on-other-devices" in lines[0] and not (tmp_path / "r2").exists()
     r = _child(args + ["--out", str(tmp_path / "r2"), "--resume-on-other-devices"], 2)
     assert r.returncode == 0, r.stderr[-2000:]
+    said = rel.read_provenance(tmp_path / "r2")["algorithm"]["resumed_on_other_devices"]  # recorded
+    assert said["checkpoint"]["device_count"] == 1 and said["here"]["device_count"] == 2
     whole = tmp_path / "whole1"
     assert cli.main(RUN + ["--steps", "4", "--out", str(whole)]) == 0  # this process: 1 device
     assert (tmp_path / "r2" / "data.npz").read_bytes() != (whole / "data.npz").read_bytes()
