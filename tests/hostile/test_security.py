@@ -353,8 +353,10 @@ def export(home, stored, tmp_path) -> Path:
 
 
 def test_push_uploads_exactly_the_export_files(export, hub, capsys):
-    want = sorted(str(p.relative_to(export)) for p in export.rglob("*") if p.is_file())
+    want = sorted(str(p.relative_to(export)) for p in export.rglob("*")
+                  if p.is_file() and p.name != ".distilled-registry-export-hf")  # export-hf's marker stays home
     assert "README.md" in want and "ipc10/train-00000-of-00001.parquet" in want
+    assert (export / ".distilled-registry-export-hf").is_file()
     assert cli.main(["push", "kip_digits", "--repo-id", "me/kip_digits", "--folder", str(export)]) == 0
     (_, _, _), (what, repo, folder, kw) = hub
     assert what == "upload_folder" and sorted(kw["allow_patterns"]) == want  # named one by one, not the folder
