@@ -135,7 +135,7 @@ def _listed(folder: Path, command: str) -> set[str] | str:
     """The paths the marker of ``command`` in ``folder`` lists, or why there is no valid marker."""
     marker = marker_name(command)
     try:
-        fd = os.open(folder / marker, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(folder / marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO never blocks
     except OSError:
         return f"has no {marker} (not a {_what(command)})"
     try:
@@ -147,11 +147,11 @@ def _listed(folder: Path, command: str) -> set[str] | str:
         os.close(fd)
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"its {marker} is not JSON (not a {_what(command)})"
     if command == RELEASE:
         files = body.get("files") if isinstance(body, dict) else None
-        names = list(files) if isinstance(files, dict) else None
+        names = [n for n in files if "/" not in n] if isinstance(files, dict) else None  # a release is flat
     elif isinstance(body, dict) and body.get("format") == FORMAT and body.get("command") == command:
         names = body.get("files")
     else:

@@ -212,3 +212,26 @@ def test_a_checkpoint_folder_of_an_older_version_is_resumed(tmp_path, capsys):
     assert cli.main(args + ["--steps", "4", "--out", str(tmp_path / "r"), "--resume"]) == 0, capsys.readouterr().err
     assert rel.read_provenance(tmp_path / "r")["algorithm"]["resumed_from_step"] == 2 and not ck.exists()
     assert checkpoint.adopt(tmp_path / "nothing") is False
+
+
+def test_a_hostile_marker_is_refused_without_hanging(tmp_path):
+    """A marker that is a FIFO (an open would block for ever), JSON nested a million deep, or a provenance
+    listing a sub-path: each a refusal, in well under a second."""
+    import os
+    import time
+
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".distilled-registry-demo")
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "provenance.json").write_text("[" * 1_000_000 + "]" * 1_000_000)
+    sub = tmp_path / "sub"
+    (sub / "a").mkdir(parents=True)
+    (sub / "a" / "x").write_text("mine")
+    (sub / "provenance.json").write_text(json.dumps({"files": {"a/x": {}}}))
+    t = time.perf_counter()
+    for folder, command in ((fifo, "demo"), (deep, output_folder.RELEASE), (sub, output_folder.RELEASE)):
+        with pytest.raises(output_folder.FolderRefused):
+            output_folder.claim(folder, command, replace=True)
+    assert time.perf_counter() - t < 5 and (sub / "a" / "x").read_text() == "mine"
