@@ -100,7 +100,10 @@ def path(value, name: str) -> Path:
 
 
 def _show(value) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except ValueError:  # an integer past Python's str() digit limit
+        return "(an integer of over 4000 digits)"
     return repr(text[:60] + "...") if len(text) > 60 else (repr(text) if isinstance(value, str) else text)
 
 
@@ -116,6 +119,9 @@ def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
             try:
                 v = int(text.strip()) if kind == "count" else float(text.strip())
             except ValueError:
+                if kind == "count" and text.strip().lstrip("+-").isdigit():  # past Python's digit limit
+                    raise BadValue(f"{name} {_show(text)} is out of range: give an integer "
+                                   f"{_range_text(bounds.get('low', 1), bounds.get('high'), integer=True)}") from None
                 if kind == "count":
                     raise BadValue(f"{name} {_show(text)} is not an integer; give an integer "
                                    f"{_range_text(bounds.get('low', 1), bounds.get('high'), integer=True)}") from None

@@ -185,3 +185,11 @@ def test_evaluate_refuses_a_hostile_path(path):
 
     with pytest.raises(user_values.BadValue):
         evaluation.evaluate(path, "krr")
+
+
+def test_an_integer_past_pythons_digit_limit_is_one_line_too():
+    """10**5000 cannot even be printed (Python's str() digit limit): still a BadValue with a readable line."""
+    from distilled_registry.pipelines.distill import DistillConfig
+
+    with pytest.raises(user_values.BadValue, match="--ipc .*over 4000 digits.* out of range"):
+        DistillConfig(ipc=10 ** 5000).validate()
