@@ -169,11 +169,17 @@ def test_a_batch_that_calls_os_system_is_refused_and_never_runs(home, tmp_path, 
     (lambda: pickle.dumps({"data": np.array([_RunsCode("true")], dtype=object)}, protocol=2), "object"),
     (lambda: pickle.dumps({"data": np.zeros((1, 3072), np.float64), "labels": [0]}, protocol=2), "dtype 'f8'"),
     (lambda: pickle.dumps(_SetsState(), protocol=2), "__builtin__.dict"),
-    (lambda: b"\x80\x02}}b.", "BUILD of a dict"),
+    (lambda: b"\x80\x02}}b.", "AttributeError"),  # BUILD of a dict
+    (lambda: b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", "latin1"),  # a zip bomb
+    (lambda: b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\xca\x9a;\x85U\x01b\x87R.",
+     "empty ndarray"),  # 10**9 bytes asked for before any state
+    (lambda: b"\x80\x02cnumpy\nndarray\nK\x01\x85R.", "not callable"),  # numpy.ndarray(...) never runs
+    (lambda: b"\x80\x02cnumpy._core.numeric\n_frombuffer\n(C\x08" + bytes(8) + b"X\x01\x00\x00\x00OK\x01\x85X"
+             b"\x01\x00\x00\x00CtR.", "only integers"),  # an object array from raw bytes
     (lambda: pickle.dumps({"data": _rows(1, 0), "labels": [0]}, protocol=2)[:-40], "damaged"),
     (lambda: b"\x80\x02c__builtin__\neval\n(X\x04\x00\x00\x001+1 tR.", "__builtin__.eval"),
     (lambda: b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94\x93\x94.", "builtins.exec"),
-    (lambda: b"(i__main__\nX\n.", "INST"),
+    (lambda: b"(i__main__\nX\n.", "__main__.X"),  # INST
     (lambda: b"not a pickle at all", "not a CIFAR python batch"),
 ])
 def test_foreign_pickles_are_refused_naming_the_file_and_what(tmp_path, payload, message):
