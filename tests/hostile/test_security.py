@@ -1,6 +1,6 @@
 """Hostile inputs that must never run code, read outside a release, or upload what is not the export.
 
-- CIFAR python batches given as ``--source-dir`` are parsed, never unpickled: the batches python 3
+- CIFAR python batches given as ``--source-dir`` go through a numpy-only unpickler: the batches python 3
   numpy writes (protocol 2 and the highest) and the python 2 originals read exactly; a batch whose
   ``__reduce__`` calls ``os.system`` is refused with exit 1 and its command never runs.
 - File names read from a ``provenance.json`` (``files``, ``preprocessing.file``) are plain names of
