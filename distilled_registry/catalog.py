@@ -63,7 +63,7 @@ def published_block(name: str, variant, reported: dict | None, pins: dict[str, d
     A pin recorded for the block's bucket path, or for ``name`` (a ``final`` checkpoint resolved and
     pinned by ``import-published --record``, which also fixes the path), gives ``sha256`` and ``size``.
     """
-    from . import published
+    from .published import variants as published  # the variants, not the package: it imports the catalog
 
     block = published.block(variant, reported)
     path = block.get("path") or next((k for k, p in pins.items() if p.get("config") == name and p.get("sha256")), None)
@@ -119,7 +119,7 @@ def entry(name: str | names.ReleaseName) -> Entry:
             return e
     variant = _published_variant(rn, all_entries)
     if variant is not None:
-        from . import published
+        from .published import variants as published
 
         return Entry(family=rn.family, config=rn.config, version=published.VERSION, algorithm=variant.algorithm,
                      source=variant.dataset, description=f"the authors' published file {variant.stem()}.npz",
@@ -133,11 +133,12 @@ def _published_variant(rn: names.ReleaseName, all_entries: list[Entry]):
     """The published variant an explicit config name denotes in a catalog family (None when it denotes none)."""
     if rn.config is None or not any(e.family == rn.family for e in all_entries):
         return None
-    from . import published
+    from .published import variants as published
+    from .published.errors import PublishedError
 
     try:
         return published.parse_config(rn.family, rn.config)
-    except published.PublishedError as e:
+    except PublishedError as e:
         raise CatalogError(f"{rn.name}: {e}") from e
 
 

@@ -100,7 +100,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .kernels import KernelSpec
+from .kernel_spec import KernelSpec
 
 Array = Any
 KernelFn = Callable[[Array, Array], Array]

@@ -47,12 +47,12 @@ from .bucket import (DEADLINE_S, INDEX_COLUMNS, INDEX_MAX_BYTES, MAX_BYTES, TIME
                      canonical_url, download, index_cache, index_rows, is_download, parse_index, read_index, reported,
                      resolve_final)
 from .errors import PinError, PublishedError, PublishedUsageError
-from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, download_published, fetch, release_from_npz,
-                        reported_from_index, source_block)
+from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, config_for, download_published, fetch,
+                        release_from_npz, reported_from_index, source_block)
 from .pins import (PINS_FILE, PINS_FORMAT, PINS_LOCK, check_pin, expected, pin_status, pins_path, read_pins,
                    record_pin, record_shared)
 from .variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION, Variant,
-                       block, config_for, headline, parse_config, parse_file_name, variant_of)
+                       block, headline, parse_config, parse_file_name, variant_of)
 
 __all__ = [
     "ARCH_FILE", "BUCKET_URL", "CARD_NOTE", "CHECKPOINTS", "DEADLINE_S", "HEADLINE_ZCA", "INDEX", "INDEX_COLUMNS",

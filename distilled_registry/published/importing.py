@@ -20,7 +20,7 @@ from .arrays import check_arrays, read_arrays
 from .bucket import base_url, canonical_url, download, index_rows, is_download, read_index, reported, resolve_final
 from .errors import PublishedError, PublishedUsageError
 from .pins import _now, check_pin, record_pin
-from .variants import BUCKET_URL, INDEX, VERSION, Variant, config_for, parse_file_name, variant_of
+from .variants import BUCKET_URL, INDEX, VERSION, Variant, parse_file_name, variant_of
 
 
 CARD_NOTE = (
@@ -41,6 +41,20 @@ PREPROCESSING_RECIPE = (
     "with zca: each flattened image has its mean removed and is scaled to unit norm, cov = X^T X / N over the "
     "training split, lambda = 0.1 * trace(cov) / d, W = U diag((s + lambda)^-1/2) U^T, image -> normalize(image) @ W "
     "(distilled_registry.transform.Transform; pipelines.preprocess.fit_transform(x_train, zca, 0.1))")
+
+
+def config_for(variant: Variant) -> str:
+    """The config name the registry gives ``variant``: the catalog config whose published block is exactly
+    this variant (the LS files, the re-hosted copy), else its explicit name."""
+    from .. import catalog  # the catalog reads variants: this lives above both
+
+    try:
+        for e in catalog.family_entries(variant.family):
+            if e.published and variant_of(e.published) == variant:
+                return e.config
+    except catalog.CatalogError:
+        pass
+    return variant.config_name()
 
 
 def source_block(variant: Variant, fitted: dict | None = None) -> dict:

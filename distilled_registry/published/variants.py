@@ -280,16 +280,3 @@ def variant_of(published: dict | None) -> Variant | None:
     return Variant(v["algorithm"], v["dataset"], arch, v["ssize"], v["zca"], learned, v.get("augmentation"),
                    v.get("checkpoint"))
 
-
-def config_for(variant: Variant) -> str:
-    """The config name the registry gives ``variant``: the catalog config whose published block is exactly
-    this variant (the LS files, the re-hosted copy), else its explicit name."""
-    from .. import catalog
-
-    try:
-        for e in catalog.family_entries(variant.family):
-            if e.published and variant_of(e.published) == variant:
-                return e.config
-    except catalog.CatalogError:
-        pass
-    return variant.config_name()
