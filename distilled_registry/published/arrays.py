@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from .. import source_facts
-from .errors import PublishedError, PublishedUsageError
-from .variants import Variant
+from ..errors import PublishedError, PublishedUsageError
+from ..published_variants import Variant
 
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip (.npz) with members, an empty zip

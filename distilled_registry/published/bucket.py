@@ -18,9 +18,9 @@ from pathlib import Path
 
 from .. import atomic
 from .. import download as dl
-from .errors import PublishedError
+from ..errors import PublishedError
 from .pins import _now, _pins_lock, _write_pins, read_pins
-from .variants import ARCH_FILE, BUCKET_URL, INDEX, Variant
+from ..published_variants import ARCH_FILE, BUCKET_URL, INDEX, Variant
 
 
 URL_ENV = "DISTILLED_REGISTRY_PUBLISHED_URL"

@@ -15,12 +15,11 @@ import urllib.parse
 from pathlib import Path
 
 from .. import references, source_facts
-from ..errors import UserError
 from .arrays import check_arrays, read_arrays
 from .bucket import base_url, canonical_url, download, index_rows, is_download, read_index, reported, resolve_final
-from .errors import PublishedError, PublishedUsageError
+from ..errors import PublishedError, PublishedUsageError, UserError
 from .pins import _now, check_pin, record_pin
-from .variants import BUCKET_URL, INDEX, VERSION, Variant, parse_file_name, variant_of
+from ..published_variants import BUCKET_URL, INDEX, VERSION, Variant, parse_file_name, variant_of
 
 
 CARD_NOTE = (

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from .. import atomic, records
-from .errors import PinError, PublishedError, PublishedUsageError
+from ..errors import PinError, PublishedError, PublishedUsageError
 
 
 PINS_FILE = "published_pins.json"

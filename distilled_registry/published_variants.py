@@ -16,7 +16,7 @@ import dataclasses
 import re
 import urllib.parse
 
-from .. import source_facts
+from . import source_facts
 from .errors import PublishedUsageError
 
 
