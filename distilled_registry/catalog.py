@@ -46,7 +46,8 @@ class Entry:
     paper: dict
     releases: dict
     source_info: dict
-    published: dict | None = None  # the authors' published file (published.py); spec is None for a published-only variant
+    # the authors' published file (published_variants.py); spec is None for a published-only variant
+    published: dict | None = None
 
     @property
     def name(self) -> str:

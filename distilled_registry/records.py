@@ -55,7 +55,8 @@ def load() -> dict:
     except FileNotFoundError:
         return empty()
     except OSError as e:
-        raise RecordsError(f"cannot read the records {str(p)!r}: {e}; unset ${RECORDS_ENV} to use the packaged one") from e
+        raise RecordsError(f"cannot read the records {str(p)!r}: {e}; unset ${RECORDS_ENV} to use the packaged "
+                           "one") from e
     return _load(str(p), stat.st_mtime_ns, stat.st_size)
 
 

@@ -86,7 +86,8 @@ class DistillConfig:
             raise ConfigError(f"--target-batch must be >= 1, got {self.target_batch!r}")
         if not 0 <= self.tile <= MAX_TILE:
             raise ConfigError(f"--tile {self.tile!r} is out of range 0..{MAX_TILE} (rows per kernel tile, 0: no "
-                              "tiling; one tile's vjp holds tile x tile kernel entries and their intermediates in memory)")
+                              "tiling; one tile's vjp holds tile x tile kernel entries and their intermediates in "
+                              "memory)")
         if not (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED):
             raise ConfigError(f"--seed {self.seed!r} is out of range: seeds are 0..{MAX_SEED} (numpy's generators)")
         if self.eval_block < 1:
@@ -385,7 +386,7 @@ def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, pr
 
 def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict,
            curve=None) -> dict[str, bytes]:
-    """The release's files but ``provenance.json``: data.npz, transform.npz, and the pictures when matplotlib is here."""
+    """The release's files but ``provenance.json``: data.npz, transform.npz, the pictures when matplotlib is here."""
     files = {rel.DATA_FILE: rel.data_bytes(d.images, d.labels, d.class_ids),
              rel.TRANSFORM_FILE: data.transform.to_bytes()}
     if not preview.available():

@@ -32,9 +32,9 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import math
 import os
 import re
-import math
 import struct
 import tarfile
 import zlib
@@ -47,7 +47,6 @@ from distilled_registry.extras import require
 
 from . import cifar_batches
 from .source_errors import SourceError, SourceUsageError  # noqa: F401 - re-exported: sources.SourceError
-
 
 # Source facts (shapes, classes, licence, homepage, TFDS name, pixel max): distilled_registry.source_facts.
 FACTS = source_facts.SOURCES
@@ -95,7 +94,8 @@ class Source:
             "name": self.name,
             "origin": self.origin,
             "fingerprint_sha256": self.fingerprint,
-            "fingerprint_recipe": "sha256 over (name, dtype, shape, bytes) of the uint8 images and int64 labels of train then test",
+            "fingerprint_recipe": "sha256 over (name, dtype, shape, bytes) of the uint8 images and int64 labels of "
+                                  "train then test",
             "files_sha256": dict(self.files),
             "exact_copy": self.exact,
             "image_shape": list(self.x_train.shape[1:]),
@@ -422,7 +422,7 @@ def _cifar10_py(members: _Members, rel: str) -> Source:
 
 
 def _cifar_bin(members: _Members, rel: str, names: list[str], label_bytes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 32, 32, 3), labels (N,) of binary batches (:func:`.cifar_batches.read_binary`): the last label byte."""
+    """Images (N, 32, 32, 3), labels (N,) of binary batches (:func:`.cifar_batches.read_binary`): last label byte."""
     parts = [cifar_batches.read_binary(members.read(n), f"{rel}/{n.rpartition('/')[2]}", label_bytes) for n in names]
     return _cifar_rows_to_nhwc(np.concatenate([p[0] for p in parts])), np.concatenate([p[1][:, -1] for p in parts])
 

@@ -34,8 +34,8 @@ def _installed_layout(root: Path) -> Path:
 
 def _lint_imports(root: Path, *options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root)}  # the copy, before the editable install's finder
-    return subprocess.run([sys.executable, "-c", LINT, str(REPO / "pyproject.toml"), "--no-cache", "--no-logo", *options],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-c", LINT, str(REPO / "pyproject.toml"), "--no-cache", "--no-logo", *options]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_the_import_contracts_hold(tmp_path):

@@ -5,10 +5,10 @@ import tarfile
 
 import numpy as np
 import pytest
+from synthetic_sources import write_mnist
 
 from distilled_registry.pipelines import sources
 from distilled_registry.pipelines.sources import SourceError, load_source
-from synthetic_sources import write_mnist
 
 
 def test_digits_split_is_fixed_stratified_and_scaled(digits):

@@ -52,8 +52,8 @@ from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, config_for, do
                         release_from_npz, reported_from_index, source_block)
 from .pins import (PINS_FILE, PINS_FORMAT, PINS_LOCK, check_pin, expected, pin_status, pins_path, read_pins,
                    record_pin, record_shared)
-from ..published_variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION, Variant,
-                       block, headline, parse_config, parse_file_name, variant_of)
+from ..published_variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION,
+                                  Variant, block, headline, parse_config, parse_file_name, variant_of)
 
 __all__ = [
     "ARCH_FILE", "BUCKET_URL", "CARD_NOTE", "CHECKPOINTS", "DEADLINE_S", "HEADLINE_ZCA", "INDEX", "INDEX_COLUMNS",

@@ -10,7 +10,6 @@ from .. import source_facts
 from ..errors import PublishedError, PublishedUsageError
 from ..published_variants import Variant
 
-
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip (.npz) with members, an empty zip
 
 
@@ -98,7 +97,8 @@ def check_arrays(arrays: dict, variant: Variant, what: str):
     if not (np.issubdtype(x.dtype, np.floating) and np.issubdtype(y.dtype, np.floating)):
         raise PublishedError(f"{what}: images and labels must be floating point, got {x.dtype} and {y.dtype}")
     if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-        raise PublishedError(f"{what}: images have shape {x.shape}; {variant.dataset} sets are (N, {', '.join(map(str, shape))})")
+        raise PublishedError(f"{what}: images have shape {x.shape}; {variant.dataset} sets are "
+                             f"(N, {', '.join(map(str, shape))})")
     if y.ndim != 2 or len(y) != len(x):
         raise PublishedError(f"{what}: labels have shape {y.shape}; expected ({len(x)}, {c}), one row per image")
     if y.shape[1] != c:

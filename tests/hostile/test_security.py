@@ -32,7 +32,6 @@ from distilled_registry import release as rel  # noqa: E402
 from distilled_registry.pipelines import cifar_batches, sources  # noqa: E402
 from distilled_registry.pipelines.sources import SourceError, load_source  # noqa: E402
 
-
 # ------------------------------------------------------------------------------ CIFAR python batches
 
 
@@ -54,7 +53,9 @@ def _py2_batch(rows: np.ndarray, labels: list[int], label_key: bytes = b"labels"
         return (b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<i", len(b))) + b + put()
 
     def i(n: int) -> bytes:
-        return b"K" + bytes([n]) if n < 256 else (b"M" + struct.pack("<H", n) if n < 65536 else b"J" + struct.pack("<i", n))
+        if n < 256:
+            return b"K" + bytes([n])
+        return b"M" + struct.pack("<H", n) if n < 65536 else b"J" + struct.pack("<i", n)
 
     n, d = rows.shape
     raw = (np.asfortranarray(rows) if fortran else rows).tobytes(order="F" if fortran else "C")
@@ -149,7 +150,8 @@ def _cifar10_published_file(root: Path) -> Path:
 def test_a_batch_that_calls_os_system_is_refused_and_never_runs(home, tmp_path, capsys, protocol):
     marker = tmp_path / "pwned"
     source = tmp_path / "source"
-    rows = _write_cifar10(source / "cifar-10-batches-py", lambda r, y: pickle.dumps({"data": r, "labels": y}, protocol=2))
+    rows = _write_cifar10(source / "cifar-10-batches-py",
+                          lambda r, y: pickle.dumps({"data": r, "labels": y}, protocol=2))
     evil = {"data": rows["data_batch_1"], "labels": list(range(10)), "x": _RunsCode(f"touch {marker}")}
     (source / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(evil, protocol=protocol))
     f = _cifar10_published_file(tmp_path / "bucket")
