@@ -18,9 +18,14 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Run TFDS's ``build`` command on ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    from distilled_registry.errors import UserError
     from distilled_registry.extras import require
 
-    require("tensorflow_datasets", what="building a TFDS dataset")
+    try:
+        require("tensorflow_datasets", what="building a TFDS dataset")
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     from tensorflow_datasets.scripts.cli import build, cli_utils
 
     import distilled_registry.builders  # noqa: F401 - registers every family (for a name, not a folder)

@@ -278,7 +278,9 @@ def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The release's records as read by mlcroissant from ``<path>/croissant.json``.
 
     Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32 (the label vectors),
-    "label": (N,) int64 (class indices), "class_ids": (N,) int64}``.
+    "label": (N,) int64 (the class, ``class_id``; older releases wrote the argmax of the label vector),
+    "class_ids": (N,) int64}``. Images come as H x W x C nested lists, or flat in releases written
+    before that; either is reshaped to the field's ``arrayShape``.
     """
     from .extras import require
 
