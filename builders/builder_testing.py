@@ -126,5 +126,5 @@ def assert_same_arrays(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) 
     for k in ("images", "labels", "class_ids"):
         assert got[k].dtype == want[k].dtype, (k, got[k].dtype, want[k].dtype)
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
-    np.testing.assert_array_equal(got["label"], np.argmax(want["labels"], axis=1))
+    np.testing.assert_array_equal(got["label"], want["class_ids"])  # the class, not argmax(label vector)
     np.testing.assert_array_equal(got["index"], np.arange(len(want["images"])))

@@ -14,9 +14,12 @@ Layout of ``DIR`` (the Hub repository, ready for ``huggingface_hub.upload_folder
     <config>/provenance.json          the release's provenance, unchanged (sha256 of its files)
     <config>/transform.npz            the preprocessing: ``Transform.load(path).apply(x)`` maps raw
                                       test images into the space the images live in
+    <config>/croissant.json           the config described in Croissant 1.1 (mlcroissant reads its
+                                      records from the Parquet file beside it), with PROV-O provenance
 
 Features (the same as the TFDS builders'): ``image`` ``Array3D`` float32 (H, W, C), ``label``
-``ClassLabel`` (argmax of the label vector), ``label_vector`` float32 list of length C,
+``ClassLabel`` (the class the image was distilled for: ``class_id``, not the argmax of the label
+vector), ``label_vector`` float32 list of length C (the target kernel ridge regression fits),
 ``class_id`` ``ClassLabel`` (the class the image was initialised from), ``index`` int64, and for the
 Hub's viewer ``preview`` ``Image`` (a PNG of each image, stretched to its own range; the exact values
 are ``image``).
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import api, atomic, catalog, names, references, store
+from distilled_registry import api, atomic, catalog, croissant, names, references, store
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError, UserError
 
@@ -150,7 +153,7 @@ def preview_png(image: np.ndarray) -> bytes:
 
 def _columns(r: api.Release) -> dict:
     n = len(r.images)
-    return {"image": r.images, "label": np.argmax(r.labels, axis=1).astype(np.int64), "label_vector": r.labels,
+    return {"image": r.images, "label": r.class_ids.astype(np.int64), "label_vector": r.labels,
             "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64),
             "preview": [{"bytes": preview_png(x), "path": None} for x in r.images]}
 
@@ -318,10 +321,15 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         f"# {pretty}", "",
         intro,
         "",
-        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (class: argmax of the label vector), `label_vector` "
-        f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned), "
+        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (the class the image was distilled for, the same "
+        "as `class_id`; with learned labels the argmax of `label_vector` is another class for some images), "
+        "`label_vector` "
+        f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned: train "
+        "on these to use the set as it was distilled), "
         "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz), "
-        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`).",
+        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`). "
+        "Each config's `croissant.json` describes it in Croissant (mlcroissant reads its records, images as "
+        "H x W x C).",
         "",
         "## Metrics beside the paper's", "",
         "KRR test accuracy: kernel ridge regression with the release's kernel, trained on the distilled set, on the "
@@ -483,6 +491,8 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             if learned:
                 (d / "labels.png").write_bytes(labels_png(r, names_, f"{family}/{cfg}: learned vs original labels"))
                 files.append("labels.png")
+            (d / croissant.CROISSANT_FILE).write_bytes(croissant_bytes(r, d, files))
+            files.append(croissant.CROISSANT_FILE)
             written.append(ExportedConfig(cfg, r.version, path, len(r.images), [f"{cfg}/{f}" for f in files]))
             card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
                                        "learned": learned}))
@@ -491,7 +501,16 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
     return Export(family, out, written, missing)
 
 
-EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz"})
+EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz",
+                          "croissant.json"})
+
+
+def croissant_bytes(r: api.Release, folder: Path, files: list[str]) -> bytes:
+    """``<config>/croissant.json``: the config in Croissant 1.1 (:func:`distilled_registry.croissant.jsonld`),
+    its records read from the export's Parquet file, its distribution the ``files`` written in ``folder``."""
+    digests = {f: rel.digest((folder / f).read_bytes()) for f in files}
+    doc = croissant.jsonld(r.provenance, digests, r.images.shape[1:], r.labels.shape[1], records_file=PARQUET_NAME)
+    return (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def check_replaceable(out: Path) -> None:

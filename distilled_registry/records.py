@@ -139,7 +139,9 @@ def record_release(name: str, release_path: str | os.PathLike, location: str | N
     record = {
         "location": location or f"store:{name}/{version}",
         "data_sha256": prov["files"][rel.DATA_FILE]["sha256"],
+        "data_size": int(prov["files"][rel.DATA_FILE]["size"]),
         "provenance_sha256": rel.sha256_file(Path(release_path) / rel.PROVENANCE_FILE),
+        "provenance_size": (Path(release_path) / rel.PROVENANCE_FILE).stat().st_size,
         "created": prov["created"],
         "metrics": {k: v for k, v in prov["metrics"].items() if k != "recipe"},
     }
