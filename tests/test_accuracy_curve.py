@@ -59,8 +59,8 @@ def _checkpoint_at(tmp_path, steps: int, every: int):
     kernel_fn = make_kernel_fn(SPEC)
     curve = accuracy_curve.Curve(every, accuracy_curve.subset_indices(data.source.y_test, 200, 0), 0)
     folder = tmp_path / "ckpt"
-    from distilled_registry.pipelines.distributed import TiledEngine
     from distilled_registry.pipelines.backends import make_workers
+    from distilled_registry.pipelines.distributed import TiledEngine
 
     pool = make_workers(SPEC.to_dict(), "local", 1, None)
     try:
