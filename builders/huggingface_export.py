@@ -428,6 +428,8 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         f"Inherited from the source dataset, {src['name']}: {licence_text}"
         + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
+        *([f"The source dataset, as given when it was distilled (`--citation`): {src['citation']}", ""]
+          if "citation" in src else []),  # a user's own source (pipelines/user_sources.py)
         "```bibtex", references.BIBTEX.rstrip(), "```", "",
     ]
     return "\n".join(lines)
