@@ -30,6 +30,7 @@ not in the class list, an empty split. Nothing is sent anywhere: the files are o
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -469,7 +470,7 @@ def _tfds(rest: str, image_size, test_fraction, split_seed):
     import tensorflow_datasets as tfds
 
     try:
-        builder = tfds.builder(rest)
+        builder = tfds.builder(rest, data_dir=os.environ.get("TFDS_DATA_DIR") or None)  # read now, not at import
     except Exception as e:  # noqa: BLE001 - TFDS says why (unknown name, not prepared, bad version)
         raise SourceUsageError(f"tfds:{rest}: TFDS cannot open it ({type(e).__name__}: {str(e).splitlines()[0]}); "
                                "prepare it first (`tfds build NAME`) in TFDS's data_dir ($TFDS_DATA_DIR)") from e

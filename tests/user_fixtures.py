@@ -57,6 +57,7 @@ def write_tfds(data_dir: Path, name: str = "owndata_tiny_digits") -> str:
     from etils import epath
 
     arrays = digits_arrays()
+    data_dir.mkdir(parents=True, exist_ok=True)
 
     class Tiny(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         VERSION = tfds.core.Version("1.0.0")
@@ -64,7 +65,8 @@ def write_tfds(data_dir: Path, name: str = "owndata_tiny_digits") -> str:
 
         def _info(self):
             return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(8, 8, 1)), "label": tfds.features.ClassLabel(names=list(CLASSES))}))
+                "image": tfds.features.Image(shape=(8, 8, 1)), "label": tfds.features.ClassLabel(names=list(CLASSES))}),
+                disable_shuffling=True)  # the digits order, as in the other kinds (TFDS shuffles by key otherwise)
 
         def _split_generators(self, dl_manager):
             return {s: self._generate_examples(s) for s in ("train", "test")}
