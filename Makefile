@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test .venv clean-venv
+.PHONY: demo test walkthrough .venv clean-venv
 
 # PYTHONWARNINGS: setuptools' notice that an editable install uses a meta path finder (pipelines/ and
 # builders/ install under distilled_registry) is information, not a problem: not printed.
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/distilled-registry demo --out demo_out
+
+# README "Distil your own images": a folder of PNGs -> distill --name -> verify, rerun, tfds.load, export-hf
+walkthrough: $(STAMP)
+	bash scripts/walkthrough.sh walkthrough_out
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -279,7 +279,9 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         fam_desc = catalog.family_description(family)
     except catalog.CatalogError:
         fam_desc = None
-    pretty = f"{algo.upper()} {src['name']}: {fam_desc or family}"
+    # a user's own source (pipelines/user_sources.py) is shown by kind and base name, not its local path
+    shown = src["name"] if "kind" not in src else f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
+    pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
     configs, infos = [], []
     for i, (cfg, r, extra) in enumerate(releases):
@@ -295,7 +297,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         license=licence_id(licence_text),
         task_categories=["image-classification"],
         size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
-        source_datasets=[f"extended|{src['name']}"],
+        source_datasets=[f"extended|{shown}"],
         tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
         configs=configs,
         dataset_info=infos,
@@ -305,7 +307,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             if "origin" in prov0 else "Made with distilled-registry")
     zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
     intro = (
-        f"{algo_name} distilled from `{src['name']}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
+        f"{algo_name} distilled from `{shown}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
         "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
         "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
         f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
@@ -425,7 +427,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
     lines += [
         "## Licence", "",
-        f"Inherited from the source dataset, {src['name']}: {licence_text}"
+        f"Inherited from the source dataset, {shown}: {licence_text}"
         + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
         *([f"The source dataset, as given when it was distilled (`--citation`): {src['citation']}", ""]

@@ -73,7 +73,7 @@ def test_each_source_kind_distils_verifies_loads_exports_and_reruns(kind, offlin
 
     assert cli.main(["export-hf", family, "--out", str(tmp / "hub")]) == 0
     card = (tmp / "hub" / "README.md").read_text()
-    assert "CC0-1.0" in card and "(`--citation`): unknown" in card
+    assert "CC0-1.0" in card and "(`--citation`): unknown" in card and str(tmp) not in card
     import datasets
 
     got = datasets.load_dataset(str(tmp / "hub"), "ipc2", split="train")
