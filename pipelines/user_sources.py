@@ -67,8 +67,9 @@ def canonical(text: str) -> str:
         if not path.is_file():
             raise SourceUsageError(f"--source {text!r}: no .npz file there")
         return f"npz:{path.resolve()}"
-    raise SourceUsageError(f"--source {text!r} is neither a known source (digits, mnist, fashion_mnist, cifar10, "
-                           "cifar100, svhn_cropped), an image folder, an .npz file, tfds:NAME nor hf:REPO_ID")
+    raise SourceUsageError(f"unknown source {text!r}: known sources are digits, mnist, fashion_mnist, cifar10, "
+                           "cifar100, svhn_cropped; your own is an existing image folder, an .npz file, tfds:NAME "
+                           "or hf:REPO_ID")
 
 
 def short_name(spec: str) -> str:
