@@ -260,6 +260,14 @@ def to_release_space(raw_test_images, path):
 x_test = to_release_space(raw_test_images, path)"""
 
 
+def source_label(src: dict) -> str:
+    """The source as the card names it: a user's own source (``kind`` in its block, pipelines/user_sources.py)
+    by kind and base name (``folder:my_images``), never its local path."""
+    if "kind" not in src:
+        return src["name"]
+    return f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
+
+
 def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
     """The dataset card (``README.md``) text.
 
@@ -279,8 +287,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         fam_desc = catalog.family_description(family)
     except catalog.CatalogError:
         fam_desc = None
-    # a user's own source (pipelines/user_sources.py) is shown by kind and base name, not its local path
-    shown = src["name"] if "kind" not in src else f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
+    shown = source_label(src)
     pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
     configs, infos = [], []
@@ -348,7 +355,8 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
     rows = [
         ("made by", lambda p: (f"imported: the authors' published file {p['origin'].get('file')}"
                                if "origin" in p else "a distillation run of distilled-registry")),
-        ("source", lambda p: f"{p['source']['name']} ({p['source']['origin']}; train {p['source']['train_size']}, "
+        ("source", lambda p: f"{source_label(p['source'])} ({'your own' if 'kind' in p['source'] else p['source']['origin']}; "
+                             f"train {p['source']['train_size']}, "
                              f"test {p['source']['test_size']})"),
         ("source sha256 fingerprint", lambda p: f"`{p['source']['fingerprint_sha256'][:16]}…`"),
         ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),

@@ -55,6 +55,8 @@ def test_each_source_kind_distils_verifies_loads_exports_and_reruns(kind, offlin
     assert r.provenance["files"]["data.npz"]["sha256"] == SAME["data"]
 
     capsys.readouterr()
+    assert cli.main(["info", family, "--json"]) == 0  # a bare family of your own: its stored configs
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)["configs"]] == [f"{family}/ipc2"]
     assert cli.main(["verify", f"{family}/ipc2", "--accuracy", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"]["within"]
     assert cli.main(["rerun", f"{family}/ipc2", "--quiet", "--json"]) == 0

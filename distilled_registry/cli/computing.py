@@ -233,6 +233,9 @@ def cmd_distill(a: argparse.Namespace) -> int:
 
     if a.out is None and a.name is None:
         raise UsageError("give --out FOLDER (a release folder), --name FAMILY/CONFIG (into the local store), or both")
+    if a.out is None and (a.checkpoint_every or a.resume) and not a.checkpoint_dir:
+        raise UsageError("--checkpoint-every/--resume with --name alone: give --checkpoint-dir (the default lies beside "
+                         "--out) so that an interrupted run's checkpoint outlives it")
     cfg = _config_from_args(a)
     backend = _backend_kwargs(a)  # before the work, like every option check
     rn = _user_name(a.name, a.overwrite) if a.name else None

@@ -137,3 +137,13 @@ def test_a_name_that_collides_or_escapes_is_refused(capsys, tmp_path, home, name
     assert cli.main(["distill", "--source", str(root), "--ipc", "1", "--steps", "1", "--quiet", "--name", name]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not home.exists() or not any(home.rglob("provenance.json"))
+
+
+def test_a_checkpointed_run_into_the_store_alone_needs_a_checkpoint_dir(capsys, tmp_path, home):
+    """The default checkpoint folder lies beside --out; with --name alone it would vanish with the run."""
+    root = fx.write_folder(tmp_path / "imgs")
+    capsys.readouterr()
+    assert cli.main(["distill", "--source", str(root), "--ipc", "1", "--steps", "1", "--quiet", "--name", "mine/ipc1",
+                     "--checkpoint-every", "1"]) == 2
+    assert "--checkpoint-dir" in capsys.readouterr().err
+    assert not home.exists() or not any(home.rglob("provenance.json"))
