@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo lint test .venv clean-venv
+.PHONY: demo lint test walkthrough .venv clean-venv
 
 # PYTHONWARNINGS: setuptools' notice that an editable install uses a meta path finder (pipelines/ and
 # builders/ install under distilled_registry) is information, not a problem: not printed.
@@ -23,6 +23,10 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check
+
+# README "Distil your own images": a folder of PNGs -> distill --name -> verify, rerun, tfds.load, export-hf
+walkthrough: $(STAMP)
+	bash scripts/walkthrough.sh walkthrough_out
 
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q

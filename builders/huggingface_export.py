@@ -263,6 +263,14 @@ def to_release_space(raw_test_images, path):
 x_test = to_release_space(raw_test_images, path)"""
 
 
+def source_label(src: dict) -> str:
+    """The source as the card names it: a user's own source (``kind`` in its block, pipelines/user_sources.py)
+    by kind and base name (``folder:my_images``), never its local path."""
+    if "kind" not in src:
+        return src["name"]
+    return f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
+
+
 def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
     """The dataset card (``README.md``) text.
 
@@ -282,7 +290,8 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         fam_desc = catalog.family_description(family)
     except catalog.CatalogError:
         fam_desc = None
-    pretty = f"{algo.upper()} {src['name']}: {fam_desc or family}"
+    shown = source_label(src)
+    pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
     configs, infos = [], []
     for i, (cfg, r, extra) in enumerate(releases):
@@ -298,7 +307,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         license=licence_id(licence_text),
         task_categories=["image-classification"],
         size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
-        source_datasets=[f"extended|{src['name']}"],
+        source_datasets=[f"extended|{shown}"],
         tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
         configs=configs,
         dataset_info=infos,
@@ -308,7 +317,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             if "origin" in prov0 else "Made with distilled-registry")
     zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
     intro = (
-        f"{algo_name} distilled from `{src['name']}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
+        f"{algo_name} distilled from `{shown}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
         "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
         "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
         f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
@@ -354,7 +363,8 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
     rows = [
         ("made by", lambda p: (f"imported: the authors' published file {p['origin'].get('file')}"
                                if "origin" in p else "a distillation run of distilled-registry")),
-        ("source", lambda p: f"{p['source']['name']} ({p['source']['origin']}; train {p['source']['train_size']}, "
+        ("source", lambda p: f"{source_label(p['source'])} ({'your own' if 'kind' in p['source'] else p['source']['origin']}; "
+                             f"train {p['source']['train_size']}, "
                              f"test {p['source']['test_size']})"),
         ("source sha256 fingerprint", lambda p: f"`{p['source']['fingerprint_sha256'][:16]}…`"),
         ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),
@@ -433,9 +443,11 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
     lines += [
         "## Licence", "",
-        f"Inherited from the source dataset, {src['name']}: {licence_text}"
+        f"Inherited from the source dataset, {shown}: {licence_text}"
         + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
+        *([f"The source dataset, as given when it was distilled (`--citation`): {src['citation']}", ""]
+          if "citation" in src else []),  # a user's own source (pipelines/user_sources.py)
         "```bibtex", references.BIBTEX.rstrip(), "```", "",
     ]
     return "\n".join(lines)

@@ -365,7 +365,10 @@ def builder_class(family: str) -> type:
     _CLASSES[family] = cls
     return cls
 def register() -> list[str]:
-    """Create and register a builder for every catalog family; returns their names. Idempotent."""
+    """Create and register a builder for every catalog family, and for every family of your own in the
+    local store (:mod:`.user_builders`); returns their names. Idempotent."""
+    from .user_builders import register_user
+
     out = []
     families = list(dict.fromkeys(e.family for e in catalog.entries()))
     for family in families:
@@ -374,4 +377,4 @@ def register() -> list[str]:
             out.append(family)
         except ValueError as e:  # a TFDS dataset of that name exists already (not ours): leave it
             log.warning("distilled_registry: not registering the TFDS builder %s: %s", family, e)
-    return out
+    return out + register_user()

@@ -169,7 +169,13 @@ def info(name: str) -> dict:
     """
     rn = names.parse(name, need_config=False)
     if rn.config is None:
-        return {"family": rn.family, "configs": [info(e.name) for e in catalog.family_entries(rn.family)]}
+        try:
+            cfgs = [e.name for e in catalog.family_entries(rn.family)]
+        except catalog.CatalogError:  # a family of your own (distill --name) is known by its store folders
+            cfgs = sorted({r.name for r, _ in store.local_releases() if r.family == rn.family})
+            if not cfgs:
+                raise
+        return {"family": rn.family, "configs": [info(n) for n in cfgs]}
     try:
         d = catalog.entry(rn).to_dict()
         d["catalog"] = True

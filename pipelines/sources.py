@@ -71,6 +71,8 @@ class Source:
       origin: where it was read from (``sklearn``, ``local:<layout>``, ``tfds:<name>:<version>``).
       files: sha256 of every file read, by file name (empty for sklearn / TFDS).
       exact: False when the copy is known to differ from the original pixels (the JPEG CIFAR-10).
+      facts: for a user source (:mod:`.user_sources`), what provenance records instead of the
+        catalog's source facts: licence and citation as given, counts per class and split, image size.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Source:
     origin: str
     files: dict = dataclasses.field(default_factory=dict)
     exact: bool = True
+    facts: dict | None = None  # a user source's own facts (licence, citation, counts...; user_sources.py)
 
     @property
     def num_classes(self) -> int:
@@ -103,8 +106,8 @@ class Source:
             "class_names": list(self.class_names),
             "train_size": int(len(self.x_train)),
             "test_size": int(len(self.x_test)),
-            "licence": FACTS[self.name].licence,
-            "homepage": FACTS[self.name].homepage,
+            **({"licence": FACTS[self.name].licence, "homepage": FACTS[self.name].homepage}
+               if self.facts is None else self.facts),
             **({"split": dict(DIGITS_SPLIT)} if self.name == "digits" else {}),
         }
 
@@ -119,12 +122,20 @@ def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def load_source(name: str, source_dir: str | os.PathLike | None = None) -> Source:
+def load_source(name: str, source_dir: str | os.PathLike | None = None, **options) -> Source:
     """Train and test arrays of source ``name``, from ``source_dir`` when given, else TFDS.
+
+    A user source spec (``folder:``, ``npz:``, ``tfds:``, ``hf:``) is read by :mod:`.user_sources` with
+    ``options`` (``image_size``, ``test_fraction``, ``split_seed``, ``licence``, ``citation``); it names
+    its own files, so ``source_dir`` is not used.
 
     Raises:
       SourceError: unknown name, missing or malformed files (naming the file and the layout).
     """
+    from . import user_sources
+
+    if user_sources.is_user_source(name):
+        return user_sources.load(name, **options)
     if name not in FACTS:
         raise SourceUsageError(f"unknown source {name!r}; known sources: {', '.join(FACTS)}")
     if name == "digits":

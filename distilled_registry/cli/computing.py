@@ -8,6 +8,7 @@ wires the pipelines in. ``main`` gives every CPU core to jax before they run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,8 +28,23 @@ def add(sub) -> None:
 
     p = sub.add_parser("distill", help="distil a source dataset into a release folder")
     p.add_argument("--source", default="digits",
-                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped")
+                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped; or your own: an "
+                        "image folder (train/<class>/, test/<class>/; or <class>/ with --test-fraction), an .npz "
+                        "(x_train, y_train, x_test, y_test[, class_names]), tfds:NAME[:VERSION] (prepared in "
+                        "$TFDS_DATA_DIR) or hf:REPO_ID")
     add_source_dir(p)
+    p.add_argument("--image-size", default=None, metavar="HxW",
+                   help="your own source: resize every image to HxW (or SxS given one number), bilinear")
+    p.add_argument("--test-fraction", type=float, default=None,
+                   help="your own source without a test split: cut this fraction of each class off as test")
+    p.add_argument("--split-seed", type=int, default=0, help="the seed of the --test-fraction split (default 0)")
+    p.add_argument("--licence", default=None, help="your own source: its licence, recorded and shown on the card "
+                                                   "(default: unknown)")
+    p.add_argument("--citation", default=None, help="your own source: how to cite it (default: unknown)")
+    p.add_argument("--name", default=None, metavar="FAMILY/CONFIG[:VERSION]",
+                   help="also put the release into the local store under this name (your own family, e.g. "
+                        "my_flowers/ipc10; version default 1.0.0), for load, verify, tfds.load and export-hf")
+    p.add_argument("--overwrite", action="store_true", help="with --name: replace that version in the store")
     p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
                    help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
     p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
@@ -56,7 +72,7 @@ def add(sub) -> None:
     add_backend(p)
     add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
                 "local only")
-    p.add_argument("--out", required=True, help="release folder to create (must not exist)")
+    p.add_argument("--out", default=None, help="release folder to create (must not exist); needed unless --name")
     add_quiet(p)
     p.add_argument("--checkpoint-every", type=int, default=0, help="save the KIP state every N steps (0: never)")
     p.add_argument("--checkpoint-dir", default=None,
@@ -178,31 +194,99 @@ def _config_from_args(a: argparse.Namespace):
         spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=impl)
     except ValueError as e:
         raise ConfigError(str(e)) from e
-    cfg = DistillConfig(source=a.source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
+    source, options = _source_from_args(a)
+    cfg = DistillConfig(source=source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
                         learning_rate=a.lr, target_batch=a.target_batch, learn_labels=a.learn_labels,
-                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed,
+                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed, **options,
                         **({} if a.tile is None else {"tile": a.tile}))
     cfg.validate()
     return cfg
 
 
-def cmd_distill(a: argparse.Namespace) -> int:
-    from ..pipelines.distill import distill
+def _source_from_args(a: argparse.Namespace) -> tuple[str, dict]:
+    """``(source, options)``: a catalog source name, or the spec of the user's own source with its reading options."""
+    from ..pipelines import sources, user_sources
 
+    user_only = {"--image-size": a.image_size, "--test-fraction": a.test_fraction, "--licence": a.licence,
+                 "--citation": a.citation}
+    if a.source in sources.FACTS:
+        given = [opt for opt, v in user_only.items() if v is not None]
+        if given:
+            raise UsageError(f"{given[0]} is for your own sources (a folder, an .npz, tfds:, hf:), not {a.source}")
+        return a.source, {}
+    spec = user_sources.canonical(a.source)
+    if a.source_dir is not None:
+        raise UsageError(f"--source-dir is for the catalog's sources; {a.source} names its own files (tfds: reads "
+                         "$TFDS_DATA_DIR, hf: the datasets cache)")
+    options = {"test_fraction": a.test_fraction, "split_seed": a.split_seed}
+    if a.image_size is not None:
+        h, _, w = a.image_size.lower().partition("x")
+        try:
+            options["image_size"] = (int(h), int(w or h))
+        except ValueError:
+            raise UsageError(f"--image-size {a.image_size!r}: give HxW, e.g. 32x32, or one number") from None
+    return spec, options
+
+
+def cmd_distill(a: argparse.Namespace) -> int:
+    from ..pipelines.distill import check_out, distill
+
+    if a.out is None and a.name is None:
+        raise UsageError("give --out FOLDER (a release folder), --name FAMILY/CONFIG (into the local store), or both")
+    if a.out is None and (a.checkpoint_every or a.resume) and not a.checkpoint_dir:
+        raise UsageError("--checkpoint-every/--resume with --name alone: give --checkpoint-dir (the default lies beside "
+                         "--out) so that an interrupted run's checkpoint outlives it")
     cfg = _config_from_args(a)
     backend = _backend_kwargs(a)  # before the work, like every option check
+    rn = _user_name(a.name, a.overwrite) if a.name else None
+    if a.out is not None:
+        check_out(Path(a.out))
     fault = tuple(int(v) for v in os.environ["DISTILLED_REGISTRY_TEST_FAULT"].split(",")) \
         if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
-    prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **backend,
-                   checkpoint_every=a.checkpoint_every, checkpoint_dir=a.checkpoint_dir, resume=a.resume,
-                   eval_every=a.eval_every, eval_subset=a.eval_subset, _fault=fault)
+    notes = {"licence": a.licence, "citation": a.citation} if cfg.source not in _catalog_sources() else None
+    kwargs = dict(progress=not a.quiet, **backend, checkpoint_every=a.checkpoint_every,
+                  checkpoint_dir=a.checkpoint_dir, resume=a.resume, eval_every=a.eval_every,
+                  eval_subset=a.eval_subset, source_notes=notes, _fault=fault,
+                  family=rn.family if rn else None)
+    with store.staging() if a.out is None else _nothing() as tmp:
+        out = Path(a.out) if a.out is not None else tmp / "release"
+        prov = distill(cfg, out, source_dir(a.source_dir, cfg.source), **kwargs)
+        where = str(out)
+        if rn is not None:
+            path = store.add(out, rn.name, rn.version, {"user_release": True}, overwrite=a.overwrite)
+            prov, where = rel.read_provenance(path), f"{rn} ({path})"
     m = prov["metrics"]
     if a.json:
-        print(json.dumps(release_summary(a.out, prov), indent=2))
+        print(json.dumps(release_summary(a.out or path, prov), indent=2))
     else:
-        print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+        print(f"wrote {where}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
               f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
     return 0
+
+
+def _catalog_sources() -> tuple:
+    from ..pipelines.sources import FACTS
+
+    return tuple(FACTS)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield None
+
+
+USER_VERSION = "1.0.0"
+
+
+def _user_name(text: str, overwrite: bool) -> names.ReleaseName:
+    """``--name FAMILY/CONFIG[:VERSION]`` checked before any work: a user family, a free store place."""
+    from ..pipelines import user_sources
+
+    rn = names.parse(text)
+    rn = names.ReleaseName(rn.family, rn.config, rn.version or USER_VERSION)
+    user_sources.check_family(rn.family, rn.config)
+    store.check_destination(store.release_dir(rn), str(rn), overwrite)
+    return rn
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
