@@ -73,7 +73,8 @@ class DistillConfig:
             raise ConfigError(f"--image-size and --test-fraction are for your own sources, not {self.source}")
         if self.image_size is not None and (len(self.image_size) != 2 or not all(
                 isinstance(v, int) and 1 <= v <= user_sources.MAX_SIDE for v in self.image_size)):
-            raise ConfigError(f"--image-size {self.image_size!r}: give HxW (or one side), each 1..{user_sources.MAX_SIDE}")
+            raise ConfigError(f"--image-size {self.image_size!r}: give HxW (or one side), "
+                              f"each 1..{user_sources.MAX_SIDE}")
         if self.test_fraction is not None and not (isinstance(self.test_fraction, (int, float))
                                                    and 0 < self.test_fraction < 1):
             raise ConfigError(f"--test-fraction {self.test_fraction!r} must be between 0 and 1 (e.g. 0.2)")

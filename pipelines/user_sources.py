@@ -172,7 +172,8 @@ def _check_labels(split: str, y: np.ndarray, class_names: list[str], where: str)
             raise SourceUsageError(f"{where}: y_{split} has shape {y.shape}; one-hot labels are (N, {c}) rows of "
                                    f"0s with one 1, for the {c} classes")
         y = y.argmax(1)
-    if y.ndim != 1 or y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and (~np.isfinite(y) | (y != np.round(y))).any()):
+    fractional = y.dtype.kind == "f" and (~np.isfinite(y) | (y != np.round(y))).any()
+    if y.ndim != 1 or y.dtype.kind not in "iuf" or fractional:
         raise SourceUsageError(f"{where}: y_{split} ({y.dtype}, shape {y.shape}) must be integer class ids (N,), "
                                "(N, 1) or one-hot (N, C)")
     bad = (y < 0) | (y >= c)
@@ -206,7 +207,8 @@ def _finish(spec: str, splits: dict, class_names: list[str], fp: str, extra: dic
                                    "and test splits (give test images, or --test-fraction)")
         shapes[split] = tuple(int(v) for v in x.shape[1:])
     if shapes["train"] != shapes["test"]:
-        raise SourceUsageError(f"{where}: train images are {_hwc(shapes['train'])}, test images {_hwc(shapes['test'])}; "
+        raise SourceUsageError(f"{where}: train images are {_hwc(shapes['train'])}, "
+                               f"test images {_hwc(shapes['test'])}; "
                                "give --image-size HxW to bring them to one size")
     if shapes["train"][2] not in (1, 3):
         raise SourceUsageError(f"{where}: images have {shapes['train'][2]} channels; expected 1 (grey) or 3 (RGB)")
@@ -311,7 +313,8 @@ def _folder(rest: str, image_size, test_fraction, split_seed):
     extra = {"layout": "train/ and test/ class folders" if has_splits else "class folders, split by --test-fraction"}
     if not has_splits:
         x, y = splits.pop("all")
-        test = _split_by_fraction(y, test_fraction, split_seed, rest) if len(class_names) > 1 else np.zeros(len(y), bool)
+        test = (_split_by_fraction(y, test_fraction, split_seed, rest) if len(class_names) > 1
+                else np.zeros(len(y), bool))
         splits = {"train": (x[~test], y[~test]), "test": (x[test], y[test])}
         extra["split"] = {"test_fraction": test_fraction, "seed": split_seed, "stratified": True}
     h = hashlib.sha256()
@@ -531,7 +534,8 @@ def _hf(rest: str, image_size, test_fraction, split_seed):
     return raw, class_names, _content_fp(raw), {**extra, "fingerprint_recipe": _CONTENT_RECIPE}
 
 
-_CONTENT_RECIPE = "sha256 over (name, dtype, shape, bytes) of the decoded uint8 images and int64 labels of train then test"
+_CONTENT_RECIPE = ("sha256 over (name, dtype, shape, bytes) of the decoded uint8 images and int64 labels of "
+                   "train then test")
 
 
 def _content_fp(raw: dict) -> str:

@@ -5,10 +5,10 @@ and seed (issue 25): 20 train + 10 test images per class of the real MNIST, writ
 import json
 
 import numpy as np
+from synthetic_sources import idx_bytes
 
 from distilled_registry import cli
 from distilled_registry.pipelines import sources
-from synthetic_sources import idx_bytes
 
 RUN = ["--algorithm", "kip", "--kernel", "fc", "--ipc", "2", "--steps", "3", "--target-batch", "40", "--seed", "5",
        "--quiet"]

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
+import user_fixtures as fx
 
 from distilled_registry import cli
-import user_fixtures as fx
 
 SAME: dict = {}  # the first kind's data.npz sha256, which every other kind must give
 RUN = ["--ipc", "2", "--steps", "2", "--target-batch", "12", "--quiet"]
