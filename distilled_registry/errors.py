@@ -20,3 +20,7 @@ class UsageError(UserError):
     """A bad command line (a name, an option value); the CLI exits with code 2."""
 
     exit_code = 2
+
+
+class ReleaseError(UserError):
+    """A release folder is missing, malformed, unsafe to read, or does not match its checksums or its config."""
