@@ -51,7 +51,8 @@ class Release:
 
     def transform(self) -> Transform:
         """The preprocessing the images live in: ``transform().apply(raw_images)`` maps new images into it."""
-        return Transform.load(rel.transform_path(self.path, self.provenance))
+        p = rel.transform_path(self.path, self.provenance)
+        return Transform.load(p, rel.read_member(self.path, p.name, self.provenance))
 
     @property
     def class_names(self) -> list[str]:
