@@ -340,6 +340,10 @@ def read_member(path: str | os.PathLike, name: str, prov: dict) -> bytes:
     read bounded and matching its recorded sha256 and size (:func:`read_listed`)."""
     member(path, name, prov["files"])
     try:
+        if name == PROVENANCE_FILE:  # not listed (it holds the list): bounded as JSON, and it must still parse
+            b = bounded_read.read_file(path, name, bounded_read.MAX_JSON_BYTES)
+            bounded_read.parse_json(b, str(Path(path) / name))
+            return b
         return read_listed(path, name, prov)
     except FileNotFoundError:
         raise ReleaseError(f"{str(Path(path) / name)!r} is missing; fetch or regenerate the release") from None
