@@ -52,7 +52,7 @@ def read_file(folder: str | os.PathLike | int, name: str, limit: int, size: int 
     another size than ``size`` (truncated, or replaced). A file that is missing raises
     FileNotFoundError (a folder swapped meanwhile is told apart by the caller).
     """
-    where = name if isinstance(folder, int) else str(Path(folder) / name)
+    where = name if isinstance(folder, int) else repr(str(Path(folder) / name))
     if not isinstance(name, str) or not _PLAIN_NAME.match(name):
         raise ReleaseError(f"{name!r} is not a plain file name of a release (no paths, no leading '.'); the "
                            "provenance is damaged or forged: do not use this release")

@@ -219,7 +219,10 @@ def _file_problem(fd: int, name: str, prov: dict, keep: dict[str, bytes]) -> str
         return "missing"
     except ReleaseError as e:
         text = str(e)
-        return text[len(name) + 2:] if text.startswith(f"{name}: ") else text
+        for head in (f"{name}: ", f"{name} is "):
+            if text.startswith(head):
+                return text[len(head):]
+        return text
     if name in (DATA_FILE, prov["preprocessing"].get("file")):
         keep[name] = b
     return None
