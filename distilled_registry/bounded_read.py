@@ -198,7 +198,8 @@ def npz_headers(content: bytes, where: str) -> dict[str, tuple[tuple, np.dtype, 
                 else:
                     raise ValueError(f"npy format version {version}")
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as e:
-                raise ReleaseError(f"cannot read {where!r}: member {info.filename!r}: {type(e).__name__}: {e}") from None
+                raise ReleaseError(f"cannot read {where!r}: member {info.filename!r}: "
+                                   f"{type(e).__name__}: {e}") from None
             if dtype.hasobject or fortran:
                 raise ReleaseError(f"cannot read {where!r}: member {info.filename!r} holds {dtype} "
                                    f"{'(Fortran order) ' if fortran else ''}arrays; a release holds plain numbers only")

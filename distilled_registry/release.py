@@ -33,7 +33,7 @@ import numpy as np
 
 from . import atomic
 from . import provenance as prov_schema
-from .errors import ReleaseError, UserError
+from .errors import ReleaseError
 from .npz import npz_bytes
 
 from .release_format import (DATA_FILE, DATA_KEYS, PROVENANCE_FILE, TRANSFORM_FILE, check_arrays,  # noqa: F401

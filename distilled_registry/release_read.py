@@ -103,7 +103,8 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dic
             except FileNotFoundError:
                 if swapped():
                     continue
-                raise ReleaseError(f"{str(path)!r}: provenance.json is missing; fetch or regenerate the release") from None
+                raise ReleaseError(f"{str(path)!r}: provenance.json is missing; fetch or regenerate "
+                                   "the release") from None
             except UserError:
                 if swapped():
                     continue

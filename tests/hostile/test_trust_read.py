@@ -126,7 +126,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def run_child(argv: list[str], env_home: Path, cap_bytes: int = 1 << 30, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_child(argv: list[str], env_home: Path, cap_bytes: int = 1 << 30,
+              timeout: float = 60) -> subprocess.CompletedProcess:
     """The CLI in a child process under an address-space cap, with a deadline: a hang or a blow-up fails."""
     env = dict(os.environ, DISTILLED_REGISTRY_HOME=str(env_home))
     return subprocess.run([sys.executable, "-c", CHILD, str(cap_bytes), *argv], capture_output=True, text=True,
@@ -220,8 +221,8 @@ def test_croissant_urls_are_relative_or_plain_http():
     prov["source"]["homepage"] = "javascript:alert(1)"
     prov["release"] = {"name": NAME, "family": "kip_digits", "config": "ipc10", "version": "1.0.0",
                        "url": "data:text/html,<script>"}
-    doc = croissant.jsonld(prov, {"data.npz": {"sha256": "0" * 64, "size": 1}, "data.parquet": {"sha256": "0" * 64,
-                                                                                              "size": 1}}, (8, 8, 1), 10)
+    digests = {n: {"sha256": "0" * 64, "size": 1} for n in ("data.npz", "data.parquet")}
+    doc = croissant.jsonld(prov, digests, (8, 8, 1), 10)
     assert "url" not in doc and doc["prov:wasDerivedFrom"][0]["@id"].startswith("urn:")
     assert all(f["contentUrl"] == escape.croissant_url(f["contentUrl"]) for f in doc["distribution"])
 
@@ -244,12 +245,8 @@ def _paths(name: str, tmp_path: Path):
     """Every read command, as ``(label, call)``: each must fail (raise, or exit non-zero, or report a problem)."""
     from distilled_registry.builders import release_source
 
-    def cmd(argv, problem_in_output=False):
-        def run():
-            rc = cli.main(argv)
-            return rc
-
-        return run
+    def cmd(argv):
+        return lambda: cli.main(argv)
 
     def export():
         from distilled_registry.builders import huggingface_export as hf

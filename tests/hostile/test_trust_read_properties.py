@@ -161,7 +161,8 @@ def test_shapes_and_class_counts_changed_with_checksums_recomputed(fresh, capsys
     (path / "data.npz").write_bytes(rel.data_bytes(**forged))
     prov = json.loads((path / rel.PROVENANCE_FILE).read_text())
     prov["algorithm"]["support_size"] = n_per_class * classes
-    prov["source"].update(num_classes=classes, image_shape=[side, side, 1], class_names=[str(i) for i in range(classes)])
+    prov["source"].update(num_classes=classes, image_shape=[side, side, 1],
+                          class_names=[str(i) for i in range(classes)])
     (path / rel.PROVENANCE_FILE).write_text(json.dumps(prov))
     reseal(path)
     forgery = (n_per_class, classes, side) != (10, 10, 8)
