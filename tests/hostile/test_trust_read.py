@@ -290,3 +290,10 @@ def test_every_text_path_goes_through_the_escaping_functions(stored, tmp_path, c
     for argv in (["list"], ["info", NAME], ["verify", NAME]):
         assert cli.main(argv) == 0
         assert set(capsys.readouterr().out.split()) == {"TERM"}, argv
+
+
+def test_a_downloaded_published_zip_bomb_is_refused_before_inflating(bomb):
+    from distilled_registry.published import arrays, errors
+
+    with pytest.raises(errors.PublishedError, match="declares .* bytes of arrays once inflated"):
+        arrays.read_arrays(bomb.read_bytes(), "https://example.org/bomb.npz")
