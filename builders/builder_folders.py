@@ -29,7 +29,11 @@ from . import builder_testing
 BUILDERS_DIR = Path(__file__).resolve().parent
 GENERATED = "generated from the catalog by `distilled-registry builders`; do not edit"
 DUMMY_DIR = "dummy_data"
-DUMMY_IMAGES = 4  # per family: small enough to commit (a CIFAR-100 image is 12 kB of float32)
+def dummy_images(family: str) -> int:
+    """Images in the family's dummy release: its first config's ``ipc x classes``, what that release is
+    (a store release must be what its config says, conformance.check); 10 for most families, 100 for CIFAR-100."""
+    e = catalog.family_entries(family)[0]
+    return int(e.spec["ipc"]) * int(e.source_info["num_classes"])
 
 TAGS = """\
 content.data-type.image # Contains image data.
@@ -157,20 +161,20 @@ from distilled_registry.builders.{family} import {family}_dataset_builder
 class {_camel(family)}Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = {family}_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["{e.config}"]
-    SPLITS = {{"train": {DUMMY_IMAGES}}}
+    SPLITS = {{"train": {dummy_images(family)}}}
 '''
 
 
 def dummy_files(family: str) -> dict[str, bytes]:
     """``dummy_data/``: a store holding a dummy release of the family's first config, ``path -> bytes``.
 
-    :data:`DUMMY_IMAGES` random images of the source's shape with a schema-valid provenance
+    :func:`dummy_images` random images of the source's shape with a schema-valid provenance
     (:func:`builder_testing.write_dummy_release`); the same bytes on every run.
     """
     e = catalog.family_entries(family)[0]
     with tempfile.TemporaryDirectory(prefix="distilled-registry-dummy-") as tmp:
         home = Path(tmp) / "store"
-        path, _ = builder_testing.write_dummy_release(e.name, home, images=DUMMY_IMAGES)
+        path, _ = builder_testing.write_dummy_release(e.name, home, images=dummy_images(family))
         where = Path(DUMMY_DIR) / path.relative_to(home)
         return {str(where / f.name): f.read_bytes() for f in sorted(path.iterdir())}
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import api, atomic, catalog, croissant, names, references, store
+from distilled_registry import api, atomic, catalog, croissant, escape, names, references, store
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError, UserError
 
@@ -293,6 +293,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
     shown = source_label(src)
     pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
+    md = escape.markdown  # every text from a provenance that reaches the card goes through it
     configs, infos = [], []
     for i, (cfg, r, extra) in enumerate(releases):
         c = {"config_name": cfg, "data_files": [{"split": "train", "path": f"{cfg}/train-*.parquet"}]}
@@ -303,11 +304,11 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
                       "splits": [{"name": "train", "num_bytes": extra["num_bytes"], "num_examples": len(r.images)}],
                       "download_size": extra["parquet_size"], "dataset_size": extra["num_bytes"]})
     data = DatasetCardData(
-        pretty_name=pretty,
+        pretty_name=md(pretty),
         license=licence_id(licence_text),
         task_categories=["image-classification"],
         size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
-        source_datasets=[f"extended|{shown}"],
+        source_datasets=[f"extended|{md(shown)}"],
         tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
         configs=configs,
         dataset_info=infos,
@@ -317,7 +318,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             if "origin" in prov0 else "Made with distilled-registry")
     zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
     intro = (
-        f"{algo_name} distilled from `{shown}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
+        f"{algo_name} distilled from {md(shown)} ({md(src['num_classes'])} classes, {h}x{w}x{ch} images): each "
         "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
         "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
         f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
@@ -327,13 +328,13 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         f"the authors' code and data: {references.HOMEPAGE}.")
     lines = [
         "---", data.to_yaml(), "---", "",
-        f"# {pretty}", "",
+        f"# {md(pretty)}", "",
         intro,
         "",
         "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (the class the image was distilled for, the same "
         "as `class_id`; with learned labels the argmax of `label_vector` is another class for some images), "
         "`label_vector` "
-        f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned: train "
+        f"(float32, {md(src['num_classes'])}: the labels the kernel regression uses, centred one-hot or learned: train "
         "on these to use the set as it was distilled), "
         "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz), "
         "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`). "
@@ -366,7 +367,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         ("source", lambda p: f"{source_label(p['source'])} ({'your own' if 'kind' in p['source'] else p['source']['origin']}; "
                              f"train {p['source']['train_size']}, "
                              f"test {p['source']['test_size']})"),
-        ("source sha256 fingerprint", lambda p: f"`{p['source']['fingerprint_sha256'][:16]}…`"),
+        ("source sha256 fingerprint", lambda p: f"{p['source']['fingerprint_sha256'][:16]}…"),
         ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),
         ("algorithm", lambda p: f"{p['algorithm']['name']}" + (f", {p['algorithm']['steps_run']} steps"
                                                                  if "steps_run" in p["algorithm"] else "")),
@@ -385,13 +386,13 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
                                f"(git {str((p['environment'].get('git') or {}).get('commit'))[:12]}), jax "
                                f"{p['environment'].get('jax')}, neural-tangents {p['environment'].get('neural-tangents')}"),
         ("created", lambda p: p["created"]),
-        ("data.npz sha256", lambda p: f"`{p['files'][rel.DATA_FILE]['sha256'][:16]}…`"),
+        ("data.npz sha256", lambda p: f"{p['files'][rel.DATA_FILE]['sha256'][:16]}…"),
     ]
     for label, fn in rows:
         cells = []
         for _, r, _ in releases:
             try:
-                cells.append(fn(r.provenance).replace("|", "/"))
+                cells.append(md(fn(r.provenance)))
             except (KeyError, TypeError, ValueError):
                 cells.append("-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -443,10 +444,10 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
     lines += [
         "## Licence", "",
-        f"Inherited from the source dataset, {shown}: {licence_text}"
-        + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
+        f"Inherited from the source dataset, {md(shown)}: {md(licence_text)}"
+        + (f" ({md(src['homepage'])})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
-        *([f"The source dataset, as given when it was distilled (`--citation`): {src['citation']}", ""]
+        *([f"The source dataset, as given when it was distilled (`--citation`): {md(src['citation'])}", ""]
           if "citation" in src else []),  # a user's own source (pipelines/user_sources.py)
         "```bibtex", references.BIBTEX.rstrip(), "```", "",
     ]
@@ -490,8 +491,8 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
                                (transform, rel.TRANSFORM_FILE),
                                (rel.member(path, "preview.png", listed) if "preview.png" in listed else None,
                                 "preview.png")):
-                if src is not None:
-                    (d / fname).write_bytes(src.read_bytes())
+                if src is not None:  # read bounded, and matching its recorded sha256 (rule B)
+                    (d / fname).write_bytes(rel.read_member(path, src.name, r.provenance))
                     files.append(fname)
             if "preview.png" not in files:
                 from distilled_registry import preview

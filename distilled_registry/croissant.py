@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import escape
+
 CROISSANT_FILE = "croissant.json"
 RECORDS_FILE = "data.parquet"
 RECORD_SET = "records"
@@ -94,8 +96,11 @@ CONTEXT = {
 
 
 def _file_object(fname: str, d: dict) -> dict:
+    url = escape.croissant_url(fname)  # a file inside the release: relative, never a path out of it
+    if url is None:
+        raise ValueError(f"{fname!r} is not a plain file name of a release; refusing to describe it in croissant.json")
     return {"@type": "cr:FileObject", "@id": fname, "name": fname, "contentSize": f"{d['size']} B",
-            "contentUrl": fname, "encodingFormat": _FORMATS.get(Path(fname).suffix, "application/octet-stream"),
+            "contentUrl": url, "encodingFormat": _FORMATS.get(Path(fname).suffix, "application/octet-stream"),
             "sha256": d["sha256"]}
 
 
@@ -191,7 +196,7 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
            "dateCreated": _iso(created), "datePublished": _iso(created),
            "keywords": ["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
            "license": licence_url(src.get("licence"), src["name"])}
-    if rel.get("url"):  # the release's own address, where it is published (never the source's)
+    if escape.croissant_url(rel.get("url"), relative=False):  # the release's own address (never the source's)
         doc["url"] = rel["url"]
     if rel.get("version") is not None:
         doc["version"] = rel["version"]
@@ -210,7 +215,7 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     doc["@context"]["prov"] = PROV
     doc["prov:wasDerivedFrom"] = [{
         "@type": "prov:Entity",
-        "@id": src.get("homepage") or f"urn:distilled-registry:source:{src['name']}",
+        "@id": escape.croissant_url(src.get("homepage"), relative=False) or f"urn:distilled-registry:source:{src['name']}",
         "name": src["name"],
         "description": (f"source dataset {src['name']}, read from {src['origin']}; train {src['train_size']} / "
                         f"test {src['test_size']} images; sha256 fingerprint of its decoded data "
@@ -220,7 +225,8 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     }]
     if origin:  # the activity here is the import of the authors' file, which is itself an entity
         doc["prov:wasDerivedFrom"].insert(0, {
-            "@type": "prov:Entity", "@id": origin.get("url") or f"urn:distilled-registry:published:{origin.get('file')}",
+            "@type": "prov:Entity", "@id": escape.croissant_url(origin.get("url"), relative=False) or
+            f"urn:distilled-registry:published:{origin.get('file')}",
             "name": origin.get("file") or "published file",
             "description": f"the authors' published file ({origin['authors']}; {origin.get('paper', '')}); pin: "
                            f"{(origin.get('pin') or {}).get('state')}",

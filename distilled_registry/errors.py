@@ -36,3 +36,7 @@ class PublishedUsageError(PublishedError, UsageError):
 
 class PinError(PublishedError):
     """A published file whose sha256 differs from the one pinned for it: refused."""
+
+
+class ReleaseError(UserError):
+    """A release folder is missing, malformed, unsafe to read, or does not match its checksums or its config."""

@@ -397,7 +397,7 @@ print("datasets" in sys.modules)
             np.testing.assert_array_equal(z["label"], arrays["class_ids"])
     meta = huggingface_export.validate_card((ex.out / "README.md").read_text())
     assert [c["config_name"] for c in meta["configs"]] == ["ipc1", "ipc50"]
-    assert [i["splits"][0]["num_examples"] for i in meta["dataset_info"]] == [20, 20]
+    assert [i["splits"][0]["num_examples"] for i in meta["dataset_info"]] == [10, 500]  # ipc1, ipc50 x 10 classes: what each config is
     with pytest.raises(huggingface_export.ExportError, match="already exists"):
         huggingface_export.export_family("ls_digits", tmp_path / "out")
     broken = (ex.out / "README.md").read_text().replace("size_categories:\n- n<1K", "size_categories:\n- tiny")

@@ -59,7 +59,7 @@ def test_metadata_pins_files_and_carries_prov(release_dir):
         assert d["sha256"] == prov["files"][name]["sha256"] == rel.sha256_file(path / name)
     assert doc["@context"]["prov"] == "http://www.w3.org/ns/prov#"
     derived = doc["prov:wasDerivedFrom"][0]
-    assert derived["sha256"] == prov["source"]["fingerprint_sha256"] and derived["name"] == "digits"
+    assert derived["sha256"] == prov["source"]["fingerprint_sha256"] and derived["name"] == prov["source"]["name"] == "synthetic"
     act = doc["prov:wasGeneratedBy"]
     assert act["@type"] == "prov:Activity" and act["prov:startedAtTime"] == "2025-01-02T03:04:05+00:00"
     assert act["prov:endedAtTime"] == "2025-01-02T03:04:06+00:00"  # started + wall_seconds (1.5 s, to the second)

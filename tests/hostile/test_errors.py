@@ -240,7 +240,7 @@ def test_regenerate_over_a_store_folder_without_provenance(home, capsys, fake_di
     line = one_error(capsys, ["regenerate", NAME, "--quiet"], 2)
     assert "verify" not in line and "--overwrite" in line and "no provenance.json" in line and str(dest) in line
     assert main(["regenerate", NAME, "--quiet", "--overwrite"]) == 0, capsys.readouterr().err
-    assert dr.load(NAME).images.shape == (20, 8, 8, 1)
+    assert dr.load(NAME).images.shape == (100, 8, 8, 1)
     assert sorted(p.name for p in dest.parent.iterdir() if not p.name.endswith(".lock")) == ["1.0.0"]
 
 
