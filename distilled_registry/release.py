@@ -35,11 +35,31 @@ from . import atomic
 from . import provenance as prov_schema
 from .errors import ReleaseError
 from .npz import npz_bytes
-
-from .release_format import (DATA_FILE, DATA_KEYS, PROVENANCE_FILE, TRANSFORM_FILE, check_arrays,  # noqa: F401
-                             check_metrics, check_transform, shape_problem)
-from .release_read import (FileCheck, data_arrays, member, read_checked, read_data, read_files,  # noqa: F401
-                           read_listed, read_member, read_provenance, read_snapshot, transform_path, verified, verify)
+from .release_format import (  # noqa: F401
+    DATA_FILE,
+    DATA_KEYS,
+    PROVENANCE_FILE,
+    TRANSFORM_FILE,
+    check_arrays,
+    check_metrics,
+    check_transform,
+    shape_problem,
+)
+from .release_read import (  # noqa: F401
+    FileCheck,
+    data_arrays,
+    member,
+    read_checked,
+    read_data,
+    read_files,
+    read_listed,
+    read_member,
+    read_provenance,
+    read_snapshot,
+    transform_path,
+    verified,
+    verify,
+)
 
 
 def sha256_bytes(b: bytes) -> str:

@@ -21,8 +21,17 @@ import numpy as np
 from . import bounded_read, conformance
 from . import provenance as prov_schema
 from .errors import ReleaseError, UserError
-from .release_format import (DATA_FILE, DATA_KEYS, PLAIN_NAME, PROVENANCE_FILE, TRANSFORM_FILE, check_arrays,
-                             check_metrics, check_transform, shape_problem)
+from .release_format import (
+    DATA_FILE,
+    DATA_KEYS,
+    PLAIN_NAME,
+    PROVENANCE_FILE,
+    TRANSFORM_FILE,
+    check_arrays,
+    check_metrics,
+    check_transform,
+    shape_problem,
+)
 
 
 def sha256_bytes(b: bytes) -> str:
