@@ -18,7 +18,7 @@ REFERENCE = {"kernel": {"architecture": "convnet", "depth": 3, "get": "ntk", "im
 ROWS: dict[str, dict] = {
     "h100": {
         "forward_ms_per_entry": 0.012, "vjp_ms_per_entry": 0.042, "measured": True,
-        "where": "one NVIDIA H100 (80 GB), jax 0.11.2 with CUDA 12, full float32 (precision highest)",
+        "where": "one NVIDIA H100, jax 0.11.2",
         "when": "2026-11-24",
         "how": "benchmarks/kernel_speed.py, fast kernel only, 4x4 kernels at 32x32x3 (README 'Benchmarks', "
                "commit 87b345c); a 4x4 kernel leaves most of a GPU idle, so bigger tiles cost less per entry "
@@ -32,11 +32,13 @@ ROWS: dict[str, dict] = {
                "counted. Replace with a measurement",
     },
     "cpu": {
-        "forward_ms_per_entry": 2.31, "vjp_ms_per_entry": 7.39, "measured": True,
-        "where": "this project's 2-core CPU machine (2 jax host devices, one per core), jax 0.10.2, shared with "
-               "one KIP run (load average 2.4 on 2 cores)",
-        "when": "2026-12-06",
-        "how": "pipelines/plan.py KernelTimer, 4x4 kernels at 32x32x3: the mean of repeated calls after compiling",
+        "forward_ms_per_entry": 2.55, "vjp_ms_per_entry": 6.15, "measured": True,
+        "where": "this project's 2-core CPU machine (AMD EPYC, 2 jax host devices, one per core), jax 0.10.2, idle",
+        "when": "2026-12-03",
+        "how": "benchmarks/kernel_speed.py --sizes 32 --n 4, 4x4 kernels at 32x32x3, median of the timed calls "
+               "(README 'Benchmarks', commit 44cc090). Measured again 2026-12-06 beside a KIP run and other jobs "
+               "(load average 7.1 to 8.7 on the 2 cores): 7.75 forward, 34.46 forward+vjp: a busy machine is "
+               "3 to 6x slower",
     },
 }
 

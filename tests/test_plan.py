@@ -45,6 +45,7 @@ def test_plan_lands_within_1_5x_of_the_measured_run(tmp_path):
     assert all(x["basis"] in ("measured", "extrapolated") for x in planned["parts"])  # nothing assumed here
     assert planned["steps"] == 30 and planned["tiles"] == 2 and planned["block"] == 10
     ratio = planned["seconds"] / ran
+    print(f"plan {planned['seconds']:.1f} s, run {ran:.1f} s, ratio {ratio:.2f}, load {planned['load_average']}")
     assert 1 / 1.5 <= ratio <= 1.5, f"plan {planned['seconds']:.1f} s vs run {ran:.1f} s: ratio {ratio:.2f}"
 
 
