@@ -138,7 +138,7 @@ def build(plans: dict | None) -> tuple[list[str], list[dict]]:
         for name, p in plans.items():
             k = p["kernel"]
             lines.append(f"| `{name}` | {k['architecture']} depth {k['depth']} ({k['impl']}) | {p['support_size']} "
-                         f"| {p.get('steps', '-') if p['algorithm'] == 'kip' else '-'} | {_hours(p['hours_one_worker'])} |")
+                         f"| {p.get('steps', '-') if p['algorithm'] == 'kip' else '-'} | {_hours(p.get('hours_one_worker', p['hours']))} |")
     return lines, rows
 
 

@@ -138,17 +138,31 @@ def add(sub) -> None:
     add_json(p)
     p.set_defaults(func=cmd_rerun)
 
-    p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
-    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_cifar10/ipc10")
-    p.add_argument("--workers", type=int, default=1,
-                   help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
-    p.add_argument("--tile", type=int, default=PLAN_TILE,
-                   help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
-    p.add_argument("--measure-tile", type=int, default=PLAN_MEASURE_TILE,
-                   help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
-                        f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
-    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    p = sub.add_parser("plan", help="the wall time a run will take, each part timed here (or from the device "
+                                    "table) and said which: NAME's spec with a run's settings, or a whole command "
+                                    "line after --")
+    p.add_argument("name", metavar="NAME", nargs="?",
+                   help="a catalog config with a spec, e.g. kip_cifar10/ipc10; or, after --, the command you will run: "
+                        "`plan -- distill --source mnist ...`, `plan -- regenerate NAME ...`, `plan -- demo`")
+    p.add_argument("command_args", metavar="ARG", nargs="*",
+                   help="after `-- distill`, `-- regenerate` or `-- demo`: that command's own arguments")
     p.add_argument("--steps", type=int, default=None, help="KIP steps, >= 0 (default: the spec's)")
+    p.add_argument("--target-batch", type=int, default=None, help="KIP target batch, >= 1 (default: the spec's)")
+    p.add_argument("--ipc", type=int, default=None, help="images per class, >= 1 (default: the spec's)")
+    p.add_argument("--lr", type=float, default=None, help="KIP learning rate (> 0; does not change the time)")
+    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    add_tile(p, "the spec's, else {DEFAULT_TILE}, as the run")
+    add_backend(p)
+    p.add_argument("--eval-every", type=int, default=0, help="KIP: accuracy-curve points every N steps, as the run's")
+    p.add_argument("--eval-subset", type=int, default=1000, help="test images of each curve point, as the run's")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="KIP: checkpoint every N steps, as the run's")
+    add_source_dir(p, "times the loading and the release files too when given")
+    p.add_argument("--device", choices=["h100", "h200", "cpu"], default=None,
+                   help="price the kernel from the repo's table of per-entry costs measured on that device "
+                        "(pipelines/device_costs.py) instead of timing it here")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds of kernel timing, 1..3600 (default 30); dearer shapes are extrapolated from two "
+                        "smaller timed ones")
     add_json(p)
     p.set_defaults(func=cmd_plan)
 
@@ -173,15 +187,6 @@ ACC_TOL = 1e-3   # rerun: absolute tolerance on accuracies (a tenth of a percent
 
 
 MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
-
-
-PLAN_TILE = 8
-
-
-PLAN_MEASURE_TILE = 2
-
-
-PLAN_MEASURE_BUDGET_S = 2.0  # time the planned tile itself when it is estimated to take no longer
 
 
 def _config_from_args(a: argparse.Namespace):
@@ -476,106 +481,6 @@ def cmd_rerun(a: argparse.Namespace) -> int:
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
-    e = catalog.entry(a.name)
-    if e.spec is None:
-        raise catalog.CatalogError(f"{e.name} is a published file with no spec to plan")
-    from ..pipelines.limits import MAX_TILE, MAX_WORKERS
+    from .planning import cmd_plan as plan_command  # the planner's own module: parts, timing, printing
 
-    for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
-                         ("--measure-tile", a.measure_tile, MAX_TILE)):
-        if not 1 <= v <= most:
-            raise UsageError(f"{opt} {v} is out of range 1..{most}" + (
-                "" if opt == "--workers" else " (a tile is TILE x TILE kernel entries, timed in this process's memory)"))
-    if a.steps is not None and a.steps < 0:
-        raise UsageError(f"--steps {a.steps} is out of range: KIP steps are >= 0")
-    from ..pipelines import plan as planner
-    from ..pipelines.distill import ConfigError, DistillConfig
-    from ..pipelines.kernels import KernelSpec
-
-    cfg = DistillConfig.from_dict(e.spec)
-    try:
-        if a.impl:
-            cfg = dataclasses.replace(cfg, kernel=KernelSpec(**{**cfg.kernel.to_dict(), "impl": a.impl}))
-        if a.steps is not None:
-            cfg = dataclasses.replace(cfg, steps=a.steps)
-        shape = tuple(e.source_info["image_shape"])
-        cfg.kernel.check_images((1, *shape))
-    except ValueError as err:
-        raise ConfigError(str(err)) from err
-    timing = planner.measure_tile(cfg.kernel, shape, a.measure_tile)
-    block = planner.plan(cfg, e.source_info, a.workers, a.tile, timing)["block"]  # the tiles a run would cut
-    planned = timing if block == a.measure_tile else None
-    if planned is None and timing.per_entry * block ** 2 <= PLAN_MEASURE_BUDGET_S:
-        planned = planner.measure_tile(cfg.kernel, shape, block)
-    p = planner.plan(cfg, e.source_info, a.workers, a.tile, timing, planned)
-    p["name"] = e.name
-    p["other_tiles"] = {}
-    for t in sorted({4, 8, 16, 32, 64, 128} - {a.tile}):
-        q = planner.plan(cfg, e.source_info, a.workers, t, planned or timing)
-        p["other_tiles"][t] = {"tiles_per_pass": (q.get("tiles_per_step") or q.get("tiles"))["total"], "hours": q["hours"]}
-    if a.json:
-        print(json.dumps(p, indent=2))
-        return 0
-    _print_plan(p, e)
-    return 0
-
-
-def _dur(seconds: float) -> str:
-    """A duration in the unit that reads best: ``1.2 µs``, ``3.4 ms``, ``5.6 s``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale or unit == "µs":
-            v = seconds / scale
-            return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
-    raise AssertionError
-
-
-def _hours(h: float) -> str:
-    if h * 60 < 1:
-        return _dur(h * 3600)
-    if h < 1:
-        return f"{h * 60:.1f} min"
-    return f"{h:,.1f} h" + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
-
-
-def _print_plan(p: dict, e: catalog.Entry) -> None:
-    k = p["kernel"]
-    kip = p["algorithm"] == "kip"
-    h, w, c = p["image_shape"]
-    print(f"plan {p['name']}: {p['algorithm']}, {k['architecture']} depth {k['depth']} {k['get'].upper()} kernel "
-          f"(impl {k['impl']}), images {h}x{w}x{c}, support n={p['support_size']}, "
-          + (f"target batch m={p['target_size']}, {p['steps']} steps" if kip else f"training split m={p['target_size']}"))
-    ent = p["entries_per_step" if kip else "entries"]
-    t = p["tiles_per_step" if kip else "tiles"]
-    per = "per step" if kip else "in the one pass"
-    print(f"  kernel entries {per}: {ent['total']:,} = K_ss upper triangle {ent['k_ss_upper']:,} + K_ts {ent['k_ts']:,}"
-          f" ({p['passes']})")
-    if kip:
-        print(f"  kernel entries in total: {p['entries_total']:,} ({p['steps']} steps)")
-    print(f"  tiles {per} ({p['block']}x{p['block']} entries each, --tile {p['tile']}): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
-          f"({t['entries_computed']:,} entries computed, padding included)" +
-          (f"; {p['tiles_total']:,} tiles in total" if kip else ""))
-    mt = p["measured_tile"]
-    cost = "forward+backward" if kip else "forward"
-    per_entry = mt["per_entry_seconds"] if kip else mt["forward_per_entry_seconds"]
-    print(f"  per-entry cost, measured here: {_dur(per_entry)} ({cost}) from one {mt['tile']}x{mt['tile']} tile: "
-          f"forward (jax.vjp) {_dur(mt['forward_seconds'])} + backward (vjp_fn) {_dur(mt['backward_seconds'])} "
-          f"over {mt['entries']} entries (mean of {mt['repeats']} run(s), after {mt['compile_seconds']:.1f} s compiling)")
-    pt = p["measured_planned_tile"]
-    if pt is not None and pt["tile"] != mt["tile"]:
-        pe = pt["per_entry_seconds"] if kip else pt["forward_per_entry_seconds"]
-        print(f"  a measured {pt['tile']}x{pt['tile']} tile: {_dur(pt['seconds'] if kip else pt['forward_seconds'])} = "
-              f"{_dur(pe)} per entry ({pe / per_entry:.2f} x the {mt['tile']}x{mt['tile']} figure); the plan uses it")
-    elif pt is None:
-        print(f"  a {p['block']}x{p['block']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
-              f"timing it here would take over {PLAN_MEASURE_BUDGET_S:g} s); small tiles can overstate the per-entry cost, since each "
-              "image's own terms are shared by fewer entries")
-    print(f"  {'a step' if kip else 'the pass'} on {p['workers']} worker(s): {p['waves_per_step']:,} round(s) of "
-          f"{_dur(p['tile_seconds'])} = {_hours(p['step_seconds'] / 3600)}")
-    print(f"  estimated time: {_hours(p['hours'])} on {p['workers']} worker(s); {_hours(p['hours_one_worker'])} on one")
-    others = ", ".join(f"{t}x{t}: {_hours(v['hours'])}" for t, v in p["other_tiles"].items())
-    basis = pt or mt
-    print(f"  other tile sizes on {p['workers']} worker(s), at the per-entry cost of the {basis['tile']}x{basis['tile']} "
-          f"tile: {others}")
-    ev = p["evaluation"]
-    print(f"  evaluation: {ev['entries']:,} entries ({ev['what']}): about {_hours(ev['hours_on_driver'])}")
-    print(f"  assumes {p['assumptions']}")
+    return plan_command(a)
