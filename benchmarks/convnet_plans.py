@@ -4,7 +4,8 @@ The KIP and LS cells of MNIST, Fashion-MNIST and CIFAR-10 at 1, 10 and 50 images
 catalog's ConvNet spec (``<algorithm>_<source>/ipc<N>``) cannot run on this machine's 2 CPU cores;
 this records, for each, the plan's estimate (kernel entries, tiles, and hours from the run's own
 tiles timed here, or extrapolated from two smaller timed ones) into ``--out`` (JSON, name -> plan),
-which ``benchmarks/paper_table.py --plans`` lists. Timings are taken on whatever else the machine is running at the time.
+which ``benchmarks/paper_table.py --plans`` lists. Timings are taken on whatever else the machine is running at
+the time.
 
     .venv/bin/python benchmarks/convnet_plans.py [--workers 1] [--out benchmarks/results/convnet_plans.json]
 """

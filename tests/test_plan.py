@@ -20,7 +20,6 @@ from distilled_registry import catalog, cli
 from distilled_registry.pipelines import device_costs
 from distilled_registry.pipelines import plan as planner
 from distilled_registry.pipelines.distill import DistillConfig
-from distilled_registry.pipelines.kernels import KernelSpec
 
 DISTILL = ["--source", "digits", "--algorithm", "kip", "--kernel", "convnet3", "--depth", "2", "--ipc", "1",
            "--steps", "30", "--target-batch", "10", "--quiet"]

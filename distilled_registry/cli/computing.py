@@ -24,7 +24,7 @@ from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_tar
 
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
-    from ..pipelines.limits import MAX_DEPTH, MAX_SEED, MAX_TILE, MAX_WORKERS  # plain numbers: no JAX
+    from ..pipelines.limits import MAX_DEPTH, MAX_SEED  # plain numbers: no JAX
 
     p = sub.add_parser("distill", help="distil a source dataset into a release folder")
     p.add_argument("--source", default="digits",
