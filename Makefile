@@ -1,10 +1,11 @@
-# Two commands: `make demo` and `make test`. Each builds .venv when missing or out of date.
+# Two commands: `make demo` and `make test` (which runs `make lint`, ruff, first). Each builds .venv when
+# missing or out of date.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test .venv clean-venv
+.PHONY: demo lint test walkthrough .venv clean-venv
 
 # PYTHONWARNINGS: setuptools' notice that an editable install uses a meta path finder (pipelines/ and
 # builders/ install under distilled_registry) is information, not a problem: not printed.
@@ -20,7 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/distilled-registry demo --out demo_out --overwrite
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check
+
+# README "Distil your own images": a folder of PNGs -> distill --name -> verify, rerun, tfds.load, export-hf
+walkthrough: $(STAMP)
+	bash scripts/walkthrough.sh walkthrough_out
+
+test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q
 
 clean-venv:

@@ -2,9 +2,10 @@
 
 The KIP and LS cells of MNIST, Fashion-MNIST and CIFAR-10 at 1, 10 and 50 images per class with the
 catalog's ConvNet spec (``<algorithm>_<source>/ipc<N>``) cannot run on this machine's 2 CPU cores;
-this records, for each, the plan's estimate (kernel entries, tiles, and hours from a tile timed
-here) into ``--out`` (JSON, name -> plan), which ``benchmarks/paper_table.py --plans`` lists.
-Timings are taken on whatever else the machine is running at the time.
+this records, for each, the plan's estimate (kernel entries, tiles, and hours from the run's own
+tiles timed here, or extrapolated from two smaller timed ones) into ``--out`` (JSON, name -> plan),
+which ``benchmarks/paper_table.py --plans`` lists. Timings are taken on whatever else the machine is running at
+the time.
 
     .venv/bin/python benchmarks/convnet_plans.py [--workers 1] [--out benchmarks/results/convnet_plans.json]
 """
@@ -36,12 +37,13 @@ def main() -> None:
             continue
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            rc = cli.main(["plan", name, "--workers", str(a.workers), "--json"])
+            rc = cli.main(["plan", name, "--json"] + (["--backend", "ray", "--workers", str(a.workers)]
+                                                       if a.workers > 1 else []))
         if rc != 0:
             print(f"{name}: plan failed (exit {rc})", flush=True)
             continue
         plans[name] = json.loads(buf.getvalue())
-        print(f"{name}: {plans[name]['hours_one_worker']:,.1f} h on one worker", flush=True)
+        print(f"{name}: {plans[name]['hours']:,.1f} h on {a.workers} worker(s)", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(plans, indent=2) + "\n")
 

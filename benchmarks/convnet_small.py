@@ -48,7 +48,8 @@ def main() -> None:
     a = p.parse_args()
     spec = KernelSpec(a.architecture, depth=a.depth, impl=a.impl)
     tcfg = dataclasses.replace(tr.TransferConfig(), width=a.width, steps=a.transfer_steps,
-                               lr_factors=tuple(a.lr_factors), weight_decays=tuple(a.weight_decays), validation_size=300)
+                               lr_factors=tuple(a.lr_factors), weight_decays=tuple(a.weight_decays),
+                               validation_size=300)
     for ipc in a.ipc:
         for alg in a.algorithms:
             cfg = DistillConfig(source="digits", algorithm=alg, kernel=spec, ipc=ipc,
@@ -66,14 +67,16 @@ def main() -> None:
             rec["verified"] = all(c.ok for c in rel.verify(path))
             m = rel.read_provenance(path)["metrics"]
             rec.update(krr=m["krr_test_accuracy"], natural=m["natural_krr_test_accuracy"])
-            print(f"{name}: KRR {rec['krr']:.4f} (natural {rec['natural']:.4f}), verified {rec['verified']}", flush=True)
+            print(f"{name}: KRR {rec['krr']:.4f} (natural {rec['natural']:.4f}), verified {rec['verified']}",
+                  flush=True)
             t = time.perf_counter()
             res = evaluation.evaluate(path, "transfer", None, config=tcfg, natural=True)
             tr.record(path, "transfer", res)
             rec["transfer_wall_seconds"] = round(time.perf_counter() - t, 1)
             rec["transfer"] = [res["accuracy_mean"], res["accuracy_std"]]
             rec["transfer_natural"] = [res["natural"]["accuracy_mean"], res["natural"]["accuracy_std"]]
-            print(f"  transfer (width {a.width}, {a.transfer_steps} steps) {res['accuracy_mean']:.4f} +- {res['accuracy_std']:.4f} (natural "
+            print(f"  transfer (width {a.width}, {a.transfer_steps} steps) {res['accuracy_mean']:.4f} +- "
+                  f"{res['accuracy_std']:.4f} (natural "
                   f"{res['natural']['accuracy_mean']:.4f} +- {res['natural']['accuracy_std']:.4f}), "
                   f"{rec['transfer_wall_seconds']:.0f} s", flush=True)
             with open(a.log, "a") as f:

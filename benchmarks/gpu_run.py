@@ -19,8 +19,8 @@ Steps, in priority order; each writes its figures into ``--out`` the moment it e
 The device machine returns at most 8 files of at most 16 MiB: ``gpu_run.json``, a tar per LS
 release (cut into ``.part0``, ``.part1``, ... when larger: ``cat NAME.part* > NAME``; the CIFAR-10
 release is about 41 MB, mostly its ZCA matrix) and the checkpoint tar. Back here, unpack each
-release into a folder and run ``distilled-registry verify FOLDER``. On the device (Python 3.12, jax with CUDA; jsonschema with its
-needs and Pillow carried as wheels, see the device README), with the data copied into an
+release into a folder and run ``distilled-registry verify FOLDER``. On the device (Python 3.12, jax with
+CUDA; jsonschema with its needs and Pillow carried as wheels, see the device README), with the data copied into an
 ignored folder named in ``carry``::
 
     python3 benchmarks/gpu_run.py --data gpu_data --out $OUT --minutes 9
@@ -185,9 +185,9 @@ def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float,
 
     from distilled_registry import catalog
     from distilled_registry.pipelines import checkpoint, kip, krr
+    from distilled_registry.pipelines.backends import make_workers
     from distilled_registry.pipelines.distill import DistillConfig, prepare
     from distilled_registry.pipelines.distributed import TiledEngine
-    from distilled_registry.pipelines.backends import make_workers
     from distilled_registry.pipelines.kernels import make_kernel_fn
 
     cfg = DistillConfig.from_dict({**catalog.entry(KIP_NAME).spec, **({"target_batch": 20, "ipc": 2} if toy else {})})

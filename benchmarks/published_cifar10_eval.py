@@ -126,8 +126,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source-dir", help="CIFAR-10 local files (python/binary batches, or the JPEG tree/tarball)")
     src_g = p.add_mutually_exclusive_group()
-    src_g.add_argument("--release", help="an imported release (store NAME or folder): its arrays, and its transform.npz "
-                                         "when it has one")
+    src_g.add_argument("--release", help="an imported release (store NAME or folder): its arrays, and its "
+                                         "transform.npz when it has one")
     src_g.add_argument("--published", help="the published file: an .npz, or a folder with images.npy and labels.npy")
     p.add_argument("--test-subset", type=int, default=100,
                    help="test images, stratified (S/10 per class), seeded; 0 = the whole test split")
@@ -139,7 +139,8 @@ def main() -> int:
     p.add_argument("--no-natural", action="store_true", help="skip the natural baseline")
     p.add_argument("--out", default=None, help="write the result here (JSON)")
     p.add_argument("--record", action="store_true", help="record the result in --release's provenance")
-    p.add_argument("--record-json", default=None, help="record this earlier result (JSON) in --release; compute nothing")
+    p.add_argument("--record-json", default=None,
+                   help="record this earlier result (JSON) in --release; compute nothing")
     p.add_argument("--key", default="krr_evaluation", help="the metrics key to record under (default krr_evaluation)")
     a = p.parse_args()
 
@@ -165,7 +166,8 @@ def main() -> int:
 
     x_pub, y_pub, release, transform, what, files_sha = published_arrays(a)
     src = sources.load_source("cifar10", a.source_dir)
-    print(f"source: cifar10 from {src.origin} (fingerprint {src.fingerprint[:16]}..., exact copy: {src.exact})", flush=True)
+    print(f"source: cifar10 from {src.origin} (fingerprint {src.fingerprint[:16]}..., exact copy: {src.exact})",
+          flush=True)
     t0 = time.perf_counter()
     if transform is None or transform.params.get("fitted_on_sha256") != src.fingerprint:
         transform = preprocess.fit_transform(src.x_train, True, ZCA_REG, fitted_on=src.fingerprint)
@@ -197,8 +199,8 @@ def main() -> int:
     out = {
         "accuracy": res["accuracy"], "mse": res["mse"],
         "recipe": {
-            "what": "kernel ridge regression with the ConvNet NTK, the published set as support (its learned labels), on "
-                    "a stratified seeded subset of the CIFAR-10 test split mapped by the transform rebuilt from the "
+            "what": "kernel ridge regression with the ConvNet NTK, the published set as support (its learned labels), "
+                    "on a stratified seeded subset of the CIFAR-10 test split mapped by the transform rebuilt from the "
                     "training split of the same copy",
             "kernel": spec.to_dict(), "reg": REG, "ridge": "K_ss + reg * trace(K_ss)/n * I",
             "test_split": "test", "test_size": int(len(idx)), "test_subset": {
@@ -206,14 +208,14 @@ def main() -> int:
                 "selection": "benchmarks/published_cifar10_eval.stratified_subset: per class, numpy default_rng([seed, "
                              "0x7E57]).choice without replacement"},
             "transform": how, "zca_reg": ZCA_REG,
-            "natural": "100 real training images, 10 per class (kip.support_indices(y_train, 10, seed)), centred one-hot "
-                       "labels, same kernel, ridge and test images",
+            "natural": "100 real training images, 10 per class (kip.support_indices(y_train, 10, seed)), centred "
+                       "one-hot labels, same kernel, ridge and test images",
             "script": "benchmarks/published_cifar10_eval.py",
         },
         "source": {"name": src.name, "origin": src.origin, "fingerprint_sha256": src.fingerprint,
                    "matches_release": False, "exact_copy": src.exact,
-                   "note": None if src.exact else "the JPEG copy of CIFAR-10 (quality about 75): CIFAR-10-like figures, "
-                                                  "not CIFAR-10's"},
+                   "note": None if src.exact else ("the JPEG copy of CIFAR-10 (quality about 75): CIFAR-10-like "
+                                                   "figures, not CIFAR-10's")},
         "support_files_sha256": files_sha,
         "kernel_entries_computed": int(entries), "kernel_seconds": round(kernel_seconds, 3),
         "seconds_per_entry": round(kernel_seconds / entries, 6),
@@ -224,7 +226,8 @@ def main() -> int:
     out["wall_seconds"] = round(time.perf_counter() - t_start, 3)
     out["environment"] = {**environment.library_versions(), "device": environment.device()}
     out["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    nat_text = f"; natural baseline (100 random real images) {out['natural_accuracy']:.4f}" if "natural_accuracy" in out else ""
+    nat_text = (f"; natural baseline (100 random real images) {out['natural_accuracy']:.4f}"
+                if "natural_accuracy" in out else "")
     print(f"KRR test accuracy of the published set: {out['accuracy']:.4f}{nat_text}; on {len(idx)} test images of "
           f"{src.origin}{'' if src.exact else ' (JPEG copy: CIFAR-10-like, not CIFAR-10)'}; kernel {a.impl}, "
           f"{entries} kernel entries in {kernel_seconds:.0f} s; total {out['wall_seconds']:.0f} s on "

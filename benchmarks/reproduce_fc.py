@@ -103,7 +103,8 @@ def main() -> None:
                    help="ALGORITHM_SOURCE:IPC[,IPC...], e.g. kip_mnist:1,10,50 ls_cifar10:10")
     p.add_argument("--cifar-zca", action="store_true", help="ZCA-whiten CIFAR-10 (config name gains -zca)")
     p.add_argument("--steps", type=int, default=3000, help="KIP steps")
-    p.add_argument("--depth", type=int, default=1, help="FC kernel depth (hidden layers); config name ipcN-fcD when not 1")
+    p.add_argument("--depth", type=int, default=1,
+                   help="FC kernel depth (hidden layers); config name ipcN-fcD when not 1")
     p.add_argument("--tag", default="", help="appended to the config name (e.g. s10000 for a longer run)")
     p.add_argument("--transfer", action="store_true", help="also run the finite-network transfer evaluation")
     p.add_argument("--retransfer", action="store_true", help="run the transfer evaluation again where one is recorded")
@@ -113,8 +114,8 @@ def main() -> None:
         family, _, ipcs = cell.partition(":")
         algorithm, _, source = family.partition("_")
         for ipc in ipcs.split(","):
-            run_cell(cell_config(algorithm, source, int(ipc), a.cifar_zca, a.steps, a.depth), Path(a.data_dir), a.transfer,
-                     Path(a.log), a.retransfer, a.tag)
+            run_cell(cell_config(algorithm, source, int(ipc), a.cifar_zca, a.steps, a.depth), Path(a.data_dir),
+                     a.transfer, Path(a.log), a.retransfer, a.tag)
 
 
 if __name__ == "__main__":

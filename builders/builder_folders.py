@@ -10,7 +10,9 @@
       checksums.tsv                      url, size, sha256 of pinned published files (TFDS format)
 
 ``distilled-registry builders`` writes them (``--check`` lists those that differ from what the
-catalog gives, and fails); the files are committed. :func:`checksums` says what ``checksums.tsv`` lists.
+catalog gives, and fails); the files are committed. Where: ``--out DIR``, else this package's own
+``builders/`` only when it is a source checkout's (:func:`default_root`); an installed package
+(site-packages) is never written into. :func:`checksums` says what ``checksums.tsv`` lists.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from distilled_registry import atomic, catalog, output_folder, references, records
+from distilled_registry.errors import UsageError
 
 from . import builder_testing
 
@@ -27,7 +30,13 @@ BUILDERS_DIR = Path(__file__).resolve().parent
 GENERATED = "generated from the catalog by `distilled-registry builders`; do not edit"
 DUMMY_DIR = "dummy_data"
 MARKER = "builders"  # output_folder's marker in each family folder: .distilled-registry-builders
-DUMMY_IMAGES = 4  # per family: small enough to commit (a CIFAR-100 image is 12 kB of float32)
+
+
+def dummy_images(family: str) -> int:
+    """Images in the family's dummy release: its first config's ``ipc x classes``, what that release is
+    (a store release must be what its config says, conformance.check); 10 for most families, 100 for CIFAR-100."""
+    e = catalog.family_entries(family)[0]
+    return int(e.spec["ipc"]) * int(e.source_info["num_classes"])
 
 TAGS = """\
 content.data-type.image # Contains image data.
@@ -51,9 +60,12 @@ def readme(family: str) -> str:
         "distilled-registry. Each example is one distilled image in the release's preprocessed space "
         "(float32, not uint8) with its label vector (centred one-hot, or learned).",
         "",
-        "Features: `image` (float32, " f"{h}x{w}x{c}" "), `label` (ClassLabel: argmax of the label vector), "
-        f"`label_vector` (float32, {src['num_classes']}), `class_id` (ClassLabel: the class the image was "
-        "initialised from), `index` (row in the release's data.npz). `info.metadata['provenance']` holds the "
+        "Features: `image` (float32, " f"{h}x{w}x{c}" "), `label` (ClassLabel: the class the image was distilled "
+        "for, `class_id`; what `as_supervised=True` gives), "
+        f"`label_vector` (float32, {src['num_classes']}: the target kernel ridge regression fits, centred one-hot or "
+        "learned; its argmax is not always the class), `class_id` (ClassLabel: the class the image was "
+        "initialised from), `index` (row in the release's data.npz). The licence is the source dataset's "
+        f"({src.get('licence') or 'unknown'}), in `info.redistribution_info`. `info.metadata['provenance']` holds the "
         "release's provenance.json (source fingerprint, kernel, hyper-parameters, seed, metrics, sha256 of "
         "every file).",
         "",
@@ -121,7 +133,8 @@ Configs, versions, features and where data come from are the catalog's (see
     import distilled_registry, tensorflow_datasets as tfds
     ds = tfds.load("{family}/CONFIG", split="train")
 
-or, as a TFDS dataset folder: ``tfds build builders/{family} --config CONFIG``.
+or, as a TFDS dataset folder (TFDS's ``tfds build``, which itself needs apache_beam):
+``python -m distilled_registry.builders.tfds_build builders/{family} --config CONFIG``.
 """
 
 from distilled_registry.builders import release_builder
@@ -151,20 +164,20 @@ from distilled_registry.builders.{family} import {family}_dataset_builder
 class {_camel(family)}Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = {family}_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["{e.config}"]
-    SPLITS = {{"train": {DUMMY_IMAGES}}}
+    SPLITS = {{"train": {dummy_images(family)}}}
 '''
 
 
 def dummy_files(family: str) -> dict[str, bytes]:
     """``dummy_data/``: a store holding a dummy release of the family's first config, ``path -> bytes``.
 
-    :data:`DUMMY_IMAGES` random images of the source's shape with a schema-valid provenance
+    :func:`dummy_images` random images of the source's shape with a schema-valid provenance
     (:func:`builder_testing.write_dummy_release`); the same bytes on every run.
     """
     e = catalog.family_entries(family)[0]
     with tempfile.TemporaryDirectory(prefix="distilled-registry-dummy-") as tmp:
         home = Path(tmp) / "store"
-        path, _ = builder_testing.write_dummy_release(e.name, home, images=DUMMY_IMAGES)
+        path, _ = builder_testing.write_dummy_release(e.name, home, images=dummy_images(family))
         where = Path(DUMMY_DIR) / path.relative_to(home)
         return {str(where / f.name): f.read_bytes() for f in sorted(path.iterdir())}
 
@@ -183,6 +196,29 @@ def family_files(family: str) -> dict[str, str | bytes]:
     }
     files[output_folder.marker_name(MARKER)] = output_folder.marker_text(output_folder.marker_body(MARKER, files))
     return files
+
+
+def is_checkout(folder: Path | None = None) -> bool:
+    """Whether ``folder`` (default: this package's ``builders/``) is a source checkout's (beside
+    ``pyproject.toml`` and ``distilled_registry/``, not inside an installed package's ``site-packages``)."""
+    folder = Path(folder) if folder is not None else BUILDERS_DIR
+    root = folder.parent
+    installed = any(part in ("site-packages", "dist-packages") for part in folder.parts)
+    return not installed and (root / "pyproject.toml").is_file() and (root / "distilled_registry").is_dir()
+
+
+def default_root(out: str | os.PathLike | None = None) -> Path:
+    """Where ``distilled-registry builders`` writes: ``out``, else this checkout's ``builders/``.
+
+    Raises:
+      UsageError: no ``out`` and the package is installed (its folder would be site-packages).
+    """
+    if out is not None:
+        return Path(out)
+    if not is_checkout():
+        raise UsageError(f"the builder folders of this package are in an installed package ({BUILDERS_DIR}), not a "
+                         "source checkout; write them elsewhere with `distilled-registry builders --out DIR`")
+    return BUILDERS_DIR
 
 
 def expected(root: str | os.PathLike | None = None) -> dict[Path, str | bytes]:

@@ -22,12 +22,15 @@ from distilled_registry.transform import Transform
 SHA0 = "0" * 64
 
 
-def dummy_arrays(entry: catalog.Entry, per_class: int = 2, seed: int = 0,
+def dummy_arrays(entry: catalog.Entry, per_class: int | None = None, seed: int = 0,
                  images: int | None = None) -> dict[str, np.ndarray]:
-    """``{"images", "labels", "class_ids"}`` of the entry's source shape: ``per_class`` per class, or
-    ``images`` in all (class ids ``0, 1, ...`` cycling through the classes)."""
+    """``{"images", "labels", "class_ids"}`` of the entry's source shape: ``per_class`` per class (default:
+    what the entry is, its spec's ``ipc`` or its published file's size per class), or ``images`` in all
+    (class ids ``0, 1, ...`` cycling through the classes)."""
     src = entry.source_info
     c = int(src["num_classes"])
+    if per_class is None:
+        per_class = int(entry.spec["ipc"]) if entry.spec else max(1, int(entry.published["variant"]["ssize"]) // c)
     n = per_class * c if images is None else images
     rng = np.random.default_rng(seed)
     ids = np.repeat(np.arange(c), per_class) if images is None else np.arange(n) % c
@@ -74,7 +77,7 @@ def _variant_spec(entry: catalog.Entry) -> dict:
             "zca": False, "zca_reg": 0.1, "seed": 0}
 
 
-def write_dummy_release(name: str, home: str | os.PathLike, per_class: int = 2, seed: int = 0,
+def write_dummy_release(name: str, home: str | os.PathLike, per_class: int | None = None, seed: int = 0,
                         overwrite: bool = False, version: str | None = None,
                         images: int | None = None) -> tuple[Path, dict[str, np.ndarray]]:
     """Put a dummy release of catalog entry ``name`` into the store at ``home`` (default: its catalog version):
@@ -126,5 +129,5 @@ def assert_same_arrays(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) 
     for k in ("images", "labels", "class_ids"):
         assert got[k].dtype == want[k].dtype, (k, got[k].dtype, want[k].dtype)
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
-    np.testing.assert_array_equal(got["label"], np.argmax(want["labels"], axis=1))
+    np.testing.assert_array_equal(got["label"], want["class_ids"])  # the class, not argmax(label vector)
     np.testing.assert_array_equal(got["index"], np.arange(len(want["images"])))

@@ -14,9 +14,12 @@ Layout of ``DIR`` (the Hub repository, ready for ``huggingface_hub.upload_folder
     <config>/provenance.json          the release's provenance, unchanged (sha256 of its files)
     <config>/transform.npz            the preprocessing: ``Transform.load(path).apply(x)`` maps raw
                                       test images into the space the images live in
+    <config>/croissant.json           the config described in Croissant 1.1 (mlcroissant reads its
+                                      records from the Parquet file beside it), with PROV-O provenance
 
 Features (the same as the TFDS builders'): ``image`` ``Array3D`` float32 (H, W, C), ``label``
-``ClassLabel`` (argmax of the label vector), ``label_vector`` float32 list of length C,
+``ClassLabel`` (the class the image was distilled for: ``class_id``, not the argmax of the label
+vector), ``label_vector`` float32 list of length C (the target kernel ridge regression fits),
 ``class_id`` ``ClassLabel`` (the class the image was initialised from), ``index`` int64, and for the
 Hub's viewer ``preview`` ``Image`` (a PNG of each image, stretched to its own range; the exact values
 are ``image``).
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilled_registry import api, atomic, catalog, names, output_folder, references, store
+from distilled_registry import api, atomic, catalog, croissant, escape, names, output_folder, references, store
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError, UserError
 
@@ -151,7 +154,7 @@ def preview_png(image: np.ndarray) -> bytes:
 
 def _columns(r: api.Release) -> dict:
     n = len(r.images)
-    return {"image": r.images, "label": np.argmax(r.labels, axis=1).astype(np.int64), "label_vector": r.labels,
+    return {"image": r.images, "label": r.class_ids.astype(np.int64), "label_vector": r.labels,
             "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64),
             "preview": [{"bytes": preview_png(x), "path": None} for x in r.images]}
 
@@ -261,6 +264,14 @@ def to_release_space(raw_test_images, path):
 x_test = to_release_space(raw_test_images, path)"""
 
 
+def source_label(src: dict) -> str:
+    """The source as the card names it: a user's own source (``kind`` in its block, pipelines/user_sources.py)
+    by kind and base name (``folder:my_images``), never its local path."""
+    if "kind" not in src:
+        return src["name"]
+    return f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
+
+
 def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
     """The dataset card (``README.md``) text.
 
@@ -280,8 +291,10 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         fam_desc = catalog.family_description(family)
     except catalog.CatalogError:
         fam_desc = None
-    pretty = f"{algo.upper()} {src['name']}: {fam_desc or family}"
+    shown = source_label(src)
+    pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
     licence_text = src.get("licence") or "unknown"
+    md = escape.markdown  # every text from a provenance that reaches the card goes through it
     configs, infos = [], []
     for i, (cfg, r, extra) in enumerate(releases):
         c = {"config_name": cfg, "data_files": [{"split": "train", "path": f"{cfg}/train-*.parquet"}]}
@@ -292,11 +305,11 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
                       "splits": [{"name": "train", "num_bytes": extra["num_bytes"], "num_examples": len(r.images)}],
                       "download_size": extra["parquet_size"], "dataset_size": extra["num_bytes"]})
     data = DatasetCardData(
-        pretty_name=pretty,
+        pretty_name=md(pretty),
         license=licence_id(licence_text),
         task_categories=["image-classification"],
         size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
-        source_datasets=[f"extended|{src['name']}"],
+        source_datasets=[f"extended|{md(shown)}"],
         tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
         configs=configs,
         dataset_info=infos,
@@ -306,7 +319,7 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             if "origin" in prov0 else "Made with distilled-registry")
     zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
     intro = (
-        f"{algo_name} distilled from `{src['name']}` ({src['num_classes']} classes, {h}x{w}x{ch} images): each "
+        f"{algo_name} distilled from {md(shown)} ({md(src['num_classes'])} classes, {h}x{w}x{ch} images): each "
         "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
         "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
         f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
@@ -316,13 +329,18 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
         f"the authors' code and data: {references.HOMEPAGE}.")
     lines = [
         "---", data.to_yaml(), "---", "",
-        f"# {pretty}", "",
+        f"# {md(pretty)}", "",
         intro,
         "",
-        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (class: argmax of the label vector), `label_vector` "
-        f"(float32, {src['num_classes']}: the labels the kernel regression uses, centred one-hot or learned), "
+        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (the class the image was distilled for, the same "
+        "as `class_id`; with learned labels the argmax of `label_vector` is another class for some images), "
+        "`label_vector` "
+        f"(float32, {md(src['num_classes'])}: the labels the kernel regression uses, centred one-hot or learned: train "
+        "on these to use the set as it was distilled), "
         "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz), "
-        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`).",
+        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`). "
+        "Each config's `croissant.json` describes it in Croissant (mlcroissant reads its records, images as "
+        "H x W x C).",
         "",
         "## Metrics beside the paper's", "",
         "KRR test accuracy: kernel ridge regression with the release's kernel, trained on the distilled set, on the "
@@ -347,9 +365,10 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
     rows = [
         ("made by", lambda p: (f"imported: the authors' published file {p['origin'].get('file')}"
                                if "origin" in p else "a distillation run of distilled-registry")),
-        ("source", lambda p: f"{p['source']['name']} ({p['source']['origin']}; train {p['source']['train_size']}, "
+        ("source", lambda p: f"{source_label(p['source'])} ({'your own' if 'kind' in p['source'] else p['source']['origin']}; "
+                             f"train {p['source']['train_size']}, "
                              f"test {p['source']['test_size']})"),
-        ("source sha256 fingerprint", lambda p: f"`{p['source']['fingerprint_sha256'][:16]}…`"),
+        ("source sha256 fingerprint", lambda p: f"{p['source']['fingerprint_sha256'][:16]}…"),
         ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),
         ("algorithm", lambda p: f"{p['algorithm']['name']}" + (f", {p['algorithm']['steps_run']} steps"
                                                                  if "steps_run" in p["algorithm"] else "")),
@@ -368,13 +387,13 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
                                f"(git {str((p['environment'].get('git') or {}).get('commit'))[:12]}), jax "
                                f"{p['environment'].get('jax')}, neural-tangents {p['environment'].get('neural-tangents')}"),
         ("created", lambda p: p["created"]),
-        ("data.npz sha256", lambda p: f"`{p['files'][rel.DATA_FILE]['sha256'][:16]}…`"),
+        ("data.npz sha256", lambda p: f"{p['files'][rel.DATA_FILE]['sha256'][:16]}…"),
     ]
     for label, fn in rows:
         cells = []
         for _, r, _ in releases:
             try:
-                cells.append(fn(r.provenance).replace("|", "/"))
+                cells.append(md(fn(r.provenance)))
             except (KeyError, TypeError, ValueError):
                 cells.append("-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -426,9 +445,11 @@ def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: st
             lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
     lines += [
         "## Licence", "",
-        f"Inherited from the source dataset, {src['name']}: {licence_text}"
-        + (f" ({src['homepage']})" if src.get("homepage") else "") + ".", "",
+        f"Inherited from the source dataset, {md(shown)}: {md(licence_text)}"
+        + (f" ({md(src['homepage'])})" if src.get("homepage") else "") + ".", "",
         "## Citation", "",
+        *([f"The source dataset, as given when it was distilled (`--citation`): {md(src['citation'])}", ""]
+          if "citation" in src else []),  # a user's own source (pipelines/user_sources.py)
         "```bibtex", references.BIBTEX.rstrip(), "```", "",
     ]
     return "\n".join(lines)
@@ -470,8 +491,8 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
                                (transform, rel.TRANSFORM_FILE),
                                (rel.member(path, "preview.png", listed) if "preview.png" in listed else None,
                                 "preview.png")):
-                if src is not None:
-                    (d / fname).write_bytes(src.read_bytes())
+                if src is not None:  # read bounded, and matching its recorded sha256 (rule B)
+                    (d / fname).write_bytes(rel.read_member(path, src.name, r.provenance))
                     files.append(fname)
             if "preview.png" not in files:
                 from distilled_registry import preview
@@ -483,6 +504,8 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             if learned:
                 (d / "labels.png").write_bytes(labels_png(r, names_, f"{family}/{cfg}: learned vs original labels"))
                 files.append("labels.png")
+            (d / croissant.CROISSANT_FILE).write_bytes(croissant_bytes(r, d, files))
+            files.append(croissant.CROISSANT_FILE)
             written.append(ExportedConfig(cfg, r.version, path, len(r.images), [f"{cfg}/{f}" for f in files]))
             card_rows.append((cfg, r, {"features": feats, "num_bytes": nbytes, "parquet_size": len(pq),
                                        "learned": learned}))
@@ -493,7 +516,16 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
 
 
 EXPORT = "export-hf"  # output_folder's marker in the export: .distilled-registry-export-hf (never uploaded)
-EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz"})
+EXPORT_FILES = frozenset({PARQUET_NAME, "preview.png", "labels.png", "provenance.json", "transform.npz",
+                          "croissant.json"})
+
+
+def croissant_bytes(r: api.Release, folder: Path, files: list[str]) -> bytes:
+    """``<config>/croissant.json``: the config in Croissant 1.1 (:func:`distilled_registry.croissant.jsonld`),
+    its records read from the export's Parquet file, its distribution the ``files`` written in ``folder``."""
+    digests = {f: rel.digest((folder / f).read_bytes()) for f in files}
+    doc = croissant.jsonld(r.provenance, digests, r.images.shape[1:], r.labels.shape[1], records_file=PARQUET_NAME)
+    return (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def validate_card(text: str) -> dict:

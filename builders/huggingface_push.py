@@ -9,7 +9,7 @@ appears in none of the files to upload (and refuses, without showing it, if it d
 
 What goes up is exactly the export's files, named one by one (``upload_folder(allow_patterns=[...])``),
 never "the folder": ``README.md`` and ``<config>/{train-00000-of-00001.parquet, preview.png,
-labels.png, provenance.json, transform.npz}`` (what ``export-hf`` writes). A folder holding anything
+labels.png, provenance.json, transform.npz, croissant.json}`` (what ``export-hf`` writes). A folder holding anything
 else (a symbolic link, which may point at a private key; a dotfile such as ``.env``; a stray file or
 folder) is refused with one line naming it: nothing is skipped silently. FAMILY is checked as a
 release family name before anything else; a Hub that cannot be reached is one line too.

@@ -6,7 +6,8 @@
 
 Each family is a TFDS dataset folder, ``builders/<family>/``, whose module
 ``<family>_dataset_builder.py`` defines ``class Builder(ReleaseBuilder): FAMILY = "<family>"``, the
-TFDS way (``tfds build builders/<family>`` finds it). :class:`ReleaseBuilder` fills in the rest from
+TFDS way (TFDS's folder loading finds it: ``python -m distilled_registry.builders.tfds_build builders/<family>``,
+which is ``tfds build`` without its Apache Beam import). :class:`ReleaseBuilder` fills in the rest from
 the catalog when the class is defined: the family ``kip_cifar10`` becomes the TFDS dataset
 ``kip_cifar10``, each catalog config a ``BuilderConfig`` whose version is the catalog config's version
 (the release version it reads). The folder also holds README.md, CITATIONS.bib, TAGS.txt,
@@ -18,17 +19,23 @@ Features, one example per distilled image, in release order (shuffling is disabl
 
 - ``image``: float32 Tensor of the source's shape (H, W, C), in the release's preprocessed space
   (real-valued, not uint8; ``distilled_registry.load(name).transform()`` maps raw images into it);
-- ``label``: ClassLabel with the source's class names, the argmax of the label vector;
-- ``label_vector``: float32 (C,), the release's labels (centred one-hot, or learned);
-- ``class_id``: ClassLabel, the class the image was initialised from (``data.npz`` ``class_ids``);
+- ``label``: ClassLabel with the source's class names: the class the image was distilled for,
+  ``class_id`` (``as_supervised=True`` gives ``(image, label)``); not the argmax of the label vector,
+  which for learned labels is another class for some images, or no image at all for some classes;
+- ``label_vector``: float32 (C,), the release's labels (centred one-hot, or learned): the target
+  kernel ridge regression fits, to train on as the set was distilled;
+- ``class_id``: ClassLabel, the class the image was initialised from (``data.npz`` ``class_ids``),
+  the same as ``label``;
 - ``index``: int64, the row of the image in ``data.npz``.
 
+``info.redistribution_info.license`` is the source dataset's licence, which the release inherits.
 ``info.metadata`` (a ``tfds.core.MetadataDict``) holds ``provenance`` (the release's whole
 ``provenance.json``) and ``release`` (name, version, data.npz sha256, where it was read from).
 Data come from the local store, else the release's URL, else an error naming the regenerate
 command (:mod:`distilled_registry.builders.release_source`). Files are written as Parquet, which
 TFDS reads both as ``tf.data`` (``tfds.load``, with TensorFlow) and by random access
-(``tfds.data_source``, without TensorFlow); pass ``file_format=`` to choose another.
+(``tfds.data_source``, without TensorFlow), so both work on one data_dir in either order, TFDS's
+default one included (:func:`_file_format`); pass ``file_format=`` to choose another.
 
 A prepared copy made from a release whose ``data.npz`` has since changed in the store (a
 ``regenerate --overwrite``) is rebuilt on the next ``download_and_prepare``.
@@ -100,7 +107,9 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                  file_format: str | None = None, **kwargs: Any):
         self._url_base = url_base
         self._published_url_base = published_url_base
-        super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+        super().__init__(file_format=None, **kwargs)  # reads a prepared copy's dataset_info.json, if any
+        self.info.set_file_format(_file_format(file_format, self.info.file_format if self.info.initialized else None),
+                                  override=not self.info.initialized)
 
     def _create_builder_config(self, builder_config, version):
         """The catalog configs, and any other config name the catalog resolves (the authors' published
@@ -160,9 +169,10 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         features = tfds.features.FeaturesDict({
             "image": tfds.features.Tensor(shape=(h, w, c), dtype=np.float32,
                                           doc="distilled image, float32, in the release's preprocessed space"),
-            "label": tfds.features.ClassLabel(names=names, doc="argmax of label_vector"),
+            "label": tfds.features.ClassLabel(names=names, doc="the class the image was distilled for (class_id)"),
             "label_vector": tfds.features.Tensor(shape=(len(names),), dtype=np.float32,
-                                                 doc="the release's label vector (centred one-hot or learned)"),
+                                                 doc="the release's label vector (centred one-hot or learned): "
+                                                     "the target kernel ridge regression fits"),
             "class_id": tfds.features.ClassLabel(names=names, doc="the class the image was initialised from"),
             "index": tfds.features.Scalar(dtype=np.int64, doc="row of the image in the release's data.npz"),
         })
@@ -173,6 +183,7 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             disable_shuffling=True,
             homepage=references.HOMEPAGE,
             citation=references.BIBTEX,
+            license=licence(entries[0]),
             metadata=tfds.core.MetadataDict(),
         )
 
@@ -208,7 +219,8 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             if url is not None:
                 # capped, deadlined downloads (distilled_registry.download); verified files are kept in
                 # the download folder, so a second prepare reads them from there
-                data = release_source.from_url(entry, url, Path(dl_manager.download_dir), version)
+                data = release_source.from_url(entry, url, Path(dl_manager.download_dir), version,
+                                               checksums=self._listed_checksums())
             elif version == entry.version:
                 # nothing regenerated here: the authors' published file, when the entry has one
                 data = release_source.from_published(entry, self._published_url_base)
@@ -220,6 +232,14 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         self.info.metadata["release"] = {"name": data.name, "version": data.version, "origin": data.origin,
                                          "data_sha256": data.data_sha256}
         return {"train": self._generate_examples(data)}
+
+    def _listed_checksums(self) -> dict[str, tuple[int, str]]:
+        """``{url: (size, sha256)}`` of the family folder's ``checksums.tsv``, as TFDS reads it (``url_infos``).
+
+        Release files are downloaded by :mod:`release_source` (a size cap and a deadline on each, which
+        TFDS's download manager does not give), checked against these entries.
+        """
+        return {url: (int(i.size), str(i.checksum)) for url, i in (self.url_infos or {}).items()}
 
     def _other_versions_hint(self, entry: catalog.Entry, version: str) -> str:
         from distilled_registry import names, store
@@ -254,10 +274,9 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 f"from a faithful copy, or make it with `distilled-registry regenerate {data.name}`")
 
     def _generate_examples(self, data: release_source.ReleaseData) -> Iterator[tuple[int, dict]]:
-        top = np.argmax(data.labels, axis=1)
         for i in range(len(data.images)):
-            yield i, {"image": data.images[i], "label": int(top[i]), "label_vector": data.labels[i],
-                      "class_id": int(data.class_ids[i]), "index": i}
+            c = int(data.class_ids[i])
+            yield i, {"image": data.images[i], "label": c, "label_vector": data.labels[i], "class_id": c, "index": i}
 
 
 class _ListExampleWriter(tfds.core.writer.ExampleWriter):
@@ -271,6 +290,33 @@ class _ListExampleWriter(tfds.core.writer.ExampleWriter):
 
     def write(self, path, examples):
         return super().write(path, list(examples))
+
+
+def _file_format(asked: str | tfds.core.FileFormat | None,
+                 prepared: tfds.core.FileFormat | None) -> tfds.core.FileFormat:
+    """The file format to read or write: a prepared copy's own, unless another one is truly asked for.
+
+    ``tfds.data_source`` with TFDS's default data_dir (no ``data_dir=``, no ``builder_kwargs``) asks
+    for ArrayRecord on every call, and ``tfds.load`` asks for nothing, so in one data_dir the second
+    of the two met a copy the first prepared in the other format and TFDS refused ("File format is
+    already set"). ArrayRecord is taken as "random access": it is served by Parquet (random access
+    too, and also read by ``tf.data``, which ArrayRecord is not), or by a copy already prepared in any
+    random-access format. Any other format asked for is TFDS's to honour or refuse. Nothing asked
+    for: the prepared copy's format, else Parquet.
+    """
+    FileFormat = tfds.core.FileFormat
+    want = FileFormat.from_value(asked) if asked else None
+    if want == FileFormat.ARRAY_RECORD:
+        want = prepared if prepared in FileFormat.with_random_access() else FileFormat.PARQUET
+    return want or prepared or FileFormat.from_value(DEFAULT_FILE_FORMAT)
+
+
+def licence(e: catalog.Entry) -> str:
+    """The release's licence as ``dataset_info.json`` records it: the source dataset's, which it inherits."""
+    from distilled_registry import croissant
+
+    text = e.source_info.get("licence") or "unknown"
+    return f"{text}, inherited from the source dataset {e.source} ({croissant.licence_url(text, e.source)})"
 
 
 def _family_description(family: str) -> str:
@@ -319,7 +365,10 @@ def builder_class(family: str) -> type:
     _CLASSES[family] = cls
     return cls
 def register() -> list[str]:
-    """Create and register a builder for every catalog family; returns their names. Idempotent."""
+    """Create and register a builder for every catalog family, and for every family of your own in the
+    local store (:mod:`.user_builders`); returns their names. Idempotent."""
+    from .user_builders import register_user
+
     out = []
     families = list(dict.fromkeys(e.family for e in catalog.entries()))
     for family in families:
@@ -328,4 +377,4 @@ def register() -> list[str]:
             out.append(family)
         except ValueError as e:  # a TFDS dataset of that name exists already (not ours): leave it
             log.warning("distilled_registry: not registering the TFDS builder %s: %s", family, e)
-    return out
+    return out + register_user()

@@ -19,8 +19,12 @@ Published layout: a release is published as the files of its folder side by side
 - ``provenance.json`` must have the sha256 the catalog records for that version
   (``provenance_sha256``), when the catalog has a record; it must follow the provenance schema;
 - ``data.npz`` must have the sha256 and size ``provenance.json`` lists (and the catalog's
-  ``data_sha256`` when recorded). A file that does not match raises :class:`ReleaseChecksumError`
-  naming the URL, both digests and what to do; nothing that failed is kept.
+  ``data_sha256`` when recorded);
+- either file, when its URL is in the family's ``checksums.tsv`` (as TFDS parses it: the builder's
+  ``url_infos``), must have the size and sha256 listed there, and is fetched with that size as cap.
+
+A file that does not match raises :class:`ReleaseChecksumError` naming the URL, both digests and
+what to do; nothing that failed is kept.
 
 Every download has a size cap and an overall deadline (:func:`distilled_registry.download.fetch`):
 ``provenance.json`` at most 1 MB, ``data.npz`` exactly the size its provenance lists; verified files
@@ -131,7 +135,7 @@ def from_store(entry: catalog.Entry, version: str | None = None) -> ReleaseData 
 
 
 def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None = None,
-             version: str | None = None) -> ReleaseData:
+             version: str | None = None, checksums: dict[str, tuple[int, str]] | None = None) -> ReleaseData:
     """Download ``provenance.json`` and ``data.npz`` from the release folder at ``url`` and check them.
 
     Each file goes through :func:`distilled_registry.download.fetch` with a size cap and an overall
@@ -145,6 +149,8 @@ def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None
       entry: the catalog entry (its record for ``version`` pins the provenance's sha256, if any).
       url: the release folder URL, ending in ``/``.
       cache_dir: where verified downloads are kept (None: nowhere).
+      checksums: ``{url: (size, sha256)}`` from the family's ``checksums.tsv`` (TFDS's ``url_infos``);
+        a file listed there must match it.
     Raises:
       ReleaseDownloadError: a URL could not be fetched (named, with why); ReleaseChecksumError: a file
         does not match. Nothing that failed is kept.
@@ -162,7 +168,8 @@ def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None
         except UserError:
             prov = None  # a kept copy that no longer passes: fetch it again
     if prov is None:
-        prov_b = _get(prov_url, PROVENANCE_MAX_BYTES, entry)
+        prov_b = _get(prov_url, _cap(checksums, prov_url, PROVENANCE_MAX_BYTES), entry)
+        _check_listed(checksums, prov_url, prov_b, entry)
         prov = _check_provenance(prov_b, prov_url, entry, version, record)
     listed = prov["files"][rel.DATA_FILE]
     if record.get("data_sha256") and listed["sha256"] != record["data_sha256"]:
@@ -172,7 +179,8 @@ def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None
     data_url = url + rel.DATA_FILE
     data_b = _cached(cache, rel.DATA_FILE)
     if data_b is None or rel.digest(data_b) != {"sha256": listed["sha256"], "size": listed["size"]}:
-        data_b = _get(data_url, int(listed["size"]), entry)
+        data_b = _get(data_url, _cap(checksums, data_url, int(listed["size"])), entry)
+    _check_listed(checksums, data_url, data_b, entry)
     got = rel.digest(data_b)
     if (got["sha256"], got["size"]) != (listed["sha256"], listed["size"]):
         raise ReleaseChecksumError(
@@ -190,6 +198,25 @@ def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None
     _keep(cache, rel.PROVENANCE_FILE, prov_b)  # both verified: kept for the next prepare
     _keep(cache, rel.DATA_FILE, data_b)
     return ReleaseData(entry.name, version, data["images"], data["labels"], data["class_ids"], prov, url)
+
+
+def _cap(checksums: dict[str, tuple[int, str]] | None, url: str, default: int) -> int:
+    """The size cap of a download: the size ``checksums.tsv`` lists for ``url``, else ``default``."""
+    listed = (checksums or {}).get(url)
+    return min(int(listed[0]), default) if listed else default
+
+
+def _check_listed(checksums: dict[str, tuple[int, str]] | None, url: str, b: bytes, entry: catalog.Entry) -> None:
+    """ReleaseChecksumError unless ``b`` has the size and sha256 ``checksums.tsv`` lists for ``url`` (if it does)."""
+    listed = (checksums or {}).get(url)
+    if not listed:
+        return
+    got = rel.digest(b)
+    if (got["size"], got["sha256"]) != (int(listed[0]), listed[1]):
+        raise ReleaseChecksumError(
+            f"{url} has sha256 {got['sha256']} ({got['size']} bytes), but the {entry.family} builder's checksums.tsv "
+            f"lists {listed[1]} ({listed[0]} bytes): the published copy is not the recorded release; do not use it. "
+            f"Nothing was kept. Make the release locally with `distilled-registry regenerate {entry.name}`")
 
 
 def _check_provenance(b: bytes, prov_url: str, entry: catalog.Entry, version: str, record: dict) -> dict:

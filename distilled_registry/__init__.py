@@ -16,8 +16,8 @@ The design (the mathematics, the tiling protocol, the release format, the layout
 
 __version__ = "0.1.0"
 
-from .api import Release, info, list_releases, load, load_path
 from . import tfds_registration as _tfds_registration
+from .api import Release, info, list_releases, load, load_path
 
 _tfds_registration.install()  # TFDS builders, registered when tensorflow_datasets is imported
 

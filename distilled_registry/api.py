@@ -51,7 +51,8 @@ class Release:
 
     def transform(self) -> Transform:
         """The preprocessing the images live in: ``transform().apply(raw_images)`` maps new images into it."""
-        return Transform.load(rel.transform_path(self.path, self.provenance))
+        p = rel.transform_path(self.path, self.provenance)
+        return Transform.load(p, rel.read_member(self.path, p.name, self.provenance))
 
     @property
     def class_names(self) -> list[str]:
@@ -129,9 +130,9 @@ def list_releases() -> list[dict]:
     problems: dict[str, dict[str, str]] = {}
     extra: dict[str, list[str]] = {}
     for rn, path in store.local_releases():
-        try:
-            store.check_identity(rn, path, rel.read_provenance(path))
-        except UserError as err:
+        try:  # one bad release (a FIFO, a forgery, a link out of the store) is listed as bad; the others go on
+            store.read_identity(rn, path)
+        except (UserError, OSError) as err:
             problems.setdefault(rn.name, {})[rn.version] = str(err)
     for e in catalog.entries():
         d = e.to_dict()
@@ -169,7 +170,13 @@ def info(name: str) -> dict:
     """
     rn = names.parse(name, need_config=False)
     if rn.config is None:
-        return {"family": rn.family, "configs": [info(e.name) for e in catalog.family_entries(rn.family)]}
+        try:
+            cfgs = [e.name for e in catalog.family_entries(rn.family)]
+        except catalog.CatalogError:  # a family of your own (distill --name) is known by its store folders
+            cfgs = sorted({r.name for r, _ in store.local_releases() if r.family == rn.family})
+            if not cfgs:
+                raise
+        return {"family": rn.family, "configs": [info(n) for n in cfgs]}
     try:
         d = catalog.entry(rn).to_dict()
         d["catalog"] = True
@@ -179,13 +186,12 @@ def info(name: str) -> dict:
         d = {"name": rn.name, "family": rn.family, "config": rn.config, "catalog": False}
     local = []
     for v in store.versions(rn):
-        path = store.release_dir(rn, v)
+        path = store.home() / rn.family / rn.config / v
         entry = {"version": v, "path": str(path)}
-        try:
-            prov = rel.read_provenance(path)
+        try:  # one bad version is shown as bad (one line); the others go on
+            prov = store.read_identity(names.ReleaseName(rn.family, rn.config, v), path)
             entry.update(created=prov["created"], metrics={k: x for k, x in prov["metrics"].items() if k != "recipe"})
-            store.check_identity(names.ReleaseName(rn.family, rn.config, v), path, prov)
-        except UserError as e:
+        except (UserError, OSError) as e:
             entry["problem"] = str(e)
         local.append(entry)
     d["local"] = local

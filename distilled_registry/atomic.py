@@ -12,9 +12,9 @@ whole, never a torn or half-made file:
   ``out`` is swapped with the new folder in one step (``renameat2(RENAME_EXCHANGE)``), so a reader
   of ``out`` sees the old folder or the new one at every moment; the caller then removes the old
   one, which now sits at the temporary path.
-- :func:`lock`: an exclusive ``flock`` on a lock file, held for a read-modify-write (the pins
-  file, a provenance record). Lock files are left in place: removing one while another process
-  waits on it would let two writers in.
+- :func:`lock`: an exclusive ``flock`` on a lock file (``filelock``), held for a read-modify-write
+  (the pins file, a provenance record). Lock files are left in place: removing one while another
+  process waits on it would let two writers in.
 
 ``renameat2`` is Linux (glibc 2.28+, kernels since 3.15 on ext4, xfs, btrfs, tmpfs and overlayfs).
 Where it is missing, :func:`publish_dir` falls back to plain renames: still create-exclusive
@@ -30,7 +30,6 @@ import errno
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -191,30 +190,26 @@ def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike, replace: bool = 
 
 @contextlib.contextmanager
 def lock(path: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S, what: str | None = None) -> Iterator[Path]:
-    """Hold an exclusive ``flock`` on the lock file ``path`` (created if absent, never removed).
+    """Hold an exclusive lock on the lock file ``path`` (created if absent, never removed).
+
+    ``filelock.FileLock``: an ``flock`` on the file, which the kernel drops when the holder dies, so a
+    killed process never leaves a stale lock. Without a fallback to a "soft" lock (a file whose mere
+    existence is the lock, removed on release): where ``flock`` is missing this raises OSError.
 
     Raises:
       LockTimeout: another process held it for ``timeout`` seconds.
     """
-    import fcntl
+    import filelock
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    held = filelock.FileLock(p, timeout=timeout, mode=0o644, thread_local=False, fallback_to_soft=False)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LockTimeout(f"{what or str(p)!r} is locked by another process (lock file {str(p)!r}) "
-                                      f"for over {timeout:g} s; wait for it to finish and try again") from None
-                time.sleep(0.02)
-        try:
-            yield p
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        held.acquire()
+    except filelock.Timeout:
+        raise LockTimeout(f"{what or str(p)!r} is locked by another process (lock file {str(p)!r}) "
+                          f"for over {timeout:g} s; wait for it to finish and try again") from None
+    try:
+        yield p
     finally:
-        os.close(fd)
+        held.release()

@@ -24,7 +24,7 @@ import difflib
 import functools
 
 from . import names, records, source_facts
-from .errors import UsageError
+from .errors import PublishedError, UsageError
 
 
 class CatalogError(UsageError):
@@ -46,7 +46,8 @@ class Entry:
     paper: dict
     releases: dict
     source_info: dict
-    published: dict | None = None  # the authors' published file (published.py); spec is None for a published-only variant
+    # the authors' published file (published_variants.py); spec is None for a published-only variant
+    published: dict | None = None
 
     @property
     def name(self) -> str:
@@ -63,7 +64,7 @@ def published_block(name: str, variant, reported: dict | None, pins: dict[str, d
     A pin recorded for the block's bucket path, or for ``name`` (a ``final`` checkpoint resolved and
     pinned by ``import-published --record``, which also fixes the path), gives ``sha256`` and ``size``.
     """
-    from . import published
+    from . import published_variants as published
 
     block = published.block(variant, reported)
     path = block.get("path") or next((k for k, p in pins.items() if p.get("config") == name and p.get("sha256")), None)
@@ -119,7 +120,7 @@ def entry(name: str | names.ReleaseName) -> Entry:
             return e
     variant = _published_variant(rn, all_entries)
     if variant is not None:
-        from . import published
+        from . import published_variants as published
 
         return Entry(family=rn.family, config=rn.config, version=published.VERSION, algorithm=variant.algorithm,
                      source=variant.dataset, description=f"the authors' published file {variant.stem()}.npz",
@@ -133,11 +134,11 @@ def _published_variant(rn: names.ReleaseName, all_entries: list[Entry]):
     """The published variant an explicit config name denotes in a catalog family (None when it denotes none)."""
     if rn.config is None or not any(e.family == rn.family for e in all_entries):
         return None
-    from . import published
+    from . import published_variants as published
 
     try:
         return published.parse_config(rn.family, rn.config)
-    except published.PublishedError as e:
+    except PublishedError as e:
         raise CatalogError(f"{rn.name}: {e}") from e
 
 

@@ -1,12 +1,13 @@
 """``croissant.json``: a release described in Croissant 1.1 JSON-LD (mlcroissant), with PROV-O provenance.
 
 Croissant readers cannot read ``.npz``, so every release also carries ``data.parquet``: the same
-arrays as ``data.npz``, one row per image (``image``: the float32 image flattened in row-major
-H, W, C order; ``label``: int64 class index, the argmax of the label vector, as in every loader;
-``label_vector``: the float32 label vector; ``class_id``: int64). The record set ``records`` reads
-it; its array fields declare ``isArray`` and ``arrayShape`` (``H,W,C`` and ``C``), so
-``mlcroissant.Dataset("croissant.json").records("records")`` gives back exactly the release arrays
-(:func:`read_records`).
+arrays as ``data.npz``, one row per image (``image``: the float32 image as nested fixed-size lists,
+H of W of C, so a reader gets its shape back; ``label``: int64, the class the image was distilled
+for, ``class_id``, as in every loader; ``label_vector``: the float32 label vector, the target kernel
+ridge regression fits; ``class_id``: int64). The record set ``records`` reads it; its array fields
+declare ``isArray`` and ``arrayShape`` (``H,W,C`` and ``C``), so
+``mlcroissant.Dataset("croissant.json").records("records")`` gives each image as H x W x C nested
+lists and back exactly the release arrays (:func:`read_records`).
 
 Provenance, in the PROV-O vocabulary (``prov:``):
 
@@ -31,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import escape
+
 CROISSANT_FILE = "croissant.json"
 RECORDS_FILE = "data.parquet"
 RECORD_SET = "records"
@@ -45,10 +48,10 @@ _FORMATS = {".parquet": "application/x-parquet", ".npz": "application/x-npz", ".
 def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarray) -> bytes:
     """``data.parquet`` bytes: one row per image, the columns every loader uses.
 
-    ``image`` (H*W*C float32, row-major), ``label`` (int64: the class index, ``argmax`` of the label
-    vector, as in TFDS and on the Hub), ``label_vector`` (C float32: the row of ``data.npz``
-    ``labels``, centred one-hot or learned) and ``class_id`` (int64: the class the image was
-    initialised from).
+    ``image`` ((H, W, C) float32 as nested fixed-size lists), ``label`` (int64: the class the image
+    was distilled for, ``class_id``, as in TFDS and on the Hub), ``label_vector`` (C float32: the row
+    of ``data.npz`` ``labels``, centred one-hot or learned) and ``class_id`` (int64: the class the
+    image was initialised from).
     """
     from .extras import require
 
@@ -58,17 +61,19 @@ def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarra
 
     images = np.ascontiguousarray(images, np.float32)
     labels = np.ascontiguousarray(labels, np.float32)
-    n = len(images)
-    flat = images.reshape(n, -1)
+    class_ids = np.asarray(class_ids, np.int64)
 
-    def fixed_lists(a: np.ndarray) -> "pa.Array":
-        return pa.ListArray.from_arrays(pa.array(np.arange(0, a.size + 1, a.shape[1], dtype=np.int32)),
-                                        pa.array(a.reshape(-1), type=pa.float32()))
+    def nested(a: np.ndarray) -> "pa.Array":
+        """(N, d1, ..., dk) -> N rows of d1 lists of ... dk floats (Arrow fixed-size lists)."""
+        out = pa.array(a.reshape(-1), type=pa.float32())
+        for d in reversed(a.shape[1:]):
+            out = pa.FixedSizeListArray.from_arrays(out, int(d))
+        return out
 
-    table = pa.table({"image": fixed_lists(flat),
-                      "label": pa.array(np.argmax(labels, axis=1).astype(np.int64), type=pa.int64()),
-                      "label_vector": fixed_lists(labels),
-                      "class_id": pa.array(np.asarray(class_ids, np.int64), type=pa.int64())})
+    table = pa.table({"image": nested(images),
+                      "label": pa.array(class_ids, type=pa.int64()),
+                      "label_vector": nested(labels),
+                      "class_id": pa.array(class_ids, type=pa.int64())})
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf, compression="NONE", store_schema=True)
     return buf.getvalue().to_pybytes()
@@ -91,19 +96,23 @@ CONTEXT = {
 
 
 def _file_object(fname: str, d: dict) -> dict:
+    url = escape.croissant_url(fname)  # a file inside the release: relative, never a path out of it
+    if url is None:
+        raise ValueError(f"{fname!r} is not a plain file name of a release; refusing to describe it in croissant.json")
     return {"@type": "cr:FileObject", "@id": fname, "name": fname, "contentSize": f"{d['size']} B",
-            "contentUrl": fname, "encodingFormat": _FORMATS.get(Path(fname).suffix, "application/octet-stream"),
+            "contentUrl": url, "encodingFormat": _FORMATS.get(Path(fname).suffix, "application/octet-stream"),
             "sha256": d["sha256"]}
 
 
-def _field(col: str, dtype: str, shape: str | None, desc: str, references: str | None = None) -> dict:
+def _field(col: str, dtype: str, shape: str | None, desc: str, references: str | None = None,
+           records_file: str = RECORDS_FILE) -> dict:
     out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col}", "name": col, "description": desc}
     if shape:
         out.update({"cr:arrayShape": shape, "cr:isArray": True})
     out["dataType"] = dtype
     if references:
         out["references"] = {"field": {"@id": references}}
-    out["source"] = {"fileObject": {"@id": RECORDS_FILE}, "extract": {"column": col}}
+    out["source"] = {"fileObject": {"@id": records_file}, "extract": {"column": col}}
     return out
 
 
@@ -124,13 +133,15 @@ def _iso(t: dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_classes: int) -> dict:
+def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_classes: int,
+           records_file: str = RECORDS_FILE) -> dict:
     """The Croissant JSON-LD of a release.
 
     Args:
       provenance: the release's provenance (validated or about to be).
       digests: ``{file name: {"sha256", "size"}}`` of the release files it describes (must include
-        :data:`RECORDS_FILE`).
+        ``records_file``).
+      records_file: the Parquet file of the records (the Hugging Face export names its own).
       image_shape: ``(H, W, C)``; num_classes: ``C``.
     """
     rel = provenance.get("release") or {}
@@ -166,15 +177,16 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
 
     distribution = [_file_object(fname, digests[fname]) for fname in sorted(digests)]
     h, w, c = (int(v) for v in image_shape)
+    f = {"records_file": records_file}
     fields = [
         _field("image", "sc:Float", f"{h},{w},{c}",
-               "float32 image in the release's preprocessed space, stored flattened in row-major (H, W, C) order"),
-        _field("label", "sc:Integer", None, "the class index: argmax of label_vector (an index into the record set "
-               f"{CLASSES!r})", references=f"{CLASSES}/index"),
+               "float32 image in the release's preprocessed space, H x W x C nested lists", **f),
+        _field("label", "sc:Integer", None, "the class the image was distilled for, class_id (an index into the "
+               f"record set {CLASSES!r}); label_vector is the learned target", references=f"{CLASSES}/index", **f),
         _field("label_vector", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned): "
-               "the regression target of kernel ridge regression"),
+               "the regression target of kernel ridge regression", **f),
         _field("class_id", "sc:Integer", None, "the class the image was initialised from (an index into the "
-               f"record set {CLASSES!r})", references=f"{CLASSES}/index"),
+               f"record set {CLASSES!r})", references=f"{CLASSES}/index", **f),
     ]
     creator = ({"@type": "sc:Organization", "name": f"{origin['authors']} (the authors' published file)"}
                if origin else {"@type": "sc:Organization", "name": "distilled-registry",
@@ -184,7 +196,7 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
            "dateCreated": _iso(created), "datePublished": _iso(created),
            "keywords": ["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
            "license": licence_url(src.get("licence"), src["name"])}
-    if rel.get("url"):  # the release's own address, where it is published (never the source's)
+    if escape.croissant_url(rel.get("url"), relative=False):  # the release's own address (never the source's)
         doc["url"] = rel["url"]
     if rel.get("version") is not None:
         doc["version"] = rel["version"]
@@ -203,7 +215,7 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     doc["@context"]["prov"] = PROV
     doc["prov:wasDerivedFrom"] = [{
         "@type": "prov:Entity",
-        "@id": src.get("homepage") or f"urn:distilled-registry:source:{src['name']}",
+        "@id": escape.croissant_url(src.get("homepage"), relative=False) or f"urn:distilled-registry:source:{src['name']}",
         "name": src["name"],
         "description": (f"source dataset {src['name']}, read from {src['origin']}; train {src['train_size']} / "
                         f"test {src['test_size']} images; sha256 fingerprint of its decoded data "
@@ -213,7 +225,8 @@ def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_c
     }]
     if origin:  # the activity here is the import of the authors' file, which is itself an entity
         doc["prov:wasDerivedFrom"].insert(0, {
-            "@type": "prov:Entity", "@id": origin.get("url") or f"urn:distilled-registry:published:{origin.get('file')}",
+            "@type": "prov:Entity", "@id": escape.croissant_url(origin.get("url"), relative=False) or
+            f"urn:distilled-registry:published:{origin.get('file')}",
             "name": origin.get("file") or "published file",
             "description": f"the authors' published file ({origin['authors']}; {origin.get('paper', '')}); pin: "
                            f"{(origin.get('pin') or {}).get('state')}",
@@ -271,7 +284,9 @@ def read_records(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The release's records as read by mlcroissant from ``<path>/croissant.json``.
 
     Returns ``{"images": (N,H,W,C) float32, "labels": (N,C) float32 (the label vectors),
-    "label": (N,) int64 (class indices), "class_ids": (N,) int64}``.
+    "label": (N,) int64 (the class, ``class_id``; older releases wrote the argmax of the label vector),
+    "class_ids": (N,) int64}``. Images come as H x W x C nested lists, or flat in releases written
+    before that; either is reshaped to the field's ``arrayShape``.
     """
     from .extras import require
 

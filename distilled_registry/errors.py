@@ -20,3 +20,23 @@ class UsageError(UserError):
     """A bad command line (a name, an option value); the CLI exits with code 2."""
 
     exit_code = 2
+
+
+# The authors' published files (distilled_registry.published, published_variants): here, in a module
+# that imports nothing, so the variants below the catalog and the importer above it share them.
+
+
+class PublishedError(UserError):
+    """A published file or name that cannot be used: says which and why; nothing was written."""
+
+
+class PublishedUsageError(PublishedError, UsageError):
+    """A published-file name, ``--name``, ``--dataset`` or path the command line got wrong (exit 2)."""
+
+
+class PinError(PublishedError):
+    """A published file whose sha256 differs from the one pinned for it: refused."""
+
+
+class ReleaseError(UserError):
+    """A release folder is missing, malformed, unsafe to read, or does not match its checksums or its config."""

@@ -2,7 +2,7 @@
 
 - family: ``<algorithm>_<source>``, lower-case letters, digits and ``_`` (a TFDS dataset name);
 - config: ``[\\w+\\-.]+`` (the TFDS rule), not starting with ``.``, so ``..`` is never a config;
-- version: semantic, ``MAJOR.MINOR.PATCH``;
+- version: semantic, ``MAJOR.MINOR.PATCH``, canonical: ASCII digits without leading zeros (one spelling);
 - each of family, config and version is at most ``MAX_PART`` = 100 characters: every part is a folder
   name in the store, and a file name can be at most 255 bytes (so a name is refused as a name, not
   by the file system as "File name too long").
@@ -21,7 +21,9 @@ from .errors import UsageError
 
 FAMILY_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 CONFIG_RE = re.compile(r"[\w+\-.]+\Z", re.ASCII)
-VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)\Z")
+# ASCII digits, no leading zeros, nothing after the patch: one spelling per version ("01.0.0", "1.0.0+b",
+# Unicode digits such as "١.0.0" are refused, so two folders can never hold the same version)
+VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 MAX_PART = 100  # characters of a family, config or version: each is a folder name (at most 255 bytes)
 
 

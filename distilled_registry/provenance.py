@@ -75,7 +75,8 @@ def validate(prov: object, where: str = "provenance") -> dict:
         raise ProvenanceError(
             f"{where}: schema {prov.get('schema')!r} is not {SCHEMA!r}, the provenance schema this version "
             "of distilled-registry reads; upgrade distilled-registry, or regenerate the release")
-    errors = sorted(_validator().iter_errors(prov), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(_validator().iter_errors(prov),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         lines = [f"  at {_path(e)}: {e.message}" for e in errors[:8]]
         more = f"\n  ... and {len(errors) - 8} more" if len(errors) > 8 else ""

@@ -55,7 +55,8 @@ def load() -> dict:
     except FileNotFoundError:
         return empty()
     except OSError as e:
-        raise RecordsError(f"cannot read the records {str(p)!r}: {e}; unset ${RECORDS_ENV} to use the packaged one") from e
+        raise RecordsError(f"cannot read the records {str(p)!r}: {e}; unset ${RECORDS_ENV} to use the packaged "
+                           "one") from e
     return _load(str(p), stat.st_mtime_ns, stat.st_size)
 
 
@@ -118,25 +119,29 @@ def update(change: Callable[[dict], None]) -> dict:
 def record_release(name: str, release_path: str | os.PathLike, location: str | None = None) -> dict:
     """Record the release at ``release_path`` as ``name``: where it is, its sha256s and its metrics.
 
-    The release is verified first; its version and metrics come from its provenance. ``location``
-    defaults to ``store:<family>/<config>/<version>``. Returns the record written.
+    The release is verified first; its name, version and metrics come from its provenance (the
+    ``release`` block a store release has). ``location`` defaults to ``store:<family>/<config>/<version>``.
+    Returns the record written.
 
     Raises:
-      RecordsError: the release is another name's.
+      RecordsError: the release is another name's, or not a stored release (no ``release`` block).
     """
     from . import release as rel  # numpy; only when recording
 
     prov = rel.verified(release_path)
-    r = prov.get("release") or {}
-    if r.get("name") not in (None, name):
-        raise RecordsError(f"the release at {str(release_path)!r} is {r.get('name')!r}, not {name!r}")
-    from . import catalog
-
-    version = r.get("version") or catalog.entry(name).version
+    r = prov.get("release")
+    if not r:
+        raise RecordsError(f"the release at {str(release_path)!r} has no name and version in its provenance (only a "
+                           f"stored release has); `distilled-registry store add` it as {name} first")
+    if r["name"] != name:
+        raise RecordsError(f"the release at {str(release_path)!r} is {r['name']!r}, not {name!r}")
+    version = r["version"]
     record = {
         "location": location or f"store:{name}/{version}",
         "data_sha256": prov["files"][rel.DATA_FILE]["sha256"],
+        "data_size": int(prov["files"][rel.DATA_FILE]["size"]),
         "provenance_sha256": rel.sha256_file(Path(release_path) / rel.PROVENANCE_FILE),
+        "provenance_size": (Path(release_path) / rel.PROVENANCE_FILE).stat().st_size,
         "created": prov["created"],
         "metrics": {k: v for k, v in prov["metrics"].items() if k != "recipe"},
     }

@@ -124,8 +124,17 @@ def resolve(name: str | names.ReleaseName, version: str | None = None) -> tuple[
         have = f"versions present: {', '.join(present)}" if present else "no version is present"
         raise StoreError(f"{rn} is not in the local store {str(home())!r} ({have})")
     path = release_dir(rn)
-    check_identity(rn, path, rel.read_provenance(path))
+    read_identity(rn, path)
     return rn, path
+
+
+def read_identity(rn: names.ReleaseName, path: Path) -> dict:
+    """The provenance of the store folder ``path`` after :func:`check_identity` as ``rn``: the folder must
+    resolve inside the store, its provenance be bounded JSON of the schema (``release.read_provenance``)."""
+    _inside(path, home())
+    prov = rel.read_provenance(path)
+    check_identity(rn, path, prov)
+    return prov
 
 
 # The fields of a catalog spec that define a release: a stored release must have run exactly these.
@@ -142,8 +151,8 @@ def check_identity(rn: names.ReleaseName, path: str | os.PathLike, prov: dict, a
     release entered the store by name) whose name, family, config and version are ``rn``'s, and
     its ``name`` must be ``rn.family``. A run (a provenance with ``config``, not an imported
     published file) at the version the catalog spec of ``rn`` makes must have run that spec
-    (:func:`spec_differences`). Names the catalog does not know, and other versions, are compared
-    by name only.
+    (:func:`spec_differences`). Last, the release must be what ``rn``'s config says
+    (:func:`distilled_registry.conformance.check`: shapes, classes, support size, recorded sha256, pin).
     """
     head = f"{str(path)!r} cannot go into the store as {rn}" if adding else f"{str(path)!r} sits in the store as {rn}"
     make = _how_to_make(rn)
@@ -171,6 +180,9 @@ def check_identity(rn: names.ReleaseName, path: str | os.PathLike, prov: dict, a
             raise rel.ReleaseError(
                 f"{head} but was not made by the catalog spec of {rn.name} ({'; '.join(diff)}): it is another run; "
                 f"store it under another config name, and {make}")
+    from . import conformance
+
+    conformance.check(prov, rn, where=str(path))  # shapes, classes, support size, records, pin: what rn is
 
 
 def _how_to_make(rn: names.ReleaseName) -> str:

@@ -100,7 +100,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .kernels import KernelSpec
+from .kernel_spec import KernelSpec
 
 Array = Any
 KernelFn = Callable[[Array, Array], Array]
@@ -667,7 +667,8 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     per level-0 covariance array; default :func:`default_target_entries`); it changes speed and
     memory, not the result. The inner loop is rematerialised in the backward pass; the outer one
     keeps each image's windows (about ``(C + 2) * 15^2 * H * W`` floats at depth 3) when all of
-    them fit in :data:`RESIDUAL_BYTES`, else it is rematerialised too (one more forward pass). Results are deterministic (no atomics, fixed order).
+    them fit in :data:`RESIDUAL_BYTES`, else it is rematerialised too (one more forward pass). Results are
+    deterministic (no atomics, fixed order).
     """
     if spec.architecture not in ("convnet", "convnet3"):
         raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
@@ -716,7 +717,7 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
 
         def per_b(b):  # one image of x2 against all of x1
             xw = channel_windows(x2[b][None], geos[0].tables.gather)
-            vw = tuple(_windows(v[b][None], geos[l].tables.gather) for v, l in zip(v2, relus))
+            vw = tuple(_windows(v[b][None], geos[k].tables.gather) for v, k in zip(v2, relus))
 
             def body(i):
                 s = _input_cov(x1[i], xw)
@@ -729,7 +730,7 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
         # variances): kept when they fit in RESIDUAL_BYTES, else made again (one more forward).
         window_bytes = jnp.dtype(dtype).itemsize * (
             c * geos[0].kh * geos[0].kw * h * w
-            + sum(geos[l].kh * geos[l].kw * geos[l].h * geos[l].w for l in relus))
+            + sum(geos[k].kh * geos[k].kw * geos[k].h * geos[k].w for k in relus))
         keep = n2 * window_bytes <= RESIDUAL_BYTES
         return jax.lax.map(per_b if keep else jax.checkpoint(per_b), jnp.arange(n2)).T
 

@@ -20,10 +20,9 @@ from distilled_registry import environment, output_folder, preview, provenance, 
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError
 
-from . import kip, krr, label_solve, sources
+from . import kip, krr, label_solve, sources, user_sources
 from .kernels import KernelSpec
-from .limits import (DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS, MAX_TARGET_BATCH, MAX_TILE,
-                     MAX_WORKERS)
+from .limits import DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS, MAX_TARGET_BATCH, MAX_TILE, MAX_WORKERS
 from .preprocess import fit_transform
 
 ALGORITHMS = ("kip", "ls")
@@ -55,6 +54,11 @@ class DistillConfig:
     seed: int = 0
     eval_block: int = 1000
     tile: int = DEFAULT_TILE  # most rows per kernel tile (tiling.block_size); 0: one dense step, local only
+    # user sources only (user_sources.py); left out of to_dict() at their defaults, so the configs of
+    # catalog runs (and their checkpoints) read as before
+    image_size: tuple | None = None     # (H, W): resize every image
+    test_fraction: float | None = None  # cut a stratified test split from train
+    split_seed: int = 0                 # ... with this seed
 
     def validate(self) -> None:
         """Raise ConfigError (or user_values.BadValue) naming the first bad value (before any work: nothing is loaded).
@@ -63,8 +67,21 @@ class DistillConfig:
         as a release of NaN images (or a run that diverges at its first step); every count an integer
         within its bound (``limits.py``).
         """
-        if self.source not in sources.FACTS:
-            raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.FACTS)}")
+        user = user_sources.is_user_source(self.source)
+        if self.source not in sources.FACTS and not user:
+            raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.FACTS)}, or your "
+                              "own: an image folder, an .npz, tfds:NAME, hf:REPO_ID")
+        if not user and (self.image_size is not None or self.test_fraction is not None):
+            raise ConfigError(f"--image-size and --test-fraction are for your own sources, not {self.source}")
+        if self.image_size is not None and (len(self.image_size) != 2 or not all(
+                isinstance(v, int) and 1 <= v <= user_sources.MAX_SIDE for v in self.image_size)):
+            raise ConfigError(f"--image-size {self.image_size!r}: give HxW (or one side), "
+                              f"each 1..{user_sources.MAX_SIDE}")
+        if self.test_fraction is not None and not (isinstance(self.test_fraction, (int, float))
+                                                   and 0 < self.test_fraction < 1):
+            raise ConfigError(f"--test-fraction {self.test_fraction!r} must be between 0 and 1 (e.g. 0.2)")
+        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed <= MAX_SEED):
+            raise ConfigError(f"--split-seed {self.split_seed!r} is out of range 0..{MAX_SEED}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
         # rule E: every number through user_values (BadValue, a usage error, names the option and its range)
@@ -90,12 +107,29 @@ class DistillConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["kernel"] = self.kernel.to_dict()
+        for key in ("image_size", "test_fraction", "split_seed"):  # user sources' options, when set
+            if d[key] == getattr(DistillConfig, key):
+                del d[key]
+        if d.get("image_size") is not None:
+            d["image_size"] = list(d["image_size"])
         return d
+
+    def source_options(self) -> dict:
+        """What :func:`sources.load_source` needs besides the name to read a user source as this run did."""
+        return user_sources.options_of(self.to_dict()) if user_sources.is_user_source(self.source) else {}
+
+    def family(self) -> str:
+        """The default family of a run: ``<algorithm>_<source>`` (a user source: its short name)."""
+        if user_sources.is_user_source(self.source):
+            return f"{self.algorithm}_{user_sources.short_name(self.source)}"
+        return f"{self.algorithm}_{self.source}"
 
     @classmethod
     def from_dict(cls, d: dict) -> "DistillConfig":
         d = dict(d)
         d["kernel"] = KernelSpec.from_dict(d["kernel"])
+        if d.get("image_size") is not None:
+            d["image_size"] = tuple(d["image_size"])
         return cls(**d)
 
 
@@ -139,7 +173,7 @@ def check_workers(backend: str, workers: int) -> None:
                           "process (one worker)")
 
 
-def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
+def prepare(config: DistillConfig, source_dir: str | None = None, source_notes: dict | None = None) -> Prepared:
     """Load the source and fit + apply the preprocessing (raises SourceError / ConfigError).
 
     The config is checked against the source before any work: the kernel's depth against the image
@@ -151,7 +185,7 @@ def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
     known = source_facts.SOURCES.get(config.source)
     if known:
         check_images(config, (1, *known.image_shape))
-    src = sources.load_source(config.source, source_dir)
+    src = sources.load_source(config.source, source_dir, **config.source_options(), **(source_notes or {}))
     check_images(config, src.x_train.shape)
     check_ipc(config, src.y_train, src.class_names)
     t = fit_transform(src.x_train, zca=config.zca, zca_reg=config.zca_reg, fitted_on=src.fingerprint)
@@ -161,8 +195,9 @@ def prepare(config: DistillConfig, source_dir: str | None = None) -> Prepared:
 def distill(config: DistillConfig, out: str | Path, source_dir: str | None = None, *,
             progress: bool = True, overwrite: bool = False, backend: str = "local", workers: int = 1,
             ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
-            resume: bool = False, eval_every: int = 0, eval_subset: int = 1000,
-            resume_on_other_devices: bool = False, _fault: tuple[int, int] | None = None) -> dict:
+            resume: bool = False, eval_every: int = 0, eval_subset: int = 1000, family: str | None = None,
+            source_notes: dict | None = None, resume_on_other_devices: bool = False,
+            _fault: tuple[int, int] | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance as written (``files`` included).
 
     Nothing is written at ``out`` unless the whole run succeeds.
@@ -177,6 +212,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       eval_every, eval_subset: KIP only: measure the KRR test accuracy every ``eval_every`` steps (0: never)
         on a fixed class-balanced subset of ``eval_subset`` test images (:mod:`accuracy_curve`); the points go
         into the checkpoint, the provenance (``metrics.test_subset_curve``) and ``accuracy_curve.png``.
+      family: the provenance's family name (default :meth:`DistillConfig.family`); a release put into the
+        store by name carries that name's family.
+      source_notes: a user source's ``licence`` and ``citation``, recorded in the provenance's source block.
       _fault: test-only ``(step, worker)`` for the Ray backend: that worker dies after that step's forward.
     """
     config.validate()
@@ -212,7 +250,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                           f"e.g. the default {DEFAULT_TILE}")
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
-    data = prepare(config, source_dir)
+    data = prepare(config, source_dir, source_notes)
     from .kernels import make_kernel_fn
 
     kernel_fn = make_kernel_fn(config.kernel)
@@ -242,7 +280,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
                       "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
             files = _files(config, data, d, natural, distilled, curve)
-            prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve)
+            prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
         rel.write_release(out, files, prov, overwrite=overwrite)
         if config.algorithm == "kip" and ckpt.used:
             from . import checkpoint
@@ -387,13 +425,13 @@ def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, pr
 
 def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict,
            curve=None) -> dict[str, bytes]:
-    """The release's files but ``provenance.json``: data.npz, transform.npz, and the pictures when matplotlib is here."""
+    """The release's files but ``provenance.json``: data.npz, transform.npz, the pictures when matplotlib is here."""
     files = {rel.DATA_FILE: rel.data_bytes(d.images, d.labels, d.class_ids),
              rel.TRANSFORM_FILE: data.transform.to_bytes()}
     if not preview.available():
         print(f"note: {preview.MISSING}", file=sys.stderr)
         return files
-    run = f"{config.algorithm}_{config.source} ipc{config.ipc}"
+    run = f"{config.family()} ipc{config.ipc}"
     files["preview.png"] = preview.grid_png(
         [(f"{config.algorithm.upper()} (distilled)", d.images, d.class_ids), ("real (start)", d.x0, d.class_ids)],
         data.source.class_names, per_class=10, labels=[d.labels, None],
@@ -410,11 +448,11 @@ def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, d
 
 
 def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict, pool,
-                timing: dict, started: dt.datetime, curve=None) -> dict:
+                timing: dict, started: dt.datetime, curve=None, family: str | None = None) -> dict:
     """The run's provenance (:func:`distilled_registry.provenance.build`)."""
     src = data.source
     return provenance.build(
-        f"{config.algorithm}_{config.source}",
+        family or config.family(),
         config=config.to_dict(),
         source=src.describe(),
         preprocessing={"file": rel.TRANSFORM_FILE, **data.transform.params},

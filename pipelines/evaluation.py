@@ -159,10 +159,11 @@ def load_test_split(prov: dict, path: Path, source_dir: str | None, allow_other_
     """
     from distilled_registry.transform import Transform
 
-    from . import sources
+    from . import sources, user_sources
 
-    name = prov["source"]["name"]
-    src = sources.load_source(name, source_dir)
+    name = prov["source"]["name"]  # a user source's spec names its files (user_sources.py)
+    src = sources.load_source(name, source_dir, **(user_sources.options_of(prov.get("config"))
+                                                   if user_sources.is_user_source(name) else {}))
     want = prov["source"].get("fingerprint_sha256")
     same = src.fingerprint == want
     if not same and not allow_other_source:

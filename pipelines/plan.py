@@ -1,186 +1,553 @@
-"""Cost plan of a distillation run: kernel entries, tiles, and hours from a tile timed on this machine.
+"""The wall time of a run before it starts: every part of it timed here, or taken from a table, and said which.
 
-What a run computes (the distributed model of docs/design.md, "Tiling and backends": tiles of ``tile x tile`` entries):
+A run (``distill``, ``regenerate``, ``demo``) is cut into the parts it spends its time on, each
+priced from what this process measures while it plans (:class:`KernelTimer` and the functions below):
 
-- KIP, per step: the upper triangle of ``K_ss`` (``n(n+1)/2`` entries, n = images per class x classes)
-  and ``K_ts`` (``m n`` entries, m = the class-balanced target batch), each tile forward with
-  ``jax.vjp`` and backward through its ``vjp_fn``; in total ``steps`` times that.
-- LS, once: ``K_ss`` upper triangle and ``K_ts`` against the whole training split, forward only.
-- Evaluation (both), on the driver: ``K_ss`` and ``K(test, support)`` for the distilled and the
-  natural support set, forward only.
+- start-up: a fresh python importing the CLI and the pipelines (jax, optax), timed by starting one;
+- loading and preprocessing: :func:`distill.prepare` itself, when the source is at hand (digits, or
+  ``--source-dir``); else not counted, and said so;
+- the kernel calls: KIP tiles forward with ``jax.vjp`` and backward through ``vjp_fn``, as a
+  :class:`backends.TileWorker` computes them; Label Solve's tiles and every evaluation forward only,
+  through :func:`kernels.make_kernel_fn`. Each shape the run will cut (:meth:`tiling.Tiling.for_tile`,
+  :func:`kernels.kernel_matrix`'s blocks) is timed on random images of the source's shape, on the same
+  device split as the run (every CPU core a jax device: :mod:`devices`), after its compilation (timed
+  apart: the run compiles each shape once too);
+- the rest of a KIP step (target batch, assembling, the KRR solve and its gradient, Adam, the checks):
+  :func:`kip.run` with :class:`distributed.TiledEngine` over workers that answer every tile at once;
+- Label Solve's normal equations (``G += K^T K`` per block of 1000 targets) and its solve;
+- the accuracy curve (``--eval-every``), the checkpoints, and the release files (previews, parquet,
+  Croissant, provenance; written to a temporary folder when the source is at hand).
 
-The cost of an entry is measured, not assumed: :func:`measure_tile` times one small tile of the
-spec's own kernel (same architecture, depth and impl; random images of the source's shape) after
-compiling it, forward (``jax.vjp``, as the workers run it) and backward (``vjp_fn`` applied to a
-cotangent) separately. A tiny tile overstates the per-entry cost of a big one for kernels whose
-per-image terms (the diagonal covariances of a ConvNet kernel) are shared by a tile's entries, so
-when the planned tile is cheap enough it is timed too and used instead.
+Kernel costs, shape ``r x c`` (``r`` rows, ``c`` columns), are linear in ``r`` at fixed ``c`` (per-entry
+terms ``r c``, per-image terms ``r + c``): a shape too dear to time within the budget (``--budget``,
+30 s) is priced from two timed shapes of 2 and 8 rows at the same ``c``, ``t(r) = t(r_a) + (r - r_a)
+(t(r_b) - t(r_a)) / (r_b - r_a)``, never from a 2x2 tile alone. Each part says whether it was
+measured, extrapolated or assumed.
 
-Hours assume perfect scaling: N workers each as fast as this machine, tiles dealt evenly (a step
-takes ``ceil(tiles / N)`` tile-times), and nothing for transfers, the server's KRR solve or the
-optimiser.
+``--device h100|h200|cpu`` prices the kernel from :mod:`device_costs` (per-entry costs measured
+on that device at its reference kernel), scaled by this CPU's ratio of the run's kernel to the
+reference kernel (timed here, assumed device-independent); compilation is not counted there.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
 
-from .kernels import KernelSpec, make_kernel_fn
+from .kernels import KernelSpec
+from .tiling import Tiling, block_size
+
+DEFAULT_BUDGET_S = 30.0
+PROBE_ROWS = (2, 8)   # rows of the two shapes a dear kernel call is extrapolated from
+EVAL_BLOCK = 1000     # rows per test block of an evaluation (DistillConfig.eval_block)
+MODES = ("vjp", "forward")
+SMALL_CALL = 256      # entries of a call timed without a probe first (seconds at most, even for a ConvNet's vjp)
 
 
 @dataclasses.dataclass(frozen=True)
-class TileTiming:
-    """Seconds for one ``tile x tile`` kernel tile, measured after compilation."""
+class Timing:
+    """One kernel call of ``rows x cols`` entries timed here: ``seconds`` a call (mean of ``repeats`` after the
+    first), ``compile_seconds`` what the first call took beyond that."""
 
-    tile: int
-    forward_seconds: float    # out, vjp_fn = jax.vjp(kernel_fn, a, b)
-    backward_seconds: float   # vjp_fn(cotangent)
+    mode: str
+    rows: int
+    cols: int
+    seconds: float
     compile_seconds: float
     repeats: int
 
-    @property
-    def entries(self) -> int:
-        return self.tile * self.tile
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """The price of one kernel call: ``basis`` ``measured`` (that shape timed), ``extrapolated`` (from two
+    timed shapes) or ``table`` (:mod:`device_costs`)."""
+
+    seconds: float
+    compile_seconds: float
+    basis: str
+    detail: str
+
+
+class KernelTimer:
+    """Times kernel calls of ``spec`` on random images of ``image_shape`` (H, W, C) as the run makes them.
+
+    ``vjp``: a :class:`backends.TileWorker`'s forward (``jax.vjp``, ``vjp_fn`` kept) and backward (``vjp_fn``
+    applied to a cotangent), host copies included; ``forward``: :func:`kernels.make_kernel_fn`'s function and
+    the host copy. ``budget_s`` bounds the seconds spent measuring (compilations included); past it, shapes
+    are extrapolated from the two probe shapes, which are always timed.
+    """
+
+    def __init__(self, spec: KernelSpec, image_shape: tuple[int, int, int], budget_s: float = DEFAULT_BUDGET_S,
+                 min_seconds: float = 0.2, max_repeats: int = 20, seed: int = 0):
+        from .backends import TileWorker
+        from .kernels import make_kernel_fn
+
+        spec.check_images((1, *image_shape))
+        self.spec, self.image_shape = spec, tuple(image_shape)
+        self.worker = TileWorker(spec.to_dict())
+        self.kernel_fn = make_kernel_fn(spec)
+        self.budget_s, self.min_seconds, self.max_repeats = budget_s, min_seconds, max_repeats
+        self.rng = np.random.default_rng(seed)
+        self.timings: dict[tuple[str, int, int], Timing] = {}
+        self.spent = 0.0
 
     @property
-    def seconds(self) -> float:
-        """Forward plus backward."""
-        return self.forward_seconds + self.backward_seconds
+    def left(self) -> float:
+        return self.budget_s - self.spent
+
+    def _call(self, mode: str, a: np.ndarray, b: np.ndarray, cot: np.ndarray) -> None:
+        if mode == "vjp":
+            self.worker.forward([(0, "a", "b")], {"a": a, "b": b}, keep_vjp=True)
+            self.worker.backward([(0, "a", "b", cot)])
+        else:
+            np.asarray(self.kernel_fn(a, b))
+
+    def measure(self, mode: str, rows: int, cols: int) -> Timing:
+        """Time one ``rows x cols`` call of ``mode``: the first call (compiling), then repeats until
+        ``min_seconds`` have passed (at least one, at most ``max_repeats``)."""
+        key = (mode, rows, cols)
+        if key in self.timings:
+            return self.timings[key]
+        t0 = time.perf_counter()
+        a = self.rng.standard_normal((rows, *self.image_shape)).astype(np.float32)
+        b = self.rng.standard_normal((cols, *self.image_shape)).astype(np.float32)
+        cot = self.rng.standard_normal((rows, cols)).astype(np.float32)
+        t = time.perf_counter()
+        self._call(mode, a, b, cot)
+        first = time.perf_counter() - t
+        times: list[float] = []
+        while len(times) < self.max_repeats and (not times or sum(times) < self.min_seconds):
+            t = time.perf_counter()
+            self._call(mode, a, b, cot)
+            times.append(time.perf_counter() - t)
+        mean = sum(times) / len(times)
+        self.timings[key] = Timing(mode, rows, cols, mean, max(0.0, first - mean), len(times))
+        self.spent += time.perf_counter() - t0
+        return self.timings[key]
+
+    def estimate(self, mode: str, rows: int, cols: int) -> Estimate:
+        """The price of a ``rows x cols`` call; call it for the dearest shapes first.
+
+        Timed itself when it is small (:data:`SMALL_CALL` entries), when that fits the budget left, or when it
+        is the first shape of its mode and predicted to cost less than a compilation (the per-entry cost of
+        the calls timed so far predicts it; with none timed, a 2-row call at the same ``cols`` first). The
+        first shape of a mode that does not fit is extrapolated linearly in rows from timed calls of
+        :data:`PROBE_ROWS` rows at the same ``cols``; a later one from the calls of its mode timed so far
+        (:meth:`from_timed`).
+        """
+        if (mode, rows, cols) in self.timings or rows <= PROBE_ROWS[0] or rows * cols <= SMALL_CALL:
+            return _measured(self.measure(mode, rows, cols))
+        same = [t for t in self.timings.values() if t.mode == mode]
+        known = same or list(self.timings.values())
+        if not known:
+            known = [self.measure(mode, PROBE_ROWS[0], cols)]
+        per_entry = min(t.seconds / (t.rows * t.cols) for t in known)  # small calls overstate it
+        if known[0].mode != mode and mode == "vjp":
+            per_entry *= 4  # forward+vjp from forward alone: a guess, only to decide what to time
+        predicted = per_entry * rows * cols
+        compile_s = max(t.compile_seconds for t in known)
+        if compile_s + 2 * predicted <= self.left or (not same and predicted <= max(compile_s, 1.0)):
+            return _measured(self.measure(mode, rows, cols))
+        if same:
+            return self.from_timed(mode, rows, cols)
+        self.measure(mode, PROBE_ROWS[0], cols)  # recorded in self.timings: from_timed fits through it
+        tb = self.measure(mode, min(rows, PROBE_ROWS[1]), cols)
+        if tb.rows == rows:
+            return _measured(tb)
+        return self.from_timed(mode, rows, cols)
+
+    def from_timed(self, mode: str, rows: int, cols: int) -> Estimate:
+        """A ``rows x cols`` call priced from the calls of ``mode`` timed so far, not timing it: linear in rows
+        through the two timed calls at ``cols`` farthest apart, else the per-entry cost of the timed call
+        nearest in entries; its compilation as the mean of the timed calls' (assumed)."""
+        same = [t for t in self.timings.values() if t.mode == mode]
+        compile_s = sum(t.compile_seconds for t in same) / len(same)
+        at_cols = sorted((t for t in same if t.cols == cols), key=lambda t: t.rows)
+        if len(at_cols) >= 2 and at_cols[0].rows != at_cols[-1].rows:
+            ta, tb = at_cols[0], at_cols[-1]
+            slope = (tb.seconds - ta.seconds) / (tb.rows - ta.rows)
+            seconds = ta.seconds + (rows - ta.rows) * slope if slope > 0 else tb.seconds * rows / tb.rows
+            how = (f"from timed {ta.rows}x{cols} ({_s(ta.seconds)}) and {tb.rows}x{cols} ({_s(tb.seconds)}) calls, "
+                   "linear in rows")
+        else:
+            t = min(same, key=lambda t: abs(math.log(t.rows * t.cols / (rows * cols))))
+            seconds = t.seconds * rows * cols / (t.rows * t.cols)
+            how = f"at the per-entry cost of the timed {t.rows}x{t.cols} call ({_s(t.seconds)})"
+        return Estimate(seconds, compile_s, "extrapolated",
+                        f"{rows}x{cols} {how} (budget spent); compiling as the timed calls' (assumed)")
+
+
+def _measured(t: Timing) -> Estimate:
+    return Estimate(t.seconds, t.compile_seconds, "measured",
+                    f"{t.rows}x{t.cols} timed: {_s(t.seconds)} a call (mean of {t.repeats}), compiled in "
+                    f"{_s(t.compile_seconds)}")
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+class TableTimer:
+    """Kernel prices for a device one does not have: ``entries x`` the per-entry cost of :mod:`device_costs`'
+    row for ``device``, times this CPU's ratio of ``spec``'s per-entry cost to the reference kernel's (both timed
+    here on a tile of the row's size; 1 for the reference kernel itself)."""
+
+    def __init__(self, device: str, spec: KernelSpec, image_shape: tuple[int, int, int],
+                 budget_s: float = DEFAULT_BUDGET_S):
+        from . import device_costs
+
+        self.device, self.row, ref = device, device_costs.row(device), device_costs.REFERENCE
+        self.ref = (KernelSpec(**{**KernelSpec().to_dict(), **ref["kernel"]}), tuple(ref["image_shape"]))
+        self.own = (spec, tuple(image_shape))
+        self.tile, self.budget_s = ref["tile"], budget_s
+        self.ratio: dict[str, float] = {}
+        self.timers: list[KernelTimer] = []
 
     @property
-    def per_entry(self) -> float:
-        """Forward + backward seconds per kernel entry."""
-        return self.seconds / self.entries
+    def spent(self) -> float:
+        return sum(t.spent for t in self.timers)
 
-    @property
-    def forward_per_entry(self) -> float:
-        return self.forward_seconds / self.entries
+    def _ratio(self, mode: str) -> tuple[float, str]:
+        """This CPU's ratio of the run's kernel to the reference, per entry, at the row's tile (timed once)."""
+        if self.own == self.ref:
+            return 1.0, "the run's kernel is the row's reference kernel"
+        if mode not in self.ratio:
+            if not self.timers:
+                self.timers = [KernelTimer(*self.own, self.budget_s), KernelTimer(*self.ref, self.budget_s)]
+            here, there = (t.measure(mode, self.tile, self.tile).seconds for t in self.timers)
+            self.ratio[mode] = here / there
+        return self.ratio[mode], (f"x {self.ratio[mode]:.3g}, this CPU's ratio of the run's kernel to the reference "
+                                  f"at {self.tile}x{self.tile}, timed here and assumed the same on the device")
+
+    def estimate(self, mode: str, rows: int, cols: int) -> Estimate:
+        ratio, how = self._ratio(mode)
+        per = self.row["vjp_ms_per_entry" if mode == "vjp" else "forward_ms_per_entry"] * 1e-3
+        return Estimate(per * ratio * rows * cols, 0.0, "table",
+                        f"{rows}x{cols} at {self.device}'s {per * 1e3:.3g} ms per entry ({how}); compiling not "
+                        "counted")
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run to plan: its config and the options beside it that change its time."""
+
+    config: object  # distill.DistillConfig
+    backend: str = "local"
+    workers: int = 1
+    eval_every: int = 0
+    eval_subset: int = 1000
+    checkpoint_every: int = 0
+    source_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """``count`` kernel calls of ``rows x cols`` in ``mode``, made by ``fn`` (``worker`` or ``driver``: the run
+    compiles each function's shapes apart), ``per`` step (KIP tiles) or once."""
+
+    part: str
+    mode: str
+    rows: int
+    cols: int
+    count: int
+    fn: str
+    per_step: bool = False
+
+
+def support_and_targets(config, source_info: dict) -> tuple[int, int]:
+    """``(n, m)``: support size (ipc x classes) and the target rows a pass covers (KIP's class-balanced batch,
+    LS's whole training split)."""
+    c, train = int(source_info["num_classes"]), int(source_info["train_size"])
+    n = config.ipc * c
+    if config.algorithm == "kip":
+        return n, min(c * max(1, config.target_batch // c), train)
+    return n, train
+
+
+def eval_calls(part: str, n: int, test_rows: int, times: int) -> list[Call]:
+    """:func:`krr.evaluate_labels`' kernel calls, ``times`` over: ``K_ss`` and ``K(test, support)`` in blocks of
+    :data:`EVAL_BLOCK` rows (:func:`kernels.kernel_matrix`, each block padded to its fixed shape)."""
+    b = min(EVAL_BLOCK, n)
+    col_blocks = math.ceil(n / b)
+    calls = [Call(part, "forward", b, b, times * col_blocks ** 2, "driver")]
+    full, last = divmod(test_rows, EVAL_BLOCK)
+    if full:
+        calls.append(Call(part, "forward", min(EVAL_BLOCK, test_rows), b, times * full * col_blocks, "driver"))
+    if last:
+        calls.append(Call(part, "forward", last, b, times * col_blocks, "driver"))
+    return calls
+
+
+def kernel_calls(run: Run, source_info: dict) -> list[Call]:
+    """Every kernel call ``run`` makes: KIP tiles per step, LS tiles, the accuracy curve and the evaluation."""
+    cfg = run.config
+    n, m = support_and_targets(cfg, source_info)
+    test = int(source_info["test_size"])
+    calls: list[Call] = []
+    if cfg.algorithm == "kip":
+        t = Tiling.for_tile(n, m, cfg.tile) if cfg.tile else Tiling(n, m, n, m)
+        sb, tb = t.support_blocks, t.target_blocks
+        calls += [Call("KIP tiles", "vjp", t.block, t.block, sb * (sb + 1) // 2, "worker", True),
+                  Call("KIP tiles", "vjp", t.target_block, t.block, tb * sb, "worker", True)]
+        if run.eval_every:
+            points = 1 + cfg.steps // run.eval_every + (1 if cfg.steps % run.eval_every else 0)
+            c = int(source_info["num_classes"])
+            subset = test if run.eval_subset >= test else min(test, c * max(1, run.eval_subset // c))
+            calls += eval_calls("accuracy curve", n, subset, points)
+        return calls + eval_calls("evaluation", n, test, 2)
+    if cfg.tile:
+        for rows, count in ((EVAL_BLOCK, m // EVAL_BLOCK), (m % EVAL_BLOCK, 1)):
+            if rows and count:
+                t = Tiling.for_tile(n, rows, cfg.tile)
+                calls.append(Call("LS tiles", "forward", t.target_block, t.block,
+                                  count * t.target_blocks * t.support_blocks, "worker"))
+        b = block_size(n, cfg.tile)
+        calls.append(Call("LS tiles", "forward", b, b, math.ceil(n / b) ** 2, "worker"))
+    else:
+        calls += [dataclasses.replace(c, part="LS kernel") for c in eval_calls("LS", n, m, 1)]
+    return calls + eval_calls("evaluation", n, test, 1)
+
+
+def tile_counts(run: Run, source_info: dict) -> dict:
+    """Entries and tiles of one KIP step or of the LS pass (as :class:`Tiling` cuts them)."""
+    cfg = run.config
+    n, m = support_and_targets(cfg, source_info)
+    t = Tiling.for_tile(n, m, cfg.tile or max(n, m))
+    sb, tb = t.support_blocks, t.target_blocks
+    ss = sb * (sb + 1) // 2 if cfg.algorithm == "kip" else 0
+    return {"support_size": n, "target_size": m, "block": t.block, "target_block": t.target_block,
+            "k_ss_upper": n * (n + 1) // 2, "k_ts": m * n, "entries": n * (n + 1) // 2 + m * n,
+            "tiles_ss": ss, "tiles_ts": tb * sb, "tiles": ss + tb * sb}
+
+
+def startup_seconds(neural_tangents: bool = False) -> float:
+    """A fresh python importing what a computing command imports before it works (the CLI, jax, optax and the
+    pipelines; with ``neural_tangents``, that too, as the ``nt`` kernels import it), timed by starting one."""
+    code = ("import distilled_registry.cli.computing, optax, jax\n"
+            "from distilled_registry.pipelines import distill, backends, distributed\n")
+    if neural_tangents:
+        code += "from distilled_registry.pipelines import nt_compat\nnt_compat.stax()\n"
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=300)
+    return time.perf_counter() - t
+
+
+class _InstantWorkers:
+    """Tile workers that answer at once (``K_ss`` the identity, the rest zeros): a KIP step without its kernel."""
+
+    def forward(self, jobs, blocks, keep_vjp=True):
+        return [np.eye(len(blocks[ka]), len(blocks[kb]), dtype=np.float32) * (ka == kb) for _, ka, kb in jobs]
+
+    def backward(self, jobs, blocks):
+        return [(np.zeros_like(blocks[ka]), np.zeros_like(blocks[kb])) for _, ka, kb, _ in jobs]
+
+    def end_step(self):
+        pass
+
+
+class _Enough(Exception):
+    pass
+
+
+def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[float, float]:
+    """``(per step, first step's extra)`` of a KIP step without its kernel: :func:`kip.run` (target batch
+    drawn and gathered, the engine's tiling and assembling, the KRR loss and its gradient, Adam, the checks)
+    with :class:`distributed.TiledEngine` over :class:`_InstantWorkers`, on a training split of the source's
+    size; at most ``seconds`` of steps after the first."""
+    from . import kip
+    from .distributed import TiledEngine
+
+    cfg = run.config
+    c, train = int(source_info["num_classes"]), int(source_info["train_size"])
+    shape = tuple(source_info["image_shape"])
+    x_train = np.broadcast_to(np.zeros((1, *shape), np.float32), (train, *shape))
+    y_train = np.random.default_rng(0).permutation(np.arange(train) % c)
+    kcfg = dataclasses.replace(cfg.kip_config(), steps=50)
+    engine = TiledEngine(_InstantWorkers(), cfg.reg, cfg.tile or max(support_and_targets(cfg, source_info)))
+    stamps = [time.perf_counter()]
+
+    def hook(state, losses):
+        stamps.append(time.perf_counter())
+        if len(stamps) > 3 and stamps[-1] - stamps[1] > seconds:
+            raise _Enough
+
+    try:
+        kip.run(kcfg, None, x_train, y_train, c, engine=engine, hook=hook, hook_every=1, progress=False)
+    except _Enough:
+        pass
+    steps = np.diff(stamps)
+    per = float(np.mean(steps[1:]))
+    return per, max(0.0, float(steps[0]) - per)
+
+
+def ls_overhead(n: int, m: int, c: int, reg: float, ls_reg: float) -> float:
+    """Label Solve's normal equations and solve (:func:`label_solve.accumulate` per block, then ``solve``),
+    timed on one random block of :data:`EVAL_BLOCK` rows and scaled to ``m`` rows."""
+    from . import label_solve
+
+    rng = np.random.default_rng(0)
+    k = rng.standard_normal((min(EVAL_BLOCK, m), n)).astype(np.float32)
+    y = rng.standard_normal((len(k), c)).astype(np.float32)
+    t = time.perf_counter()
+    g, b = label_solve.accumulate(lambda i, j: k[i:j], y, len(k), EVAL_BLOCK)
+    per_block = time.perf_counter() - t
+    k_ss = k[:n].T @ k[:n] + np.eye(n, dtype=np.float32) if len(k) >= n else np.eye(n, dtype=np.float32)
+    t = time.perf_counter()
+    label_solve.solve(k_ss, g, b, reg, ls_reg)
+    return per_block * math.ceil(m / EVAL_BLOCK) + time.perf_counter() - t
+
+
+def checkpoint_seconds(run: Run) -> float:
+    """One :func:`checkpoint.save` of a support set of the run's size, into a temporary folder of this process."""
+    from . import checkpoint, kip
+
+    cfg = run.config
+    c = 10
+    x = np.zeros((cfg.ipc * c, 2, 2, 1), np.float32)
+    state, _ = kip.init(cfg.kip_config(), x, np.arange(len(x)) % c, c)
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-plan-") as tmp:
+        t = time.perf_counter()
+        checkpoint.save(tmp, state, cfg.to_dict(), [0.0] * 100)
+        return time.perf_counter() - t
+
+
+def release_seconds(run: Run, data) -> float:
+    """Writing the release: the run's own files and provenance (:func:`distill._files`, ``_provenance``) and
+    :func:`release.write_release`, for a support set of the run's shape, into a temporary folder."""
+    import datetime as dt
+
+    from distilled_registry import release as rel
+
+    from . import distill, kip
+    from .accuracy_curve import Curve
+
+    cfg = run.config
+    src = data.source
+    idx = kip.support_indices(src.y_train, cfg.ipc, cfg.seed)
+    x0, ids = data.x_train[idx], src.y_train[idx]
+    labels = np.eye(src.num_classes, dtype=np.float32)[ids]
+    losses = [1.0 / (i + 1) for i in range(cfg.steps)] if cfg.algorithm == "kip" else None
+    d = distill.Distilled(x0 + np.float32(0.0 if cfg.algorithm == "ls" else 1e-3), labels, x0, ids, losses, 0, 1.0)
+    ev = {"accuracy": 0.5, "mse": 0.1, "test_size": len(src.y_test)}
+    curve = None
+    if run.eval_every and cfg.algorithm == "kip":
+        curve = Curve(run.eval_every, np.arange(10), cfg.seed, [(s, 0.5) for s in range(0, cfg.steps + 1,
+                                                                                          run.eval_every)])
+    t = time.perf_counter()
+    files = distill._files(cfg, data, d, ev, ev, curve)
+    prov = distill._provenance(cfg, data, d, ev, ev, None, {"wall_seconds": 1.0}, dt.datetime.now(dt.timezone.utc),
+                               curve)
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-plan-") as tmp:
+        rel.write_release(os.path.join(tmp, "release"), files, prov)
+    return time.perf_counter() - t
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One part of a run's time: ``basis`` is ``measured``, ``extrapolated``, ``table`` or ``assumed``."""
+
+    name: str
+    seconds: float
+    basis: str
+    detail: str
 
     def to_dict(self) -> dict:
-        return {"tile": self.tile, "entries": self.entries, "forward_seconds": self.forward_seconds,
-                "backward_seconds": self.backward_seconds, "seconds": self.seconds,
-                "per_entry_seconds": self.per_entry, "forward_per_entry_seconds": self.forward_per_entry,
-                "compile_seconds": self.compile_seconds, "repeats": self.repeats}
+        return dataclasses.asdict(self)
 
 
-def measure_tile(spec: KernelSpec, image_shape: tuple[int, int, int], tile: int = 2,
-                 min_seconds: float = 0.3, max_repeats: int = 20, seed: int = 0) -> TileTiming:
-    """Time one ``tile x tile`` tile of ``spec``'s kernel on random images of ``image_shape`` (H, W, C).
-
-    Compiles first (timed apart), then runs forward and backward until ``min_seconds`` have passed
-    (at least once, at most ``max_repeats``) and returns the mean per run.
-    """
-    import jax
-
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
-    spec.check_images((tile, *image_shape))
-    kernel_fn = make_kernel_fn(spec)
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal((tile, *image_shape)).astype(np.float32)
-    b = rng.standard_normal((tile, *image_shape)).astype(np.float32)
-    cot = rng.standard_normal((tile, tile)).astype(np.float32)
-
-    t = time.perf_counter()
-    fwd = jax.jit(lambda x1, x2: jax.vjp(kernel_fn, x1, x2)).lower(a, b).compile()
-    compile_s = time.perf_counter() - t
-    k, vjp_fn = fwd(a, b)  # one run to get a vjp_fn to compile the backward with (not timed)
-    jax.block_until_ready(k)
-    t = time.perf_counter()
-    bwd = jax.jit(lambda v, c: v(c)).lower(vjp_fn, cot).compile()
-    compile_s += time.perf_counter() - t
-
-    f_total = b_total = 0.0
-    reps = 0
-    while reps < max_repeats and (reps == 0 or f_total + b_total < min_seconds):
-        t = time.perf_counter()
-        k, vjp_fn = fwd(a, b)
-        jax.block_until_ready(k)
-        t1 = time.perf_counter()
-        jax.block_until_ready(bwd(vjp_fn, cot))
-        t2 = time.perf_counter()
-        f_total += t1 - t
-        b_total += t2 - t1
-        reps += 1
-    if not np.all(np.isfinite(np.asarray(k))):
-        raise RuntimeError(f"the {spec.architecture} kernel gave non-finite values on random images")
-    return TileTiming(tile, f_total / reps, b_total / reps, compile_s, reps)
+def _basis(estimates: list[Estimate]) -> str:
+    kinds = {e.basis for e in estimates}
+    return "measured" if kinds == {"measured"} else ("table" if "table" in kinds else "extrapolated")
 
 
-def tiles(n: int, m: int, tile: int, with_ss: bool = True) -> dict:
-    """Tiles of one pass with ``--tile tile``: ``K_ss`` upper triangle in ``b x b`` tiles and ``K_ts`` in
-    ``b_t x b`` tiles, ``b = block_size(n, tile)``, ``b_t = block_size(m, tile)`` (as :class:`Tiling` cuts them)."""
-    from .tiling import Tiling
+def kernel_parts(run: Run, source_info: dict, timer) -> tuple[list[Part], dict]:
+    """The kernel's parts of ``run`` priced by ``timer`` (a :class:`KernelTimer` or :class:`TableTimer`), dearest
+    calls first (they get the budget); returns ``(parts, per-step seconds of the KIP tiles)``."""
+    cfg = run.config
+    kip = cfg.algorithm == "kip"
+    calls = kernel_calls(run, source_info)
+    weight = {c: c.count * c.rows * c.cols * (3 if c.mode == "vjp" else 1) * (cfg.steps if c.per_step else 1)
+              for c in calls}
+    est = {c: timer.estimate(c.mode, c.rows, c.cols) for c in sorted(calls, key=lambda c: -weight[c])}
+    counts = tile_counts(run, source_info)
+    share = 1.0
+    if run.backend != "local" and run.workers > 1:  # tiles dealt round-robin: ceil(T / W) rounds of a pass's T
+        per_pass = counts["tiles"] if kip else max(1, sum(c.count for c in calls if c.part == "LS tiles")
+                                                  // max(1, math.ceil(counts["target_size"] / EVAL_BLOCK)))
+        share = math.ceil(per_pass / run.workers) / per_pass
+    parts, step = [], {}
+    for name in dict.fromkeys(c.part for c in calls):
+        group = [c for c in calls if c.part == name]
+        secs = sum(c.count * est[c].seconds for c in group)
+        detail = "; ".join(f"{c.count:,} x {est[c].detail}" for c in group)
+        basis = _basis([est[c] for c in group])
+        if name in ("KIP tiles", "LS tiles") and share != 1.0:
+            secs *= share
+            detail += f"; on {run.workers} workers, {share:.3g} of the one-worker time (assumed: perfect scaling)"
+            basis = "assumed"
+        if name == "KIP tiles":
+            step["tiles"] = secs
+            detail = f"{cfg.steps:,} steps of {_s(secs)}: " + detail
+            secs *= cfg.steps
+        parts.append(Part(name, secs, basis, detail))
+    compiled = {(c.fn, c.mode, c.rows, c.cols): est[c] for c in calls}
+    parts.append(Part("compiling", sum(e.compile_seconds for e in compiled.values()), _basis(list(compiled.values())),
+                      f"{len(compiled)} kernel shape(s), each compiled once by the run"))
+    return parts, step
 
-    t = Tiling.for_tile(n, m, tile)
-    sb, tb = t.support_blocks, t.target_blocks
-    ss = sb * (sb + 1) // 2 if with_ss else 0
-    ts = tb * sb
-    return {"ss": ss, "ts": ts, "total": ss + ts, "block": t.block, "target_block": t.target_block,
-            "entries_computed": ss * t.block ** 2 + ts * t.target_block * t.block}
 
-
-def target_size(target_batch: int, num_classes: int, train_size: int) -> int:
-    """Size of a class-balanced target batch (``batch // C`` per class, capped by the training split)."""
-    return min(num_classes * max(1, target_batch // num_classes), train_size)
-
-
-def plan(config, source_info: dict, workers: int, tile: int, timing: TileTiming,
-         planned_tile_timing: TileTiming | None = None) -> dict:
-    """Entries, tiles and hours of running ``config`` (a DistillConfig) with ``workers`` workers.
-
-    Args:
-      source_info: ``{"image_shape", "num_classes", "train_size", "test_size"}`` (the catalog's).
-      tile: the planned tile size (``tile x tile`` entries per tile).
-      timing: a measured tile (any size); planned_tile_timing: a measured ``tile x tile`` tile, used
-        instead of scaling ``timing`` when given.
-    """
-    if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
-    c = int(source_info["num_classes"])
-    n = config.ipc * c
-    kip = config.algorithm == "kip"
-    m = target_size(config.target_batch, c, int(source_info["train_size"])) if kip else int(source_info["train_size"])
-    ss_entries = n * (n + 1) // 2
-    ts_entries = m * n
-    per_pass = ss_entries + ts_entries
-    passes = config.steps if kip else 1
-    t = tiles(n, m, tile)
-    b = max(t["block"], t["target_block"])  # the tile a step is timed by: at most --tile (balanced blocks)
-    if planned_tile_timing is not None and planned_tile_timing.tile == b:
-        tile_s = planned_tile_timing.seconds if kip else planned_tile_timing.forward_seconds
-        tile_basis = f"a measured {b}x{b} tile"
+def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: float | None = None) -> dict:
+    """Every part of ``run``'s time (:class:`Part`), the kernel's from ``timer``; ``data`` (a prepared source) and
+    ``prepare_seconds``: the loading timed here, when the source was at hand."""
+    cfg = run.config
+    kip = cfg.algorithm == "kip"
+    parts = []
+    if prepare_seconds is not None:
+        parts.append(Part("loading and preprocessing", prepare_seconds, "measured", "distill.prepare, timed here"))
     else:
-        tile_s = (timing.per_entry if kip else timing.forward_per_entry) * b * b
-        tile_basis = f"{b * b} x the per-entry cost of the measured {timing.tile}x{timing.tile} tile"
-    waves = math.ceil(t["total"] / workers)
-    pass_s = waves * tile_s
-    eval_entries = 2 * (n * n + n * int(source_info["test_size"]))  # distilled and natural support sets
-    eval_per_entry = (planned_tile_timing or timing).forward_per_entry
-    out = {
-        "algorithm": config.algorithm, "kernel": config.kernel.to_dict(),
-        "image_shape": list(source_info["image_shape"]), "support_size": n, "target_size": m,
-        "steps": passes if kip else 0, "workers": workers, "tile": tile, "block": b,
-        "entries_per_step" if kip else "entries": {"k_ss_upper": ss_entries, "k_ts": ts_entries, "total": per_pass},
-        "entries_total": per_pass * passes,
-        "tiles_per_step" if kip else "tiles": t,
-        "tiles_total": t["total"] * passes,
-        "passes": "forward (jax.vjp) and backward (vjp_fn) per tile" if kip else "forward only",
-        "measured_tile": timing.to_dict(),
-        "measured_planned_tile": planned_tile_timing.to_dict() if planned_tile_timing else None,
-        "tile_seconds": tile_s, "tile_seconds_basis": tile_basis,
-        "waves_per_step": waves, "step_seconds": pass_s,
-        "hours": passes * pass_s / 3600, "hours_one_worker": passes * t["total"] * tile_s / 3600,
-        "evaluation": {"entries": eval_entries, "hours_on_driver": eval_entries * eval_per_entry / 3600,
-                       "what": "K_ss and K(test, support) for the distilled and the natural support set, "
-                               "forward only, on the driver; at the forward cost measured with jax.vjp, which "
-                               "also keeps what the backward needs, so an upper bound"},
-        "assumptions": "perfect scaling: every worker as fast as this machine's measurement, tiles dealt evenly "
-                       "(a step takes ceil(tiles / workers) tile-times), no time for transfers, the server's KRR "
-                       "solve or the optimiser",
-    }
-    return out
+        parts.append(Part("loading and preprocessing", 0.0, "assumed",
+                          "not counted: the source is not at hand (give --source-dir DIR to time it)"))
+    kparts, step = kernel_parts(run, source_info, timer)
+    parts += kparts
+    n, m = support_and_targets(cfg, source_info)
+    c = int(source_info["num_classes"])
+    if kip:
+        per, first = step_overhead(run, source_info)
+        step["rest"] = per
+        parts.append(Part("rest of each step", per * cfg.steps + first, "measured",
+                          f"{cfg.steps:,} x {_s(per)} (target batch, assembling, KRR solve and gradient, Adam, "
+                          f"checks; kernel tiles answered at once) + {_s(first)} compiling"))
+        if run.checkpoint_every:
+            saves = cfg.steps // run.checkpoint_every
+            parts.append(Part("checkpoints", saves * checkpoint_seconds(run), "measured",
+                              f"{saves:,} saves of the state"))
+    else:
+        parts.append(Part("LS normal equations and solve", ls_overhead(n, m, c, cfg.reg, cfg.ls_reg), "measured",
+                          f"G += K^T K over {math.ceil(m / EVAL_BLOCK):,} blocks, then the solve"))
+    if data is not None:
+        parts.append(Part("release files", release_seconds(run, data), "measured",
+                          "previews, data.npz, parquet, Croissant, provenance, written to a temporary folder"))
+    else:
+        parts.append(Part("release files", 0.0, "assumed", "not counted: the source is not at hand"))
+    total = sum(p.seconds for p in parts)
+    counts = tile_counts(run, source_info)
+    return {"algorithm": cfg.algorithm, "kernel": cfg.kernel.to_dict(), "image_shape": list(source_info["image_shape"]),
+            "steps": cfg.steps if kip else 0, "tile": cfg.tile, "backend": run.backend, "workers": run.workers,
+            **counts, "parts": [p.to_dict() for p in parts], "seconds": total,
+            "step_seconds": sum(step.values()) if kip else None}
+
+
+__all__ = ["Call", "Estimate", "KernelTimer", "Part", "Run", "TableTimer", "Timing", "eval_calls", "kernel_calls",
+           "kernel_parts", "plan_run", "release_seconds", "startup_seconds", "step_overhead", "support_and_targets",
+           "tile_counts"]

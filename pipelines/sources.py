@@ -16,7 +16,8 @@ Where the data come from:
   ``cifar-10-python.tar.gz`` archive), the binary batches (``cifar-10-batches-bin/`` or
   ``cifar-10-binary.tar.gz``), or a JPEG tree ``jpg/{train,test}/<class>/<NNNN>.jpg`` (a folder, or
   ``cifar10-jpg.tar.gz``); else ``tfds.load``.
-- ``cifar100``: ``cifar-100-python/`` or ``cifar-100-python.tar.gz`` (fine labels); else TFDS.
+- ``cifar100``: ``cifar-100-python/``, ``cifar-100-binary/`` or either's ``.tar.gz`` (fine labels); else TFDS.
+  The binary batches are read with numpy; the python ones by a whitelisting unpickler (:mod:`.cifar_batches`).
 - ``svhn_cropped``: ``train_32x32.mat`` and ``test_32x32.mat``; else TFDS.
 
 Whatever the reader, the decoded arrays are checked before any work (:func:`check_split`): both
@@ -31,9 +32,9 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import math
 import os
 import re
-import math
 import struct
 import tarfile
 import zlib
@@ -42,17 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from distilled_registry import source_facts
-from distilled_registry.errors import UsageError, UserError
 from distilled_registry.extras import require
 
-
-class SourceError(UserError):
-    """A source dataset could not be read: says which file and what layout was expected."""
-
-
-class SourceUsageError(SourceError, UsageError):
-    """A ``--source`` or ``--source-dir`` the command line got wrong (exit 2)."""
-
+from . import cifar_batches
+from .source_errors import SourceError, SourceUsageError  # noqa: F401 - re-exported: sources.SourceError
 
 # Source facts (shapes, classes, licence, homepage, TFDS name, pixel max): distilled_registry.source_facts.
 FACTS = source_facts.SOURCES
@@ -77,6 +71,8 @@ class Source:
       origin: where it was read from (``sklearn``, ``local:<layout>``, ``tfds:<name>:<version>``).
       files: sha256 of every file read, by file name (empty for sklearn / TFDS).
       exact: False when the copy is known to differ from the original pixels (the JPEG CIFAR-10).
+      facts: for a user source (:mod:`.user_sources`), what provenance records instead of the
+        catalog's source facts: licence and citation as given, counts per class and split, image size.
     """
 
     name: str
@@ -89,6 +85,7 @@ class Source:
     origin: str
     files: dict = dataclasses.field(default_factory=dict)
     exact: bool = True
+    facts: dict | None = None  # a user source's own facts (licence, citation, counts...; user_sources.py)
 
     @property
     def num_classes(self) -> int:
@@ -100,7 +97,8 @@ class Source:
             "name": self.name,
             "origin": self.origin,
             "fingerprint_sha256": self.fingerprint,
-            "fingerprint_recipe": "sha256 over (name, dtype, shape, bytes) of the uint8 images and int64 labels of train then test",
+            "fingerprint_recipe": "sha256 over (name, dtype, shape, bytes) of the uint8 images and int64 labels of "
+                                  "train then test",
             "files_sha256": dict(self.files),
             "exact_copy": self.exact,
             "image_shape": list(self.x_train.shape[1:]),
@@ -108,8 +106,8 @@ class Source:
             "class_names": list(self.class_names),
             "train_size": int(len(self.x_train)),
             "test_size": int(len(self.x_test)),
-            "licence": FACTS[self.name].licence,
-            "homepage": FACTS[self.name].homepage,
+            **({"licence": FACTS[self.name].licence, "homepage": FACTS[self.name].homepage}
+               if self.facts is None else self.facts),
             **({"split": dict(DIGITS_SPLIT)} if self.name == "digits" else {}),
         }
 
@@ -124,12 +122,20 @@ def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def load_source(name: str, source_dir: str | os.PathLike | None = None) -> Source:
+def load_source(name: str, source_dir: str | os.PathLike | None = None, **options) -> Source:
     """Train and test arrays of source ``name``, from ``source_dir`` when given, else TFDS.
+
+    A user source spec (``folder:``, ``npz:``, ``tfds:``, ``hf:``) is read by :mod:`.user_sources` with
+    ``options`` (``image_size``, ``test_fraction``, ``split_seed``, ``licence``, ``citation``); it names
+    its own files, so ``source_dir`` is not used.
 
     Raises:
       SourceError: unknown name, missing or malformed files (naming the file and the layout).
     """
+    from . import user_sources
+
+    if user_sources.is_user_source(name):
+        return user_sources.load(name, **options)
     if name not in FACTS:
         raise SourceUsageError(f"unknown source {name!r}; known sources: {', '.join(FACTS)}")
     if name == "digits":
@@ -333,25 +339,6 @@ def _idx_source(name: str, d: Path) -> Source:
 # CIFAR-10 / CIFAR-100
 
 
-def _unpickle(raw: bytes, where: str) -> dict:
-    """The dict of a CIFAR python batch, parsed without unpickling (:mod:`.cifar_batches`): no file runs code."""
-    from . import cifar_batches
-
-    return cifar_batches.read_batch(raw, where)
-
-
-def _cifar_rows_to_nhwc(data: np.ndarray, where: str = "CIFAR data") -> np.ndarray:
-    """Rows of 3072 channel-major pixels -> (N, 32, 32, 3), dtype kept (``_finish`` checks the values)."""
-    data = np.asarray(data)
-    if data.ndim != 2 or data.shape[1] != 3072:
-        raise SourceError(f"{where}: pixel rows of shape {data.shape}; expected (N, 3072), one 32x32 RGB image a row")
-    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-
-
-def _get(d: dict, key: str):
-    return d.get(key.encode(), d.get(key))
-
-
 class _Members:
     """Files of a folder or a tar archive, by relative path."""
 
@@ -379,6 +366,32 @@ class _Members:
         if not p.is_file():
             raise SourceError(f"{str(p)!r} is missing")
         return p.read_bytes()
+
+
+def _cifar_rows_to_nhwc(data: np.ndarray, where: str = "CIFAR data") -> np.ndarray:
+    """Rows of 3072 channel-major pixels -> (N, 32, 32, 3), dtype kept (``_finish`` checks the values)."""
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise SourceError(f"{where}: pixel rows of shape {data.shape}; expected (N, 3072), one 32x32 RGB image a row")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+def _get(d: dict, key: str):
+    return d.get(key.encode(), d.get(key))
+
+
+def _cifar_batch(members: _Members, rel: str, name: str, label_key: str = "labels") -> tuple[np.ndarray, np.ndarray]:
+    """``(images uint8 (N, 32, 32, 3), labels int64 (N,))`` of the python batch ``name``: ``data`` and ``label_key``."""
+    where = f"{rel}/{name.rpartition('/')[2]}"
+    batch = cifar_batches.read_batch(members.read(name), where)
+    data, y = _get(batch, "data"), _get(batch, label_key)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape[1:] != (3072,):
+        what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise SourceError(f"{where}: 'data' is {what}; a CIFAR batch holds uint8 rows of 3072 pixels (N, 3072)")
+    y = np.asarray(y) if isinstance(y, (list, np.ndarray)) else np.zeros(0, object)
+    if y.dtype.kind not in "ui" or y.shape != (len(data),):
+        raise SourceError(f"{where}: {label_key!r} must be a list of {len(data)} integer labels, one per row of 'data'")
+    return _cifar_rows_to_nhwc(data), y  # label values: check_split
 
 
 CIFAR10_LAYOUT = (
@@ -414,34 +427,22 @@ def _prefix(members: _Members, marker: str) -> str:
 
 def _cifar10_py(members: _Members, rel: str) -> Source:
     pre = _prefix(members, "test_batch") if members._tar is not None else ""
-    from .cifar_batches import images_and_labels
+    parts = [_cifar_batch(members, rel, f"{pre}data_batch_{i}") for i in range(1, 6)]
+    return _finish("cifar10", np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                   *_cifar_batch(members, rel, f"{pre}test_batch"), CIFAR10_CLASSES, origin="local:cifar10-python")
 
-    xs, ys = [], []
-    for i in range(1, 6):
-        where = f"{rel}/data_batch_{i}"
-        rows, y = images_and_labels(_unpickle(members.read(f"{pre}data_batch_{i}"), where), where)
-        xs.append(_cifar_rows_to_nhwc(rows))
-        ys.append(y)
-    rows, y = images_and_labels(_unpickle(members.read(f"{pre}test_batch"), f"{rel}/test_batch"), f"{rel}/test_batch")
-    return _finish("cifar10", np.concatenate(xs), np.concatenate(ys), _cifar_rows_to_nhwc(rows), y,
-                   CIFAR10_CLASSES, origin="local:cifar10-python")
+
+def _cifar_bin(members: _Members, rel: str, names: list[str], label_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 32, 32, 3), labels (N,) of binary batches (:func:`.cifar_batches.read_binary`): last label byte."""
+    parts = [cifar_batches.read_binary(members.read(n), f"{rel}/{n.rpartition('/')[2]}", label_bytes) for n in names]
+    return _cifar_rows_to_nhwc(np.concatenate([p[0] for p in parts])), np.concatenate([p[1][:, -1] for p in parts])
 
 
 def _cifar10_bin(members: _Members, rel: str) -> Source:
     pre = _prefix(members, "test_batch.bin") if members._tar is not None else ""
-
-    def read(fname):
-        raw = np.frombuffer(members.read(pre + fname), np.uint8)
-        if raw.size % 3073:
-            raise SourceError(f"{rel}/{fname}: size {raw.size} is not a multiple of 3073 bytes "
-                              "(1 label byte + 3072 pixel bytes per record)")
-        raw = raw.reshape(-1, 3073)
-        return _cifar_rows_to_nhwc(raw[:, 1:]), raw[:, 0]
-
-    parts = [read(f"data_batch_{i}.bin") for i in range(1, 6)]
-    xt, yt = read("test_batch.bin")
-    return _finish("cifar10", np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                   xt, yt, CIFAR10_CLASSES, origin="local:cifar10-binary")
+    train = _cifar_bin(members, rel, [f"{pre}data_batch_{i}.bin" for i in range(1, 6)], 1)
+    return _finish("cifar10", *train, *_cifar_bin(members, rel, [f"{pre}test_batch.bin"], 1), CIFAR10_CLASSES,
+                   origin="local:cifar10-binary")
 
 
 _JPG = re.compile(r"(?:^|.*/)jpg/(train|test)/([^/]+)/(\d+)\.jpg$")
@@ -479,29 +480,29 @@ def _cifar10_jpg(members: _Members, rel: str) -> Source:
 
 
 def _cifar100_local(name: str, d: Path) -> Source:
-    for rel in ("cifar-100-python", "cifar-100-python.tar.gz"):
+    """``cifar-100-python`` (pickles, class names from ``meta``) or ``cifar-100-binary`` (coarse, fine label bytes)."""
+    for rel in ("cifar-100-python", "cifar-100-python.tar.gz", "cifar-100-binary", "cifar-100-binary.tar.gz"):
         p = d / rel
-        if p.exists():
-            members = _Members(p)
-            pre = _prefix(members, "test") if members._tar is not None else ""
-            from .cifar_batches import images_and_labels
-
-            xtr, ytr = images_and_labels(_unpickle(members.read(pre + "train"), f"{rel}/train"), f"{rel}/train",
-                                         "fine_labels")
-            xte, yte = images_and_labels(_unpickle(members.read(pre + "test"), f"{rel}/test"), f"{rel}/test",
-                                         "fine_labels")
-            meta = _unpickle(members.read(pre + "meta"), f"{rel}/meta")
-            names = _get(meta, "fine_label_names")
+        if not p.exists():
+            continue
+        members, binary = _Members(p), "binary" in rel
+        pre = _prefix(members, "test.bin" if binary else "test") if members._tar is not None else ""
+        if binary:
+            splits = [_cifar_bin(members, rel, [f"{pre}{s}.bin"], 2) for s in ("train", "test")]
+            classes = list(FACTS["cifar100"].class_names)
+        else:
+            splits = [_cifar_batch(members, rel, pre + s, "fine_labels") for s in ("train", "test")]
+            names = _get(cifar_batches.read_batch(members.read(pre + "meta"), f"{rel}/meta"), "fine_label_names")
             if not isinstance(names, list) or len(names) != 100 or not all(isinstance(c, (bytes, str)) for c in names):
                 raise SourceError(f"{rel}/meta: 'fine_label_names' must be a list of the 100 class names")
             classes = [c.decode("latin-1") if isinstance(c, bytes) else c for c in names]
-            src = _finish("cifar100", _cifar_rows_to_nhwc(xtr), ytr, _cifar_rows_to_nhwc(xte), yte, classes,
-                          origin="local:cifar100-python")
-            if p.is_file():
-                src.files = {rel: _sha256_file(p)}
-            return src
-    raise SourceError(f"cifar100: nothing readable in {str(d)!r}; expected cifar-100-python/ (train, "
-                      "test, meta) or cifar-100-python.tar.gz")
+        src = _finish("cifar100", *splits[0], *splits[1], classes,
+                      origin="local:cifar100-" + ("binary" if binary else "python"))
+        if p.is_file():
+            src.files = {rel: _sha256_file(p)}
+        return src
+    raise SourceError(f"cifar100: nothing readable in {str(d)!r}; expected cifar-100-python/ (train, test, meta), "
+                      "cifar-100-binary/ (train.bin, test.bin) or either as its .tar.gz")
 
 
 def _svhn_local(name: str, d: Path) -> Source:

@@ -170,7 +170,8 @@ def recipe(spec: KernelSpec, config: TransferConfig) -> dict:
         "selection": "when several (lr_factor, weight_decay) pairs are given: each trains the network of the first "
                      "seed; the pair with the highest accuracy on the validation set (validation_size class-balanced "
                      "images of the source's training split, not the real images the release started from, mapped "
-                     "by transform.npz; ties: the first) is used for every seed. The test split is never used to choose",
+                     "by transform.npz; ties: the first) is used for every seed. The test split is never used to "
+                     "choose",
         "metric": "test accuracy: argmax of the C outputs equals the integer label",
         "spread": "mean and sample standard deviation (ddof=1) over seeds",
     }

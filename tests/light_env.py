@@ -21,8 +21,8 @@ import json
 import re
 import sys
 
-LIGHT = ("jax", "jaxlib", "optax", "numpy", "scipy", "pyarrow", "jsonschema")
-CORE = ("numpy", "pyarrow", "jsonschema")  # pip install distilled-registry, no extras
+LIGHT = ("jax", "jaxlib", "optax", "numpy", "scipy", "pyarrow", "jsonschema", "filelock")
+CORE = ("numpy", "pyarrow", "jsonschema", "filelock")  # pip install distilled-registry, no extras
 PACKAGE = "distilled-registry"  # installed with --no-deps: its own requirements are not followed
 
 

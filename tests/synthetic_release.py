@@ -18,7 +18,7 @@ from distilled_registry.transform import Transform
 SHA = "0" * 64
 
 
-def arrays(n_per_class: int = 2, num_classes: int = 10, shape=(8, 8, 1), seed: int = 0) -> dict:
+def arrays(n_per_class: int = 10, num_classes: int = 10, shape=(8, 8, 1), seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     n = n_per_class * num_classes
     return {"images": rng.standard_normal((n, *shape)).astype(np.float32),
@@ -29,18 +29,21 @@ def arrays(n_per_class: int = 2, num_classes: int = 10, shape=(8, 8, 1), seed: i
 def provenance(data: dict, seed: int = 0, family: str = "kip_digits") -> dict:
     """A schema-valid provenance for ``data``; ``seed`` is the top-level seed (the arrays' seed).
 
-    ``config`` is the catalog spec of ``kip_digits/ipc10`` (whatever the arrays), so the release
-    may be put into a store under that name; ``family`` is the provenance's ``name``.
+    ``config`` is the catalog spec of ``kip_digits/ipc10`` with the arrays' images per class, so the
+    default release (10 per class of 10 classes, 8x8x1: what ``kip_digits/ipc10`` is) may be put into
+    a store under that name; other shapes or class counts name the source ``synthetic`` (not digits,
+    whose facts they would contradict). ``family`` is the provenance's ``name``.
     """
     n, num_classes = data["labels"].shape
     shape = list(data["images"].shape[1:])
+    source = "digits" if (shape, num_classes) == ([8, 8, 1], 10) else "synthetic"
     kernel = {"architecture": "fc", "depth": 1, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
     return copy.deepcopy(prov_builder.build(
         family,
-        config={"source": "digits", "algorithm": "kip", "kernel": kernel, "ipc": 10, "steps": 300,
+        config={"source": source, "algorithm": "kip", "kernel": kernel, "ipc": n // num_classes, "steps": 300,
                 "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
                 "zca": False, "zca_reg": 0.1, "seed": 0, "eval_block": 1000},
-        source={"name": "digits", "origin": "synthetic", "fingerprint_sha256": SHA, "files_sha256": {},
+        source={"name": source, "origin": "synthetic", "fingerprint_sha256": SHA, "files_sha256": {},
                 "exact_copy": True, "image_shape": shape, "num_classes": num_classes,
                 "class_names": [str(i) for i in range(num_classes)], "train_size": 100, "test_size": 50,
                 "licence": "BSD-3-Clause", "homepage": "https://archive.ics.uci.edu/dataset/80"},

@@ -97,10 +97,11 @@ def test_tfds_load_with_tensorflow_returns_the_release_arrays(home, release, arr
     assert "github.com/google-research/google-research/tree/master/kip" in info.homepage
     assert "Kernel Ridge-Regression" in info.citation and "Infinitely Wide Convolutional" in info.citation
     assert info.file_format.value == "parquet"
-    # supervised form: (image, argmax of the label vector)
-    x, y = next(iter(tfds.as_numpy(tfds.load(NAME, split="train[:1]", data_dir=str(tmp_path), as_supervised=True))))
-    np.testing.assert_array_equal(x, arrays["images"][0])
-    assert y == np.argmax(arrays["labels"][0])
+    # supervised form: (image, the class it was distilled for), for every row
+    pairs = list(tfds.as_numpy(tfds.load(NAME, split="train", data_dir=str(tmp_path), as_supervised=True)))
+    np.testing.assert_array_equal(np.stack([x for x, _ in pairs]), arrays["images"])
+    np.testing.assert_array_equal([y for _, y in pairs], arrays["class_ids"])
+    assert info.redistribution_info.license.startswith("BSD-3-Clause, inherited from the source dataset digits")
 
 
 @pytest.mark.parametrize("load_first", [True, False])
@@ -307,8 +308,9 @@ def test_export_hf_loads_offline_with_the_release_arrays_and_features(home, rele
     text = capsys.readouterr().out
     assert "left out: ipc1, ipc50" in text
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == [".distilled-registry-export-hf", "README.md", "ipc10/labels.png", "ipc10/preview.png", "ipc10/provenance.json",
-                     "ipc10/train-00000-of-00001.parquet", "ipc10/transform.npz"]
+    assert files == [".distilled-registry-export-hf", "README.md", "ipc10/croissant.json", "ipc10/labels.png",
+                     "ipc10/preview.png", "ipc10/provenance.json", "ipc10/train-00000-of-00001.parquet",
+                     "ipc10/transform.npz"]
     assert (out / "ipc10" / "provenance.json").read_bytes() == (release / "provenance.json").read_bytes()
     assert (out / "ipc10" / "preview.png").read_bytes() == (release / "preview.png").read_bytes()
 
@@ -328,7 +330,7 @@ np.savez({str(tmp_path / 'back.npz')!r}, **{{k: np.asarray(v) for k, v in ds.wit
     np.testing.assert_array_equal(back["image"], arrays["images"])
     np.testing.assert_array_equal(back["label_vector"], arrays["labels"])
     np.testing.assert_array_equal(back["class_id"], arrays["class_ids"])
-    np.testing.assert_array_equal(back["label"], np.argmax(arrays["labels"], axis=1))
+    np.testing.assert_array_equal(back["label"], arrays["class_ids"])  # the Hub's label is the class
     np.testing.assert_array_equal(back["index"], np.arange(100))
     # the viewer's Image column: a PNG of each image, stretched to its own range (8x8 grey here)
     assert back["preview"].shape == (100, 8, 8) and back["preview"].dtype == np.uint8
@@ -365,9 +367,38 @@ def test_export_hf_of_label_solve_configs(tmp_path, monkeypatch):
     assert [c.config for c in ex.configs] == ["ipc1", "ipc50"] and ex.missing == ["ipc10"]
     for c in want:
         assert (ex.out / c / "labels.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # each config's croissant.json: valid for mlcroissant, pinning the config's files by sha256; its records,
+    # read by mlcroissant in a fresh process (as a Croissant reader would, without `datasets` imported: with
+    # it, mlcroissant 1.1.1 trips over datasets' Array3D Arrow type), are the release's arrays with each
+    # image H x W x C and label the class
+    import mlcroissant as mlc
+
+    for c in want:
+        md = mlc.Dataset(str(ex.out / c / "croissant.json")).metadata
+        assert not md.issues.errors, md.issues.report()
+        doc = json.loads((ex.out / c / "croissant.json").read_text())
+        pinned = {d["name"]: d["sha256"] for d in doc["distribution"]}
+        assert pinned == {f: rel.sha256_file(ex.out / c / f) for f in pinned}
+        assert set(pinned) == {p.name for p in (ex.out / c).iterdir()} - {"croissant.json"}
+    code = f"""
+import sys, json, numpy as np, mlcroissant as mlc
+from distilled_registry import croissant
+for c in {list(want)!r}:
+    b = croissant.read_records({str(ex.out)!r} + "/" + c)
+    row = next(iter(mlc.Dataset({str(ex.out)!r} + "/" + c + "/croissant.json").records("records")))
+    np.savez({str(tmp_path)!r} + "/" + c + ".npz", shape=np.asarray(np.asarray(row["records/image"]).shape), **b)
+print("datasets" in sys.modules)
+"""
+    assert _run(code).strip().splitlines()[-1] == "False"
+    for c, arrays in want.items():
+        with np.load(tmp_path / f"{c}.npz") as z:
+            assert tuple(z["shape"]) == (8, 8, 1)
+            for k in ("images", "labels", "class_ids"):
+                np.testing.assert_array_equal(z[k], arrays[k])
+            np.testing.assert_array_equal(z["label"], arrays["class_ids"])
     meta = huggingface_export.validate_card((ex.out / "README.md").read_text())
     assert [c["config_name"] for c in meta["configs"]] == ["ipc1", "ipc50"]
-    assert [i["splits"][0]["num_examples"] for i in meta["dataset_info"]] == [20, 20]
+    assert [i["splits"][0]["num_examples"] for i in meta["dataset_info"]] == [10, 500]  # ipc1, ipc50 x 10 classes
     from distilled_registry import output_folder
 
     with pytest.raises(output_folder.FolderRefused, match="already exists.*--overwrite"):  # rule A
@@ -406,13 +437,13 @@ def test_push_uploads_the_export_and_never_the_token(home, tmp_path, monkeypatch
     assert calls[0][1] == "me/kip_digits" and calls[0][2]["repo_type"] == "dataset" and "token" not in calls[0][2]
     _, repo_id, kw, contents = calls[1]
     assert repo_id == "me/kip_digits" and kw["repo_type"] == "dataset" and "token" not in kw
-    assert sorted(contents) == ["README.md", "ipc10/labels.png", "ipc10/preview.png", "ipc10/provenance.json",
-                                "ipc10/train-00000-of-00001.parquet", "ipc10/transform.npz"]
+    assert sorted(contents) == ["README.md", "ipc10/croissant.json", "ipc10/labels.png", "ipc10/preview.png",
+                                "ipc10/provenance.json", "ipc10/train-00000-of-00001.parquet", "ipc10/transform.npz"]
     assert b'load_dataset("me/kip_digits", "ipc10"' in contents["README.md"]
     for name, b in contents.items():
         assert token.encode() not in b, name
     assert token not in out + err
-    assert "uploaded 6 files to https://huggingface.co/datasets/me/kip_digits" in out
+    assert "uploaded 7 files to https://huggingface.co/datasets/me/kip_digits" in out
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert all(token.encode() not in p.read_bytes() for p in written)
 

@@ -31,17 +31,18 @@ def test_records_equal_the_release_arrays(release_dir, tmp_path, monkeypatch):
     assert not ds.metadata.issues.errors, ds.metadata.issues.report()
     rows = list(ds.records("records"))
     assert len(rows) == 12
-    images = np.asarray([r["records/image"] for r in rows], np.float32).reshape(12, 4, 4, 3)
-    np.testing.assert_array_equal(images, data["images"])
+    images = [np.asarray(r["records/image"], np.float32) for r in rows]
+    assert {x.shape for x in images} == {(4, 4, 3)}  # each image H x W x C, not a flat list
+    np.testing.assert_array_equal(np.stack(images), data["images"])
     np.testing.assert_array_equal(np.asarray([r["records/label_vector"] for r in rows], np.float32), data["labels"])
-    # one meaning of label everywhere (parquet, Croissant, TFDS, the Hub): the class index, argmax of the vector
-    assert [int(r["records/label"]) for r in rows] == np.argmax(data["labels"], axis=1).tolist()
+    # one meaning of label everywhere (parquet, Croissant, TFDS, the Hub): the class the image was distilled for
+    assert [int(r["records/label"]) for r in rows] == data["class_ids"].tolist()
     assert [int(r["records/class_id"]) for r in rows] == data["class_ids"].tolist()
     back = croissant.read_records(path)
     for k in ("images", "labels", "class_ids"):
         np.testing.assert_array_equal(back[k], data[k])
         assert back[k].dtype == data[k].dtype
-    np.testing.assert_array_equal(back["label"], np.argmax(data["labels"], axis=1))
+    np.testing.assert_array_equal(back["label"], data["class_ids"])
 
 
 def test_metadata_pins_files_and_carries_prov(release_dir):
@@ -58,7 +59,7 @@ def test_metadata_pins_files_and_carries_prov(release_dir):
         assert d["sha256"] == prov["files"][name]["sha256"] == rel.sha256_file(path / name)
     assert doc["@context"]["prov"] == "http://www.w3.org/ns/prov#"
     derived = doc["prov:wasDerivedFrom"][0]
-    assert derived["sha256"] == prov["source"]["fingerprint_sha256"] and derived["name"] == "digits"
+    assert derived["sha256"] == prov["source"]["fingerprint_sha256"] and derived["name"] == prov["source"]["name"] == "synthetic"
     act = doc["prov:wasGeneratedBy"]
     assert act["@type"] == "prov:Activity" and act["prov:startedAtTime"] == "2025-01-02T03:04:05+00:00"
     assert act["prov:endedAtTime"] == "2025-01-02T03:04:06+00:00"  # started + wall_seconds (1.5 s, to the second)

@@ -2,8 +2,8 @@
 against the local one, worker loss, SIGKILL + --resume, and a real `ray start` cluster."""
 
 import json
-import re
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,7 +21,7 @@ from jax_x64 import enable_x64
 
 from distilled_registry import cli
 from distilled_registry.pipelines import backends, distributed, kip, krr, label_solve
-from distilled_registry.pipelines.kernels import KernelSpec, kernel_matrix, make_kernel_fn
+from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
 from distilled_registry.pipelines.tiling import Tiling, block_size
 
 EXE = str(Path(sys.executable).parent / "distilled-registry")
@@ -192,9 +192,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_release(local_release, tmp_
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
-    from distilled_registry.pipelines import checkpoint
+    from distilled_registry.pipelines import checkpoint, sources
     from distilled_registry.pipelines.distill import DistillConfig
-    from distilled_registry.pipelines import sources
 
     d = sources.load_source("digits")
     cfg = DistillConfig(ipc=1, steps=5)
@@ -204,8 +203,8 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
             "--checkpoint-dir", str(tmp_path / "c")]
     assert cli.main(args) == 1  # a runtime failure, said in one line, no traceback
     err = capsys.readouterr().err
-    assert re.search(r"distill: error: .*different config \(seed: checkpoint 99, this run 0\); resume with the same arguments",
-                     err) and err.count("\n") == 1, err
+    assert re.search(r"distill: error: .*different config \(seed: checkpoint 99, this run 0\); resume with the "
+                     r"same arguments", err) and err.count("\n") == 1, err
 
 
 def _free_port() -> int:

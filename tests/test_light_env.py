@@ -14,13 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import light_env
 import numpy as np
 import pytest
+from synthetic_sources import write_mnist
 
-import light_env
 from distilled_registry import release as rel
 from distilled_registry.pipelines import devices
-from synthetic_sources import write_mnist
 
 HEAVY = {"tensorflow", "tensorflow_datasets", "neural_tangents", "ray", "matplotlib", "pandas", "mlcroissant",
          "PIL", "sklearn", "tqdm"}
@@ -109,6 +109,7 @@ def core_blocked() -> list[str]:
 def test_the_core_lists_shows_loads_and_verifies_a_release(core_blocked, tmp_path, monkeypatch):
     """A release written by the full environment, read where only numpy, pyarrow, jsonschema are."""
     import synthetic_release as syn
+
     from distilled_registry import store
 
     src, data = syn.write(tmp_path / "made")

@@ -13,9 +13,9 @@ import csv
 import functools
 import hashlib
 import http.server
-import shutil
 import io
 import json
+import shutil
 import threading
 from pathlib import Path
 

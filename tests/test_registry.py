@@ -4,7 +4,6 @@
 
 import csv
 import json
-import math
 import re
 import shutil
 
@@ -201,28 +200,26 @@ def test_every_catalog_spec_is_a_runnable_config():
 
 
 def test_plan_digits_measures_and_counts(capsys):
-    assert cli.main(["plan", NAME, "--workers", "4", "--json"]) == 0
+    assert cli.main(["plan", NAME, "--json"]) == 0
     p = json.loads(capsys.readouterr().out)
     n, m = 100, 1347  # digits has ~135 training images per class, fewer than 5000 // 10
-    assert p["entries_per_step"] == {"k_ss_upper": n * (n + 1) // 2, "k_ts": m * n, "total": n * (n + 1) // 2 + m * n}
-    assert p["entries_total"] == 300 * p["entries_per_step"]["total"]
-    assert p["tiles_per_step"]["ss"] == 13 * 14 // 2 and p["tiles_per_step"]["ts"] == 169 * 13
-    assert p["tile"] == 8 and p["block"] == 8  # 100 = 12 blocks of 8 + 4: blocks stay 8 (ceil(100 / 13) = 8)
-    assert p["measured_tile"]["tile"] == 2 and p["measured_tile"]["forward_seconds"] > 0
-    assert p["measured_planned_tile"]["tile"] == 8  # cheap enough to time the planned tile too
-    assert p["hours"] == pytest.approx(300 * math.ceil(p["tiles_per_step"]["total"] / 4) * p["tile_seconds"] / 3600)
+    assert (p["k_ss_upper"], p["k_ts"], p["entries"]) == (n * (n + 1) // 2, m * n, n * (n + 1) // 2 + m * n)
+    assert p["tile"] == 128 and p["block"] == 100 and p["target_block"] == 123  # 1347 targets: 11 blocks of 123
+    assert (p["tiles_ss"], p["tiles_ts"]) == (1, 11)
+    parts = {x["name"]: x for x in p["parts"]}
+    assert parts["KIP tiles"]["basis"] == "measured" and parts["loading and preprocessing"]["basis"] == "measured"
+    assert p["seconds"] == pytest.approx(p["startup"]["seconds"] + sum(x["seconds"] for x in p["parts"]))
+    assert p["step_seconds"] * 300 <= p["seconds"]
 
 
-def test_plan_kip_cifar10_ipc10_on_256_workers(capsys):
-    assert cli.main(["plan", "kip_cifar10/ipc10", "--workers", "256"]) == 0
+def test_plan_kip_cifar10_ipc10_on_256_workers(capsys, monkeypatch):
+    from distilled_registry.pipelines import plan
+
+    monkeypatch.setattr(plan, "startup_seconds", lambda nt=False: 1.0)
+    assert cli.main(["plan", "kip_cifar10/ipc10", "--backend", "ray", "--workers", "256", "--device", "h100"]) == 0
     out = capsys.readouterr().out
     assert "kernel entries per step: 505,050 = K_ss upper triangle 5,050 + K_ts 500,000" in out
-    assert "kernel entries in total: 505,050,000 (1000 steps)" in out
-    assert "tiles per step (8x8 entries each, --tile 8): 8,216 = K_ss 91 + K_ts 8,125" in out
-    assert re.search(r"per-entry cost, measured here: [\d.,]+ m?s \(forward\+backward\) from one 2x2 tile", out), out
-    # a cheap kernel (impl fast) has its 8x8 tile measured too; an expensive one is extrapolated from 2x2
-    assert re.search(r"a 8x8 tile is then [\d.,]+ s \(64 x the per-entry cost of the measured 2x2 tile", out) or \
-        re.search(r"a measured 8x8 tile: [\d.,]+ m?s = [\d.,]+ m?s per entry", out), out
-    assert re.search(r"a step on 256 worker\(s\): 33 round\(s\)", out), out
-    assert re.search(r"estimated time: [\d,.]+ h .*on 256 worker\(s\)", out), out
+    assert "tiles per step: 41 = K_ss 1 (100x100) + K_ts 40 (125x100)" in out
+    assert re.search(r"KIP tiles: [\d.,]+ \w+ \[assumed\] 1,000 steps of .* on 256 workers", out), out
+    assert re.search(r"total: [\d,.]+ (min|h)", out), out
 

@@ -5,10 +5,10 @@ import tarfile
 
 import numpy as np
 import pytest
+from synthetic_sources import write_mnist
 
 from distilled_registry.pipelines import sources
 from distilled_registry.pipelines.sources import SourceError, load_source
-from synthetic_sources import write_mnist
 
 
 def test_digits_split_is_fixed_stratified_and_scaled(digits):
@@ -79,6 +79,60 @@ def test_cifar10_binary_batches(tmp_path):
     (d / "test_batch.bin").write_bytes(b"\0" * 100)
     with pytest.raises(SourceError, match="test_batch.bin.*3073"):
         load_source("cifar10", tmp_path)
+
+
+def _tar(path, folder):
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_cifar10_binary_and_python_versions_read_equal(tmp_path, archive):
+    names = [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]
+    py, bn = tmp_path / "py" / "cifar-10-batches-py", tmp_path / "bin" / "cifar-10-batches-bin"
+    for d in (py, bn):
+        d.mkdir(parents=True)
+    for i, name in enumerate(names):
+        rows, labels = _cifar_rows(20, i), (np.arange(20) * 7 + i) % 10  # every class in every split
+        (py / name).write_bytes(pickle.dumps({"data": rows, "labels": labels.tolist()}, protocol=2))
+        (bn / f"{name}.bin").write_bytes(np.concatenate([labels[:, None].astype(np.uint8), rows], 1).tobytes())
+    if archive:  # the archives as distributed: cifar-10-python.tar.gz, cifar-10-binary.tar.gz
+        _tar(tmp_path / "py" / "cifar-10-python.tar.gz", py)
+        _tar(tmp_path / "bin" / "cifar-10-binary.tar.gz", bn)
+        for d in (py, bn):
+            for f in d.iterdir():
+                f.unlink()
+            d.rmdir()
+    a, b = load_source("cifar10", tmp_path / "py"), load_source("cifar10", tmp_path / "bin")
+    assert (a.origin, b.origin) == ("local:cifar10-python", "local:cifar10-binary")
+    assert a.x_train.shape == (100, 32, 32, 3) and a.fingerprint == b.fingerprint
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    assert a.x_test[3, 4, 5, 2] * 255 == pytest.approx(_cifar_rows(20, 5)[3][2 * 1024 + 4 * 32 + 5])
+
+
+def test_cifar100_binary_and_python_versions_read_equal(tmp_path):
+    py, bn = tmp_path / "py" / "cifar-100-python", tmp_path / "bin" / "cifar-100-binary"
+    for d in (py, bn):
+        d.mkdir(parents=True)
+    classes = list(sources.FACTS["cifar100"].class_names)
+    for i, split in enumerate(("train", "test")):
+        rows, fine = _cifar_rows(100, i), np.roll(np.arange(100), i)
+        coarse = fine // 5
+        (py / split).write_bytes(pickle.dumps({b"data": rows, b"fine_labels": fine.tolist(),
+                                               b"coarse_labels": coarse.tolist()}, protocol=2))
+        (bn / f"{split}.bin").write_bytes(np.concatenate([coarse[:, None], fine[:, None], rows], 1)
+                                          .astype(np.uint8).tobytes())
+    (py / "meta").write_bytes(pickle.dumps({"fine_label_names": classes}, protocol=4))
+    a, b = load_source("cifar100", tmp_path / "py"), load_source("cifar100", tmp_path / "bin")
+    assert (a.origin, b.origin) == ("local:cifar100-python", "local:cifar100-binary")
+    assert a.class_names == b.class_names == classes and a.fingerprint == b.fingerprint
+    assert b.y_test.tolist() == np.roll(np.arange(100), 1).tolist()  # the fine label, not the coarse one
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    (bn / "test.bin").write_bytes(bytes(3073 * 2))  # CIFAR-10's record size: not whole CIFAR-100 records
+    with pytest.raises(SourceError, match="cifar-100-binary/test.bin: size 6146 is not a multiple of 3074"):
+        load_source("cifar100", tmp_path / "bin")
 
 
 def test_cifar10_jpeg_tarball_layout(tmp_path):

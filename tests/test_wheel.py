@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import synthetic_release as syn
+
 from distilled_registry import store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,8 @@ Configs, versions, features and where data come from are the catalog's (see
     import distilled_registry, tensorflow_datasets as tfds
     ds = tfds.load("kip_cifar10/CONFIG", split="train")
 
-or, as a TFDS dataset folder: ``tfds build builders/kip_cifar10 --config CONFIG``.
+or, as a TFDS dataset folder (TFDS's ``tfds build``, which itself needs apache_beam):
+``python -m distilled_registry.builders.tfds_build builders/kip_cifar10 --config CONFIG``.
 """
 
 from distilled_registry.builders import release_builder

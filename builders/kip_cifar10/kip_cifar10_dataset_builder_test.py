@@ -12,4 +12,4 @@ from distilled_registry.builders.kip_cifar10 import kip_cifar10_dataset_builder
 class KipCifar10Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_cifar10_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

@@ -12,4 +12,4 @@ from distilled_registry.builders.kip_cifar100 import kip_cifar100_dataset_builde
 class KipCifar100Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_cifar100_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 100}

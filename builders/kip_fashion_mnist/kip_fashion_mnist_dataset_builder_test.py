@@ -12,4 +12,4 @@ from distilled_registry.builders.kip_fashion_mnist import kip_fashion_mnist_data
 class KipFashionMnistTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_fashion_mnist_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

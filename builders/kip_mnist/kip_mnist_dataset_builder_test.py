@@ -12,4 +12,4 @@ from distilled_registry.builders.kip_mnist import kip_mnist_dataset_builder
 class KipMnistTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_mnist_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

@@ -12,4 +12,4 @@ from distilled_registry.builders.kip_svhn_cropped import kip_svhn_cropped_datase
 class KipSvhnCroppedTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = kip_svhn_cropped_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

@@ -12,4 +12,4 @@ from distilled_registry.builders.ls_cifar10 import ls_cifar10_dataset_builder
 class LsCifar10Test(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = ls_cifar10_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

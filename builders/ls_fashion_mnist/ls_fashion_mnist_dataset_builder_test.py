@@ -12,4 +12,4 @@ from distilled_registry.builders.ls_fashion_mnist import ls_fashion_mnist_datase
 class LsFashionMnistTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = ls_fashion_mnist_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

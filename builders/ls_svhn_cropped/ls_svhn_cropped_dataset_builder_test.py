@@ -12,4 +12,4 @@ from distilled_registry.builders.ls_svhn_cropped import ls_svhn_cropped_dataset_
 class LsSvhnCroppedTest(dataset_testing.ReleaseBuilderTestCase):
     DATASET_CLASS = ls_svhn_cropped_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["ipc1"]
-    SPLITS = {"train": 4}
+    SPLITS = {"train": 10}

@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         require(*EXTRA_COMMANDS.get(args.command, ()), what=f"distilled-registry {args.command}")
         return args.func(args)
     except UserError as e:  # UsageError (2): a bad command line; UserError (1): a file, a download, a release
-        print(f"distilled-registry {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        from ..escape import terminal  # a message may quote a file's text: no control character reaches the terminal
+
+        print(f"distilled-registry {args.command}: error: {terminal(_one_line(str(e)))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print(f"distilled-registry {args.command}: interrupted; nothing was left half-written", file=sys.stderr)

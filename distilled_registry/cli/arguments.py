@@ -75,7 +75,9 @@ def source_dir(given: str | None, source: str | None) -> str | None:
     """
     if given is not None:
         return given
-    return None if source == "digits" else os.environ.get(SOURCE_DIR_ENV) or None
+    if source == "digits" or (source or "").split(":", 1)[0] in ("folder", "npz", "tfds", "hf"):
+        return None  # digits is embedded; a user source names its own files (pipelines/user_sources.py)
+    return os.environ.get(SOURCE_DIR_ENV) or None
 
 
 class TargetError(UsageError):

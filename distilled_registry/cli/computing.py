@@ -8,6 +8,7 @@ wires the pipelines in. ``main`` gives every CPU core to jax before they run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -15,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import catalog, names, records, store, user_values
+from .. import catalog, names, records, store
 from .. import release as rel
 from ..errors import UsageError, UserError
 from ..user_values import option
@@ -24,7 +25,14 @@ from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_tar
 
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
-    from ..pipelines.limits import MAX_STEPS, MAX_TILE, MAX_TRANSFER_SEEDS, MAX_WIDTH, MAX_WORKERS  # plain numbers
+    from ..pipelines.limits import (  # plain numbers
+        MAX_EVAL_SUBSET,
+        MAX_IPC,
+        MAX_STEPS,
+        MAX_TARGET_BATCH,
+        MAX_TRANSFER_SEEDS,
+        MAX_WIDTH,
+    )
 
     _add_distill(sub)
 
@@ -88,32 +96,72 @@ def add(sub) -> None:
     add_json(p)
     p.set_defaults(func=cmd_rerun)
 
-    p = sub.add_parser("plan", help="kernel entries, tiles and estimated hours of NAME's spec on N workers")
-    p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_cifar10/ipc10")
-    p.add_argument("--workers", type=option("count", "--workers", high=MAX_WORKERS), default=1,
-                   help=f"workers computing tiles, 1..{MAX_WORKERS} (perfect scaling assumed)")
-    p.add_argument("--tile", type=option("count", "--tile", high=MAX_TILE), default=PLAN_TILE,
-                   help=f"planned tile: TILE x TILE entries, TILE at most {MAX_TILE} (default {PLAN_TILE})")
-    p.add_argument("--measure-tile", type=option("count", "--measure-tile", high=MAX_TILE),
-                   default=PLAN_MEASURE_TILE,
-                   help=f"tile timed here to get the per-entry cost, at most {MAX_TILE} "
-                        f"(default {PLAN_MEASURE_TILE}x{PLAN_MEASURE_TILE})")
-    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    p = sub.add_parser("plan", help="the wall time a run will take, each part timed here (or from the device "
+                                    "table) and said which: NAME's spec with a run's settings, or a whole command "
+                                    "line after --")
+    p.add_argument("name", metavar="NAME", nargs="?",
+                   help="a catalog config with a spec, e.g. kip_cifar10/ipc10; or, after --, the command you will run: "
+                        "`plan -- distill --source mnist ...`, `plan -- regenerate NAME ...`, `plan -- demo`")
+    p.add_argument("command_args", metavar="ARG", nargs="*",
+                   help="after `-- distill`, `-- regenerate` or `-- demo`: that command's own arguments")
     p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=None,
                    help=f"KIP steps, 0..{MAX_STEPS} (default: the spec's)")
+    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=None,
+                   help=f"KIP target batch, 1..{MAX_TARGET_BATCH} (default: the spec's)")
+    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=None,
+                   help=f"images per class, 1..{MAX_IPC} (default: the spec's)")
+    p.add_argument("--lr", type=option("real", "--lr", above=0), default=None,
+                   help="KIP learning rate (> 0; does not change the time)")
+    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    add_tile(p, "the spec's, else {DEFAULT_TILE}, as the run")
+    add_backend(p)
+    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
+                   help="KIP: accuracy-curve points every N steps, as the run's")
+    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
+                   help="test images of each curve point, as the run's")
+    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS),
+                   default=0, help="KIP: checkpoint every N steps, as the run's")
+    add_source_dir(p, "times the loading and the release files too when given")
+    p.add_argument("--device", choices=["h100", "h200", "cpu"], default=None,
+                   help="price the kernel from the repo's table of per-entry costs measured on that device "
+                        "(pipelines/device_costs.py) instead of timing it here")
+    p.add_argument("--budget", type=option("real", "--budget", low=1, high=3600), default=None,
+                   help="seconds of kernel timing, 1..3600 (default 30); dearer shapes are extrapolated from two "
+                        "smaller timed ones")
     add_json(p)
     p.set_defaults(func=cmd_plan)
 
 
 def _add_distill(sub) -> None:
     """The ``distill`` command and its options (each number and path checked by ``user_values`` as parsed)."""
-    from ..pipelines.limits import (MAX_DEPTH, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS,  # plain numbers: no JAX
-                                    MAX_TARGET_BATCH)
+    from ..pipelines.limits import (  # plain numbers: no JAX
+        MAX_DEPTH,
+        MAX_EVAL_SUBSET,
+        MAX_IPC,
+        MAX_SEED,
+        MAX_STEPS,
+        MAX_TARGET_BATCH,
+    )
 
     p = sub.add_parser("distill", help="distil a source dataset into a release folder")
     p.add_argument("--source", default="digits",
-                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped")
+                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped; or your own: an "
+                        "image folder (train/<class>/, test/<class>/; or <class>/ with --test-fraction), an .npz "
+                        "(x_train, y_train, x_test, y_test[, class_names]), tfds:NAME[:VERSION] (prepared in "
+                        "$TFDS_DATA_DIR) or hf:REPO_ID")
     add_source_dir(p)
+    p.add_argument("--image-size", default=None, metavar="HxW",
+                   help="your own source: resize every image to HxW (or SxS given one number), bilinear")
+    p.add_argument("--test-fraction", type=option("real", "--test-fraction", above=0, high=0.999), default=None,
+                   help="your own source without a test split: cut this fraction of each class off as test")
+    p.add_argument("--split-seed", type=option("count", "--split-seed", low=0, high=MAX_SEED), default=0,
+                   help="the seed of the --test-fraction split (default 0)")
+    p.add_argument("--licence", default=None, help="your own source: its licence, recorded and shown on the card "
+                                                   "(default: unknown)")
+    p.add_argument("--citation", default=None, help="your own source: how to cite it (default: unknown)")
+    p.add_argument("--name", default=None, metavar="FAMILY/CONFIG[:VERSION]",
+                   help="also put the release into the local store under this name (your own family, e.g. "
+                        "my_flowers/ipc10; version default 1.0.0), for load, verify, tfds.load and export-hf")
     p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
                    help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
     p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
@@ -143,10 +191,11 @@ def _add_distill(sub) -> None:
     add_backend(p)
     add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
                 "local only")
-    p.add_argument("--out", required=True, type=option("path", "--out"),
-                   help="release folder to create (must not exist, unless --overwrite)")
+    p.add_argument("--out", default=None, type=option("path", "--out"),
+                   help="release folder to create (must not exist, unless --overwrite); needed unless --name")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace --out if it is an earlier release folder (never a folder of other files)")
+                   help="replace --out if it is an earlier release folder (never a folder of other files); with "
+                        "--name, replace that version in the store")
     add_quiet(p)
     p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS),
                    default=0, help="save the KIP state every N steps (0: never)")
@@ -187,15 +236,6 @@ ACC_TOL = 1e-3   # rerun: absolute tolerance on accuracies (a tenth of a percent
 MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
 
 
-PLAN_TILE = 8
-
-
-PLAN_MEASURE_TILE = 2
-
-
-PLAN_MEASURE_BUDGET_S = 2.0  # time the planned tile itself when it is estimated to take no longer
-
-
 def _config_from_args(a: argparse.Namespace):
     from ..pipelines.distill import ConfigError, DistillConfig
     from ..pipelines.kernels import KernelSpec
@@ -206,33 +246,101 @@ def _config_from_args(a: argparse.Namespace):
         spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=impl)
     except ValueError as e:
         raise ConfigError(str(e)) from e
-    cfg = DistillConfig(source=a.source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
+    source, options = _source_from_args(a)
+    cfg = DistillConfig(source=source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
                         learning_rate=a.lr, target_batch=a.target_batch, learn_labels=a.learn_labels,
-                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed,
+                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed, **options,
                         **({} if a.tile is None else {"tile": a.tile}))
     cfg.validate()
     return cfg
 
 
-def cmd_distill(a: argparse.Namespace) -> int:
-    from ..pipelines.distill import distill
+def _source_from_args(a: argparse.Namespace) -> tuple[str, dict]:
+    """``(source, options)``: a catalog source name, or the spec of the user's own source with its reading options."""
+    from ..pipelines import sources, user_sources
 
+    user_only = {"--image-size": a.image_size, "--test-fraction": a.test_fraction, "--licence": a.licence,
+                 "--citation": a.citation}
+    if a.source in sources.FACTS:
+        given = [opt for opt, v in user_only.items() if v is not None]
+        if given:
+            raise UsageError(f"{given[0]} is for your own sources (a folder, an .npz, tfds:, hf:), not {a.source}")
+        return a.source, {}
+    spec = user_sources.canonical(a.source)
+    if a.source_dir is not None:
+        raise UsageError(f"--source-dir is for the catalog's sources; {a.source} names its own files (tfds: reads "
+                         "$TFDS_DATA_DIR, hf: the datasets cache)")
+    options = {"test_fraction": a.test_fraction, "split_seed": a.split_seed}
+    if a.image_size is not None:
+        h, _, w = a.image_size.lower().partition("x")
+        try:
+            options["image_size"] = (int(h), int(w or h))
+        except ValueError:
+            raise UsageError(f"--image-size {a.image_size!r}: give HxW, e.g. 32x32, or one number") from None
+    return spec, options
+
+
+def cmd_distill(a: argparse.Namespace) -> int:
+    from ..pipelines.distill import check_out, distill
+
+    if a.out is None and a.name is None:
+        raise UsageError("give --out FOLDER (a release folder), --name FAMILY/CONFIG (into the local store), or both")
+    if a.out is None and (a.checkpoint_every or a.resume) and not a.checkpoint_dir:
+        raise UsageError("--checkpoint-every/--resume with --name alone: give --checkpoint-dir (the default lies beside "
+                         "--out) so that an interrupted run's checkpoint outlives it")
     cfg = _config_from_args(a)
     backend = _backend_kwargs(a)  # before the work, like every option check
+    rn = _user_name(a.name, a.overwrite) if a.name else None
+    if a.out is not None:
+        check_out(Path(a.out), a.overwrite)
     fault = tuple(int(v) for v in os.environ["DISTILLED_REGISTRY_TEST_FAULT"].split(",")) \
         if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
-    prov = distill(cfg, a.out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, overwrite=a.overwrite,
-                   **backend,
-                   checkpoint_every=a.checkpoint_every, checkpoint_dir=a.checkpoint_dir, resume=a.resume,
-                   eval_every=a.eval_every, eval_subset=a.eval_subset,
-                   resume_on_other_devices=a.resume_on_other_devices, _fault=fault)
+    notes = {"licence": a.licence, "citation": a.citation} if cfg.source not in _catalog_sources() else None
+    kwargs = dict(progress=not a.quiet, **backend, checkpoint_every=a.checkpoint_every,
+                  checkpoint_dir=a.checkpoint_dir, resume=a.resume, eval_every=a.eval_every,
+                  eval_subset=a.eval_subset, source_notes=notes, _fault=fault,
+                  resume_on_other_devices=a.resume_on_other_devices, family=rn.family if rn else None)
+    with store.staging() if a.out is None else _nothing() as tmp:
+        out = Path(a.out) if a.out is not None else tmp / "release"
+        # --overwrite replaces --out when it is given (an earlier release folder), and the store's version with --name
+        prov = distill(cfg, out, source_dir(a.source_dir, cfg.source), overwrite=a.overwrite and a.out is not None,
+                       **kwargs)
+        where = str(out)
+        if rn is not None:
+            path = store.add(out, rn.name, rn.version, {"user_release": True}, overwrite=a.overwrite)
+            prov, where = rel.read_provenance(path), f"{rn} ({path})"
     m = prov["metrics"]
     if a.json:
-        print(json.dumps(release_summary(a.out, prov), indent=2))
+        print(json.dumps(release_summary(a.out or path, prov), indent=2))
     else:
-        print(f"wrote {a.out}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+        print(f"wrote {where}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
               f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
     return 0
+
+
+def _catalog_sources() -> tuple:
+    from ..pipelines.sources import FACTS
+
+    return tuple(FACTS)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield None
+
+
+USER_VERSION = "1.0.0"
+
+
+def _user_name(text: str, overwrite: bool) -> names.ReleaseName:
+    """``--name FAMILY/CONFIG[:VERSION]`` checked before any work: a user family, a free store place."""
+    from ..pipelines import user_sources
+
+    rn = names.parse(text)
+    rn = names.ReleaseName(rn.family, rn.config, rn.version or USER_VERSION)
+    user_sources.check_family(rn.family, rn.config)
+    store.check_destination(store.release_dir(rn), str(rn), overwrite)
+    return rn
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -422,102 +530,6 @@ def cmd_rerun(a: argparse.Namespace) -> int:
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
-    e = catalog.entry(a.name)
-    if e.spec is None:
-        raise catalog.CatalogError(f"{e.name} is a published file with no spec to plan")
-    from ..pipelines.limits import MAX_TILE, MAX_WORKERS
+    from .planning import cmd_plan as plan_command  # the planner's own module: parts, timing, printing
 
-    for opt, v, most in (("--workers", a.workers, MAX_WORKERS), ("--tile", a.tile, MAX_TILE),
-                         ("--measure-tile", a.measure_tile, MAX_TILE)):
-        user_values.count(v, opt, 1, most)  # the command line's values were checked as parsed; these are the defaults
-    from ..pipelines import plan as planner
-    from ..pipelines.distill import ConfigError, DistillConfig
-    from ..pipelines.kernels import KernelSpec
-
-    cfg = DistillConfig.from_dict(e.spec)
-    try:
-        if a.impl:
-            cfg = dataclasses.replace(cfg, kernel=KernelSpec(**{**cfg.kernel.to_dict(), "impl": a.impl}))
-        if a.steps is not None:
-            cfg = dataclasses.replace(cfg, steps=a.steps)
-        shape = tuple(e.source_info["image_shape"])
-        cfg.kernel.check_images((1, *shape))
-    except ValueError as err:
-        raise ConfigError(str(err)) from err
-    timing = planner.measure_tile(cfg.kernel, shape, a.measure_tile)
-    block = planner.plan(cfg, e.source_info, a.workers, a.tile, timing)["block"]  # the tiles a run would cut
-    planned = timing if block == a.measure_tile else None
-    if planned is None and timing.per_entry * block ** 2 <= PLAN_MEASURE_BUDGET_S:
-        planned = planner.measure_tile(cfg.kernel, shape, block)
-    p = planner.plan(cfg, e.source_info, a.workers, a.tile, timing, planned)
-    p["name"] = e.name
-    p["other_tiles"] = {}
-    for t in sorted({4, 8, 16, 32, 64, 128} - {a.tile}):
-        q = planner.plan(cfg, e.source_info, a.workers, t, planned or timing)
-        p["other_tiles"][t] = {"tiles_per_pass": (q.get("tiles_per_step") or q.get("tiles"))["total"], "hours": q["hours"]}
-    if a.json:
-        print(json.dumps(p, indent=2))
-        return 0
-    _print_plan(p, e)
-    return 0
-
-
-def _dur(seconds: float) -> str:
-    """A duration in the unit that reads best: ``1.2 µs``, ``3.4 ms``, ``5.6 s``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale or unit == "µs":
-            v = seconds / scale
-            return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
-    raise AssertionError
-
-
-def _hours(h: float) -> str:
-    if h * 60 < 1:
-        return _dur(h * 3600)
-    if h < 1:
-        return f"{h * 60:.1f} min"
-    return f"{h:,.1f} h" + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
-
-
-def _print_plan(p: dict, e: catalog.Entry) -> None:
-    k = p["kernel"]
-    kip = p["algorithm"] == "kip"
-    h, w, c = p["image_shape"]
-    print(f"plan {p['name']}: {p['algorithm']}, {k['architecture']} depth {k['depth']} {k['get'].upper()} kernel "
-          f"(impl {k['impl']}), images {h}x{w}x{c}, support n={p['support_size']}, "
-          + (f"target batch m={p['target_size']}, {p['steps']} steps" if kip else f"training split m={p['target_size']}"))
-    ent = p["entries_per_step" if kip else "entries"]
-    t = p["tiles_per_step" if kip else "tiles"]
-    per = "per step" if kip else "in the one pass"
-    print(f"  kernel entries {per}: {ent['total']:,} = K_ss upper triangle {ent['k_ss_upper']:,} + K_ts {ent['k_ts']:,}"
-          f" ({p['passes']})")
-    if kip:
-        print(f"  kernel entries in total: {p['entries_total']:,} ({p['steps']} steps)")
-    print(f"  tiles {per} ({p['block']}x{p['block']} entries each, --tile {p['tile']}): {t['total']:,} = K_ss {t['ss']:,} + K_ts {t['ts']:,} "
-          f"({t['entries_computed']:,} entries computed, padding included)" +
-          (f"; {p['tiles_total']:,} tiles in total" if kip else ""))
-    mt = p["measured_tile"]
-    cost = "forward+backward" if kip else "forward"
-    per_entry = mt["per_entry_seconds"] if kip else mt["forward_per_entry_seconds"]
-    print(f"  per-entry cost, measured here: {_dur(per_entry)} ({cost}) from one {mt['tile']}x{mt['tile']} tile: "
-          f"forward (jax.vjp) {_dur(mt['forward_seconds'])} + backward (vjp_fn) {_dur(mt['backward_seconds'])} "
-          f"over {mt['entries']} entries (mean of {mt['repeats']} run(s), after {mt['compile_seconds']:.1f} s compiling)")
-    pt = p["measured_planned_tile"]
-    if pt is not None and pt["tile"] != mt["tile"]:
-        pe = pt["per_entry_seconds"] if kip else pt["forward_per_entry_seconds"]
-        print(f"  a measured {pt['tile']}x{pt['tile']} tile: {_dur(pt['seconds'] if kip else pt['forward_seconds'])} = "
-              f"{_dur(pe)} per entry ({pe / per_entry:.2f} x the {mt['tile']}x{mt['tile']} figure); the plan uses it")
-    elif pt is None:
-        print(f"  a {p['block']}x{p['block']} tile is then {_dur(p['tile_seconds'])} ({p['tile_seconds_basis']}; not timed: "
-              f"timing it here would take over {PLAN_MEASURE_BUDGET_S:g} s); small tiles can overstate the per-entry cost, since each "
-              "image's own terms are shared by fewer entries")
-    print(f"  {'a step' if kip else 'the pass'} on {p['workers']} worker(s): {p['waves_per_step']:,} round(s) of "
-          f"{_dur(p['tile_seconds'])} = {_hours(p['step_seconds'] / 3600)}")
-    print(f"  estimated time: {_hours(p['hours'])} on {p['workers']} worker(s); {_hours(p['hours_one_worker'])} on one")
-    others = ", ".join(f"{t}x{t}: {_hours(v['hours'])}" for t, v in p["other_tiles"].items())
-    basis = pt or mt
-    print(f"  other tile sizes on {p['workers']} worker(s), at the per-entry cost of the {basis['tile']}x{basis['tile']} "
-          f"tile: {others}")
-    ev = p["evaluation"]
-    print(f"  evaluation: {ev['entries']:,} entries ({ev['what']}): about {_hours(ev['hours_on_driver'])}")
-    print(f"  assumes {p['assumptions']}")
+    return plan_command(a)

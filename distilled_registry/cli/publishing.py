@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import urllib.parse
 import urllib.request
@@ -78,8 +79,9 @@ def add(sub) -> None:
                                         "catalog")
     p.add_argument("--check", action="store_true", help="write nothing; fail if a file differs from the catalog's")
     p.add_argument("--out", default=None, metavar="DIR", type=option("path", "--out"),
-                   help="write the family folders under DIR (default: the package's builders folder); each must be "
-                        "new or an earlier `builders` folder")
+                   help="the folder to hold the family folders (default: builders/ of this source checkout; "
+                        "required when the package is installed, so that site-packages is never written into); "
+                        "each family folder must be new or an earlier `builders` folder")
     add_json(p, "print the files written (or, with --check, stale) as JSON")
     p.set_defaults(func=cmd_builders)
 
@@ -204,25 +206,30 @@ def cmd_builders(a: argparse.Namespace) -> int:
     import sys
 
     from ..builders import builder_folders
+    from ..errors import UsageError
 
+    if a.out is not None and os.path.lexists(a.out) and not os.path.isdir(a.out):
+        raise UsageError(f"--out {a.out!r} is not a folder; give a folder (it is made when missing)")
+    # --check only reads: the package's own folders unless --out names others; writing needs a checkout or --out
+    root = Path(a.out) if a.out is not None else (builder_folders.BUILDERS_DIR if a.check else
+                                                  builder_folders.default_root())
     if a.json:
         if a.check:
-            stale = [str(p) for p in builder_folders.stale(a.out)]
-            print(json.dumps({"checked": len(builder_folders.expected(a.out)), "stale": stale}, indent=2))
+            stale = [str(p) for p in builder_folders.stale(root)]
+            print(json.dumps({"checked": len(builder_folders.expected(root)), "stale": stale}, indent=2))
             return 1 if stale else 0
-        print(json.dumps({"written": [str(p) for p in builder_folders.write(a.out)]}, indent=2))
+        print(json.dumps({"written": [str(p) for p in builder_folders.write(root)]}, indent=2))
         return 0
     if a.check:
-        stale = builder_folders.stale(a.out)
+        stale = builder_folders.stale(root)
         if stale:
             print("these builder files differ from what the catalog gives; run `distilled-registry builders`:",
                   file=sys.stderr)
             for p in stale:
                 print(f"  {p}", file=sys.stderr)
             return 1
-        print(f"all {len(builder_folders.expected(a.out))} builder files match the catalog")
+        print(f"all {len(builder_folders.expected(root))} builder files under {root} match the catalog")
         return 0
-    changed = builder_folders.write(a.out)
-    print(f"wrote {len(changed)} file(s) under {a.out or builder_folders.BUILDERS_DIR}" +
-          "".join(f"\n  {p}" for p in changed))
+    changed = builder_folders.write(root)
+    print(f"wrote {len(changed)} file(s) under {root}" + "".join(f"\n  {p}" for p in changed))
     return 0

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .. import api, catalog, names, references, store
+from .. import api, catalog, escape, names, references, store
 from .. import release as rel
 from ..errors import UsageError
 from ..user_values import option
@@ -39,6 +39,18 @@ def add(sub) -> None:
     add_source_dir(p, "with --accuracy", from_env=True)
     add_json(p)
     p.set_defaults(func=cmd_verify)
+
+
+def _one_line(text: str) -> str:
+    from . import _one_line as one_line
+
+    return one_line(text)
+
+
+def _out(text: str) -> None:
+    """Print one line of text that may hold values from a release: control characters shown as escapes
+    (:func:`distilled_registry.escape.terminal`), so nothing read from a file can drive the terminal."""
+    print(escape.terminal(text))
 
 
 def _kernel_text(k: dict) -> str:
@@ -73,17 +85,18 @@ def cmd_list(a: argparse.Namespace) -> int:
                       ",".join(r["local"]) or "-"))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        _out("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     n_fam = len({r["family"] for r in rows})
-    print(f"\n{len(rows)} releases in {n_fam} families; paper: the paper's KRR test accuracy ('-': not reported "
+    print()
+    _out(f"{len(rows)} releases in {n_fam} families; paper: the paper's KRR test accuracy ('-': not reported "
           f"or not sourced, see `info NAME`); local: versions in {store.home()}")
-    print("published: the authors' file the config points at (final: the last checkpoint, read from their index), "
+    _out("published: the authors' file the config points at (final: the last checkpoint, read from their index), "
           "fetched by `import-published NAME` as version 0.1.0; sha256 pinned on the first verified download. Every "
           "other published KIP file: NAME = <family>/ipc<I>-<convnet|convnet3>-<zca|nozca>-<l|nol>-<aug|noaug>-"
           "<ckpt<K>|final>, e.g. kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000")
     for r in rows:  # stored versions that are not the release their folder names: never loaded, say why
         for v, problem in r.get("problems", {}).items():
-            print(f"PROBLEM {r['name']}:{v}: {problem}")
+            _out(f"PROBLEM {r['name']}:{v}: {_one_line(problem)}")
     return 0
 
 
@@ -99,45 +112,45 @@ def _published_text(p: dict | None) -> str:
 
 def _print_entry(d: dict) -> None:
     if not d.get("catalog"):
-        print(f"{d['name']} (not in the catalog)")
+        _out(f"{d['name']} (not in the catalog)")
     else:
         s = d["spec"] or {}
-        print(f"{d['name']} (catalog version {d['version']}): {d['description']}")
+        _out(f"{d['name']} (catalog version {d['version']}): {d['description']}")
         spec_items = ", ".join(f"{k} {json.dumps(v) if isinstance(v, dict) else v}" for k, v in s.items())
-        print(f"  spec: {spec_items or 'none: a published file, nothing to regenerate'}")
+        _out(f"  spec: {spec_items or 'none: a published file, nothing to regenerate'}")
         _print_published(d.get("published"), d["name"])
-        print(f"  settings: {d['settings']}")
+        _out(f"  settings: {d['settings']}")
         p = d["paper"]
         if p.get("krr_test_accuracy") is None:
-            print(f"  paper: {p.get('note', 'not reported')}")
+            _out(f"  paper: {p.get('note', 'not reported')}")
         else:
-            print(f"  paper: KRR test accuracy {pct(p['krr_test_accuracy'])} ({p.get('note', '')}; "
+            _out(f"  paper: KRR test accuracy {pct(p['krr_test_accuracy'])} ({p.get('note', '')}; "
                   f"{references.REFERENCES.get(p.get('reference'), p.get('reference'))})")
         if d["releases"]:
             for v, r in d["releases"].items():
-                print(f"  recorded {v}: {r['location']}, data.npz sha256 {r['data_sha256']}, KRR test accuracy "
+                _out(f"  recorded {v}: {r['location']}, data.npz sha256 {r['data_sha256']}, KRR test accuracy "
                       f"{r['metrics'].get('krr_test_accuracy')}")
         else:
-            print("  recorded releases: none yet")
+            _out("  recorded releases: none yet")
     if d["local"]:
         for lv in d["local"]:
             if "problem" in lv:
-                print(f"  local {lv['version']}: {lv['path']}: {lv['problem']}")
+                _out(f"  local {lv['version']}: {lv['path']}: {_one_line(lv['problem'])}")
             elif "krr_test_accuracy" not in lv["metrics"]:  # an imported published file
                 m = lv["metrics"]
                 rep = (m.get("reported_by_authors") or {}).get("test_accuracy")
                 ours = m.get("krr_evaluation") or {}
-                print(f"  local {lv['version']}: {lv['path']} (imported {lv['created']}): the authors' published file; "
+                _out(f"  local {lv['version']}: {lv['path']} (imported {lv['created']}): the authors' published file; "
                       f"reported test accuracy {'-' if rep is None else f'{rep:.4f}'}" +
                       (f"; measured here {ours['accuracy']:.4f} on {ours['recipe']['test_size']} test images" +
                        ("" if (ours.get("source") or {}).get("exact_copy", True) else
                         f" of {ours['source'].get('origin')} (not an exact copy)") if "accuracy" in ours else ""))
             else:
                 m = lv["metrics"]
-                print(f"  local {lv['version']}: {lv['path']} (created {lv['created']}): KRR test accuracy "
+                _out(f"  local {lv['version']}: {lv['path']} (created {lv['created']}): KRR test accuracy "
                       f"{m['krr_test_accuracy']:.4f}, natural {m['natural_krr_test_accuracy']:.4f}")
     else:
-        print(f"  local: none in {store.home()}")
+        _out(f"  local: none in {store.home()}")
 
 
 def _print_published(p: dict | None, name: str) -> None:
@@ -146,11 +159,11 @@ def _print_published(p: dict | None, name: str) -> None:
     where = p.get("url") or p.get("url_template") or p.get("note", "")
     rule = f" ({p['checkpoint_rule']})" if p.get("checkpoint_rule") else ""
     sha = f"sha256 {p['sha256']} (pinned in the records file)" if p.get("sha256") else f"sha256 {p.get('pin', 'unknown')}"
-    print(f"  published: {where}{rule}; {sha}; `distilled-registry import-published {name}` fetches it as "
+    _out(f"  published: {where}{rule}; {sha}; `distilled-registry import-published {name}` fetches it as "
           f"{name}:{p.get('version')}")
     r = p.get("reported")
     if r and r.get("test_accuracy") is not None:
-        print(f"  reported by the authors: test accuracy {r['test_accuracy']:.4f} ({r.get('index')})")
+        _out(f"  reported by the authors: test accuracy {r['test_accuracy']:.4f} ({r.get('index')})")
 
 
 def cmd_info(a: argparse.Namespace) -> int:
@@ -192,23 +205,23 @@ def cmd_verify(a: argparse.Namespace) -> int:
                           "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
                           "catalog": catalog_check, "published_pin": pin_check, "accuracy": accuracy}, indent=2))
     else:
-        print(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
+        _out(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
         for c in checks:
-            print(f"  {'ok ' if c.ok else 'BAD'}  {c.name}: " +
+            _out(f"  {'ok ' if c.ok else 'BAD'}  {c.name}: " +
                   (f"{c.size} bytes, sha256 {c.sha256}" if c.ok else c.problem))
         if catalog_check:
-            print(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
+            _out(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
                   f"{'matches' if catalog_check['ok'] else 'differs from'} the catalog's record for "
                   f"{r['name']}:{r['version']} ({catalog_check['data_sha256']})")
         if pin_check:
-            print(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
+            _out(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
                   (pin_check["state"] if pin_check["ok"] else pin_check["problem"]))
         if accuracy:
-            print(f"  {'ok ' if accuracy['within'] else 'BAD'}  KRR test accuracy recomputed {accuracy['recomputed']:.4f} "
+            _out(f"  {'ok ' if accuracy['within'] else 'BAD'}  KRR test accuracy recomputed {accuracy['recomputed']:.4f} "
                   f"on {accuracy['test_size']} test images; claimed {accuracy['claimed']:.4f} by "
                   f"{accuracy['claimed_by']}; difference {accuracy['diff']:+.4f}, tolerance {accuracy['tolerance']:g}")
         if ok:
-            print(f"all {len(checks)} files match the sha256 and size in provenance.json"
+            _out(f"all {len(checks)} files match the sha256 and size in provenance.json"
                   + (" and the KRR test accuracy is as claimed" if accuracy else ""))
     if not ok:
         what = [f"{c.name} ({c.problem})" for c in bad]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import published as pub
+from .. import published_variants as pub
 from .. import source_facts
 
 VERSION = "1.0.0"  # the release version a catalog spec produces

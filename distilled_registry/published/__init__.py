@@ -35,7 +35,8 @@ block (URL, file name, sha256 of the original file(s), the variant, the pin) ins
 config and timing, and ``metrics.reported_by_authors`` holds the index's figures, apart from
 anything measured here.
 
-One module per job: :mod:`.variants` (names, and the catalog's ``published`` block), :mod:`.pins`,
+One module per job: :mod:`distilled_registry.published_variants` (names, and the catalog's ``published``
+block: beside the package, as the catalog below this package reads it), :mod:`.pins`,
 :mod:`.bucket` (downloads and the authors' index), :mod:`.arrays` (reading a file without trusting
 it), :mod:`.importing` (a file into a store release); this package re-exports their public names.
 numpy only (no JAX): fitting the transform needs the source data and lives in the CLI
@@ -46,13 +47,13 @@ from .arrays import check_arrays, read_arrays
 from .bucket import (DEADLINE_S, INDEX_COLUMNS, INDEX_MAX_BYTES, MAX_BYTES, TIMEOUT_S, URL_ENV, base_url,
                      canonical_url, download, index_cache, index_rows, is_download, parse_index, read_index, reported,
                      resolve_final)
-from .errors import PinError, PublishedError, PublishedUsageError
-from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, download_published, fetch, release_from_npz,
-                        reported_from_index, source_block)
+from ..errors import PinError, PublishedError, PublishedUsageError
+from .importing import (CARD_NOTE, PREPROCESSING_RECIPE, ZCA_REG, config_for, download_published, fetch,
+                        release_from_npz, reported_from_index, source_block)
 from .pins import (PINS_FILE, PINS_FORMAT, PINS_LOCK, check_pin, expected, pin_status, pins_path, read_pins,
                    record_pin, record_shared)
-from .variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION, Variant,
-                       block, config_for, headline, parse_config, parse_file_name, variant_of)
+from ..published_variants import (ARCH_FILE, BUCKET_URL, CHECKPOINTS, HEADLINE_ZCA, INDEX, SUPPORT_SIZES, VERSION,
+                                  Variant, block, headline, parse_config, parse_file_name, variant_of)
 
 __all__ = [
     "ARCH_FILE", "BUCKET_URL", "CARD_NOTE", "CHECKPOINTS", "DEADLINE_S", "HEADLINE_ZCA", "INDEX", "INDEX_COLUMNS",

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 from .. import source_facts
-from .errors import PublishedError, PublishedUsageError
-from .variants import Variant
-
+from ..errors import PublishedError, PublishedUsageError
+from ..published_variants import Variant
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip (.npz) with members, an empty zip
 
@@ -66,6 +65,7 @@ def read_arrays(src: str | os.PathLike | bytes, what: str | None = None
             raise PublishedError(f"{what} is a single array, not an .npz with images and labels")
         if not b.startswith(_ZIP_MAGIC):
             raise _not_numpy(b, ".npz", what)
+        _check_inflated_size(b, what)
     try:
         if len(raw) == 2:
             for n, b in raw.items():
@@ -88,6 +88,26 @@ def read_arrays(src: str | os.PathLike | bytes, what: str | None = None
     return (arrays, {n: rel.sha256_bytes(b) for n, b in raw.items()}, {n: len(b) for n, b in raw.items()}, what)
 
 
+MAX_INFLATED_BYTES = 1 << 30  # the largest published set (CIFAR-100, 5000 images) is about 0.1 GB of float64
+
+
+def _check_inflated_size(b: bytes, what: str) -> None:
+    """PublishedError when the ``.npz`` bytes ``b`` declare members that inflate to more than
+    :data:`MAX_INFLATED_BYTES` in all (zipfile never inflates a member past its declared size), so a
+    downloaded zip bomb is refused before anything is inflated (trust rule B)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(b)) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise PublishedError(f"cannot read {what}: it is damaged or truncated ({type(e).__name__}: {e}); download "
+                             "or copy it again") from None
+    if total > MAX_INFLATED_BYTES:
+        raise PublishedError(f"{what} declares {total} bytes of arrays once inflated, more than the "
+                             f"{MAX_INFLATED_BYTES} any published set holds: refusing to read it")
+
+
 def check_arrays(arrays: dict, variant: Variant, what: str):
     """The published arrays as float32, checked against the variant; PublishedError naming the problem."""
     import numpy as np
@@ -98,7 +118,8 @@ def check_arrays(arrays: dict, variant: Variant, what: str):
     if not (np.issubdtype(x.dtype, np.floating) and np.issubdtype(y.dtype, np.floating)):
         raise PublishedError(f"{what}: images and labels must be floating point, got {x.dtype} and {y.dtype}")
     if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-        raise PublishedError(f"{what}: images have shape {x.shape}; {variant.dataset} sets are (N, {', '.join(map(str, shape))})")
+        raise PublishedError(f"{what}: images have shape {x.shape}; {variant.dataset} sets are "
+                             f"(N, {', '.join(map(str, shape))})")
     if y.ndim != 2 or len(y) != len(x):
         raise PublishedError(f"{what}: labels have shape {y.shape}; expected ({len(x)}, {c}), one row per image")
     if y.shape[1] != c:

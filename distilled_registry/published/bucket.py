@@ -18,10 +18,9 @@ from pathlib import Path
 
 from .. import atomic
 from .. import download as dl
-from .errors import PublishedError
+from ..errors import PublishedError
+from ..published_variants import ARCH_FILE, BUCKET_URL, INDEX, Variant
 from .pins import _now, _pins_lock, _write_pins, read_pins
-from .variants import ARCH_FILE, BUCKET_URL, INDEX, Variant
-
 
 URL_ENV = "DISTILLED_REGISTRY_PUBLISHED_URL"
 
@@ -155,7 +154,8 @@ def index_rows(variant: Variant, rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         try:
-            same = (r["architecture"].strip() == ARCH_FILE[variant.architecture] and r["dataset"].strip() == variant.dataset
+            same = (r["architecture"].strip() == ARCH_FILE[variant.architecture]
+                    and r["dataset"].strip() == variant.dataset
                     and int(float(r["ssize"])) == variant.ssize and _truthy(r["zca"]) == variant.zca)
             if variant.algorithm == "kip":
                 same = same and _truthy(r["l"]) == variant.learned_labels and (

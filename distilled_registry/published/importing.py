@@ -15,13 +15,11 @@ import urllib.parse
 from pathlib import Path
 
 from .. import references, source_facts
-from ..errors import UserError
+from ..errors import PublishedError, PublishedUsageError, UserError
+from ..published_variants import BUCKET_URL, INDEX, VERSION, Variant, parse_file_name, variant_of
 from .arrays import check_arrays, read_arrays
 from .bucket import base_url, canonical_url, download, index_rows, is_download, read_index, reported, resolve_final
-from .errors import PublishedError, PublishedUsageError
 from .pins import _now, check_pin, record_pin
-from .variants import BUCKET_URL, INDEX, VERSION, Variant, config_for, parse_file_name, variant_of
-
 
 CARD_NOTE = (
     "Published by the authors (Nguyen, Novak, Xiao, Lee) in the bucket kip-datasets "
@@ -41,6 +39,20 @@ PREPROCESSING_RECIPE = (
     "with zca: each flattened image has its mean removed and is scaled to unit norm, cov = X^T X / N over the "
     "training split, lambda = 0.1 * trace(cov) / d, W = U diag((s + lambda)^-1/2) U^T, image -> normalize(image) @ W "
     "(distilled_registry.transform.Transform; pipelines.preprocess.fit_transform(x_train, zca, 0.1))")
+
+
+def config_for(variant: Variant) -> str:
+    """The config name the registry gives ``variant``: the catalog config whose published block is exactly
+    this variant (the LS files, the re-hosted copy), else its explicit name."""
+    from .. import catalog  # the catalog reads variants: this lives above both
+
+    try:
+        for e in catalog.family_entries(variant.family):
+            if e.published and variant_of(e.published) == variant:
+                return e.config
+    except catalog.CatalogError:
+        pass
+    return variant.config_name()
 
 
 def source_block(variant: Variant, fitted: dict | None = None) -> dict:
@@ -90,9 +102,8 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     """
     import numpy as np
 
-    from .. import catalog, names, provenance, store
+    from .. import catalog, names, preview, provenance, store
     from .. import release as rel
-    from .. import preview
 
     rn = names.parse(name)
     if rn.version not in (None, VERSION):
@@ -115,7 +126,8 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     if variant is None:
         variant = entry_variant
     if variant is None:
-        raise PublishedUsageError(f"cannot tell which published file {src if not isinstance(src, bytes) else url!r} is: "
+        which = src if not isinstance(src, bytes) else url
+        raise PublishedUsageError(f"cannot tell which published file {which!r} is: "
                              f"neither its name nor {rn.name!r} follows the authors' naming scheme")
     if variant.family != rn.family:
         raise PublishedUsageError(f"{variant.stem()} is a {variant.family} file, not one of {rn.family}")
@@ -125,8 +137,9 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
         raise PublishedUsageError(f"{rn.name} is not a catalog config or a published variant name "
                              f"(e.g. {rn.family}/{variant.config_name()})")
     if not e.published:
-        raise PublishedUsageError(f"{rn.name} is a config of this registry's own runs with no published file (the authors "
-                             f"published ConvNet and ConvNet3 sets only); import it as {rn.family}/{config_for(variant)}")
+        raise PublishedUsageError(f"{rn.name} is a config of this registry's own runs with no published file (the "
+                                  f"authors published ConvNet and ConvNet3 sets only); import it as "
+                                  f"{rn.family}/{config_for(variant)}")
 
     arrays, files_sha, sizes, what = read_arrays(src, canonical_url(url) if url else None)
     images, labels = check_arrays(arrays, variant, what)
@@ -181,7 +194,8 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
             "original_url": _original_url(variant),
             "bucket": BUCKET_URL,
             "path": variant.bucket_path() if variant.complete and variant.checkpoint != "final" else None,
-            "file": next(iter(files_sha)) if len(files_sha) == 1 else (None if isinstance(src, bytes) else Path(src).name),
+            "file": (next(iter(files_sha)) if len(files_sha) == 1
+                     else (None if isinstance(src, bytes) else Path(src).name)),
             "files_sha256": files_sha,
             "files_size": sizes,
             "downloaded": downloaded,
@@ -226,7 +240,8 @@ def _original_url(v: Variant) -> str:
 def _check_compatible(v: Variant, want: Variant, name: str) -> None:
     """Refuse a file whose name contradicts the config it is imported as (unrecorded parts may differ)."""
     fields = ("algorithm", "dataset", "architecture", "ssize", "zca", "learned_labels", "augmentation")
-    bad = [f for f in fields if getattr(v, f) is not None and getattr(want, f) is not None and getattr(v, f) != getattr(want, f)]
+    bad = [f for f in fields
+           if getattr(v, f) is not None and getattr(want, f) is not None and getattr(v, f) != getattr(want, f)]
     if isinstance(v.checkpoint, int) and isinstance(want.checkpoint, int) and v.checkpoint != want.checkpoint:
         bad.append("checkpoint")
     if bad:

@@ -17,8 +17,7 @@ import re
 from pathlib import Path
 
 from .. import atomic, records
-from .errors import PinError, PublishedError, PublishedUsageError
-
+from ..errors import PinError, PublishedError, PublishedUsageError
 
 PINS_FILE = "published_pins.json"
 
@@ -113,7 +112,8 @@ def check_pin(key: str, files_sha256: dict[str, str]) -> dict:
     have = files_sha256 if "files_sha256" in pin else {Path(key).name: next(iter(files_sha256.values()))}
     bad = {n: (have.get(n), s) for n, s in want.items() if have.get(n) != s}
     if bad:
-        src = f"the records file {str(records.path())!r}" if where == "records" else f"{str(pins_path())!r} (recorded on its first verified download)"
+        src = (f"the records file {str(records.path())!r}" if where == "records"
+               else f"{str(pins_path())!r} (recorded on its first verified download)")
         detail = "; ".join(f"{n}: sha256 {h}, pinned {s}" for n, (h, s) in bad.items())
         raise PinError(f"refusing {key}: its sha256 differs from the one pinned in {src} ({detail}). The file was "
                        "replaced or damaged on the way; nothing was written. If the authors really changed it, "

@@ -89,9 +89,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def serve(root: Path, overrides: dict | None = None):
     """A server on 127.0.0.1 serving ``root`` and the hostile routes; ``overrides`` maps a path to a route."""
     stop = threading.Event()
-    handler = type("H", (_Handler,), {"stop": stop, "overrides": dict(overrides or {}),
-                                      "__init__": lambda self, *a, **kw: _Handler.__init__(self, *a, directory=str(root),
-                                                                                         **kw)})
+    def init(self, *a, **kw):
+        _Handler.__init__(self, *a, directory=str(root), **kw)
+
+    handler = type("H", (_Handler,), {"stop": stop, "overrides": dict(overrides or {}), "__init__": init})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

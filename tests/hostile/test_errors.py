@@ -161,17 +161,18 @@ def test_every_option_has_help():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--tile", "100000"], "--tile 100000"), (["--measure-tile", "100000"], "--measure-tile 100000"),
-    (["--workers", "0"], "--workers 0"), (["--tile", "0"], "--tile 0"), (["--steps", "-1"], "--steps -1"),
-    (["--workers", "10000000"], "--workers 10000000"),
+    (["--tile", "100000"], "--tile 100000"), (["--budget", "100000"], "--budget 100000"),
+    (["--workers", "0"], "--workers 0"), (["--tile", "-1"], "--tile -1"), (["--steps", "-1"], "--steps"),
+    (["--backend", "ray", "--workers", "10000000"], "--workers 10000000"),
 ])
 def test_plan_options_out_of_range_are_usage_errors(home, capsys, monkeypatch, args, needle):
     from distilled_registry.pipelines import plan
 
     def fail(*a, **k):
-        raise AssertionError("a tile was timed before the options were checked")
+        raise AssertionError("a kernel was timed before the options were checked")
 
-    monkeypatch.setattr(plan, "measure_tile", fail)
+    monkeypatch.setattr(plan.KernelTimer, "measure", fail)
+    monkeypatch.setattr(plan, "startup_seconds", fail)
     assert needle in one_error(capsys, ["plan", NAME] + args, 2)
 
 
@@ -240,7 +241,7 @@ def test_regenerate_over_a_store_folder_without_provenance(home, capsys, fake_di
     line = one_error(capsys, ["regenerate", NAME, "--quiet"], 2)
     assert "verify" not in line and "--overwrite" in line and "no provenance.json" in line and str(dest) in line
     assert main(["regenerate", NAME, "--quiet", "--overwrite"]) == 0, capsys.readouterr().err
-    assert dr.load(NAME).images.shape == (20, 8, 8, 1)
+    assert dr.load(NAME).images.shape == (100, 8, 8, 1)
     assert sorted(p.name for p in dest.parent.iterdir() if not p.name.endswith(".lock")) == ["1.0.0"]
 
 

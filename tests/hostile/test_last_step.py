@@ -33,8 +33,8 @@ def run_json(capsys, argv: list[str]) -> dict:
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """A store holding ls_digits/ipc1 made by `regenerate --json` (Label Solve: seconds), and that JSON."""
-    import io
     import contextlib
+    import io
 
     home = tmp_path_factory.mktemp("store")
     old = os.environ.get("DISTILLED_REGISTRY_HOME")

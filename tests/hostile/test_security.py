@@ -1,6 +1,6 @@
 """Hostile inputs that must never run code, read outside a release, or upload what is not the export.
 
-- CIFAR python batches given as ``--source-dir`` are parsed, never unpickled: the batches python 3
+- CIFAR python batches given as ``--source-dir`` go through a numpy-only unpickler: the batches python 3
   numpy writes (protocol 2 and the highest) and the python 2 originals read exactly; a batch whose
   ``__reduce__`` calls ``os.system`` is refused with exit 1 and its command never runs.
 - File names read from a ``provenance.json`` (``files``, ``preprocessing.file``) are plain names of
@@ -32,7 +32,6 @@ from distilled_registry import release as rel  # noqa: E402
 from distilled_registry.pipelines import cifar_batches, sources  # noqa: E402
 from distilled_registry.pipelines.sources import SourceError, load_source  # noqa: E402
 
-
 # ------------------------------------------------------------------------------ CIFAR python batches
 
 
@@ -54,7 +53,9 @@ def _py2_batch(rows: np.ndarray, labels: list[int], label_key: bytes = b"labels"
         return (b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<i", len(b))) + b + put()
 
     def i(n: int) -> bytes:
-        return b"K" + bytes([n]) if n < 256 else (b"M" + struct.pack("<H", n) if n < 65536 else b"J" + struct.pack("<i", n))
+        if n < 256:
+            return b"K" + bytes([n])
+        return b"M" + struct.pack("<H", n) if n < 65536 else b"J" + struct.pack("<i", n)
 
     n, d = rows.shape
     raw = (np.asfortranarray(rows) if fortran else rows).tobytes(order="F" if fortran else "C")
@@ -149,7 +150,8 @@ def _cifar10_published_file(root: Path) -> Path:
 def test_a_batch_that_calls_os_system_is_refused_and_never_runs(home, tmp_path, capsys, protocol):
     marker = tmp_path / "pwned"
     source = tmp_path / "source"
-    rows = _write_cifar10(source / "cifar-10-batches-py", lambda r, y: pickle.dumps({"data": r, "labels": y}, protocol=2))
+    rows = _write_cifar10(source / "cifar-10-batches-py",
+                          lambda r, y: pickle.dumps({"data": r, "labels": y}, protocol=2))
     evil = {"data": rows["data_batch_1"], "labels": list(range(10)), "x": _RunsCode(f"touch {marker}")}
     (source / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(evil, protocol=protocol))
     f = _cifar10_published_file(tmp_path / "bucket")
@@ -169,11 +171,17 @@ def test_a_batch_that_calls_os_system_is_refused_and_never_runs(home, tmp_path, 
     (lambda: pickle.dumps({"data": np.array([_RunsCode("true")], dtype=object)}, protocol=2), "object"),
     (lambda: pickle.dumps({"data": np.zeros((1, 3072), np.float64), "labels": [0]}, protocol=2), "dtype 'f8'"),
     (lambda: pickle.dumps(_SetsState(), protocol=2), "__builtin__.dict"),
-    (lambda: b"\x80\x02}}b.", "BUILD of a dict"),
+    (lambda: b"\x80\x02}}b.", "AttributeError"),  # BUILD of a dict
+    (lambda: b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", "latin1"),  # a zip bomb
+    (lambda: b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\xca\x9a;\x85U\x01b\x87R.",
+     "empty ndarray"),  # 10**9 bytes asked for before any state
+    (lambda: b"\x80\x02cnumpy\nndarray\nK\x01\x85R.", "not callable"),  # numpy.ndarray(...) never runs
+    (lambda: b"\x80\x02cnumpy._core.numeric\n_frombuffer\n(C\x08" + bytes(8) + b"X\x01\x00\x00\x00OK\x01\x85X"
+             b"\x01\x00\x00\x00CtR.", "only integers"),  # an object array from raw bytes
     (lambda: pickle.dumps({"data": _rows(1, 0), "labels": [0]}, protocol=2)[:-40], "damaged"),
     (lambda: b"\x80\x02c__builtin__\neval\n(X\x04\x00\x00\x001+1 tR.", "__builtin__.eval"),
     (lambda: b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94\x93\x94.", "builtins.exec"),
-    (lambda: b"(i__main__\nX\n.", "INST"),
+    (lambda: b"(i__main__\nX\n.", "__main__.X"),  # INST
     (lambda: b"not a pickle at all", "not a CIFAR python batch"),
 ])
 def test_foreign_pickles_are_refused_naming_the_file_and_what(tmp_path, payload, message):

@@ -173,10 +173,10 @@ def _one_image_less(d):
 
 
 @pytest.mark.parametrize("forge, message", [
-    (_labels_9, r"labels .*\(20, 9\).*10 classes"),
+    (_labels_9, r"labels .*\(100, 9\).*10 classes"),
     (_images_rgb, r"images .*\(8, 8, 3\).*\[8, 8, 1\]"),
     (_class_id_10, r"class_ids .*\[0, 10\)"),
-    (_one_image_less, r"19 images.*support_size 20"),
+    (_one_image_less, r"99 images.*support_size 100"),
 ])
 def test_verify_refuses_arrays_that_disagree_with_the_provenance(tmp_path, capsys, forge, message):
     path, _ = syn.write(tmp_path / "rel")
@@ -257,7 +257,7 @@ def _config_edit(**changes):
 def test_a_release_whose_config_is_not_the_catalog_spec_is_refused(home, tmp_path, changes, field):
     src, _ = syn.write(tmp_path / "made")
     _rewrite(src, edit=_config_edit(**changes))
-    with pytest.raises(rel.ReleaseError, match=f"kip_digits/ipc10.*{field}"):
+    with pytest.raises(rel.ReleaseError, match=f"(kip_digits/ipc10|config).*{field}"):
         store.add(src, NAME, "1.0.0")
     assert store.versions(NAME) == []  # nothing written
     # forged in place, with a release block of the right name: refused on read

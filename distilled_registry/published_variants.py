@@ -16,9 +16,8 @@ import dataclasses
 import re
 import urllib.parse
 
-from .. import source_facts
+from . import source_facts
 from .errors import PublishedUsageError
-
 
 BUCKET_URL = "https://storage.googleapis.com/kip-datasets/"
 
@@ -42,7 +41,8 @@ SUPPORT_SIZES = {
 HEADLINE_ZCA = {"mnist": False, "fashion_mnist": False, "svhn_cropped": True, "cifar10": True, "cifar100": True}
 
 
-CHECKPOINTS = (0, 1, 2, 4, 6, 8, 12, 18, 26, 37, 54, 78, 112, 162, 233, 335, 483, 695, 1000) + tuple(range(1500, 50001, 500))
+CHECKPOINTS = ((0, 1, 2, 4, 6, 8, 12, 18, 26, 37, 54, 78, 112, 162, 233, 335, 483, 695, 1000)
+               + tuple(range(1500, 50001, 500)))
 
 
 ARCH_FILE = {"convnet": "ConvNet", "convnet3": "ConvNet3"}
@@ -91,8 +91,9 @@ class Variant:
             if (self.augmentation is None) != (self.checkpoint is None):
                 raise PublishedUsageError("a KIP name records augmentation and checkpoint together, or neither")
             if isinstance(self.checkpoint, int) and self.checkpoint not in CHECKPOINTS:
-                raise PublishedUsageError(f"checkpoint {self.checkpoint} is not one the authors saved: 0, 1, 2, 4, 6, 8, 12, "
-                                     "18, 26, 37, 54, 78, 112, 162, 233, 335, 483, 695, 1000, then every 500 up to 50000")
+                raise PublishedUsageError(f"checkpoint {self.checkpoint} is not one the authors saved: 0, 1, 2, 4, "
+                                          "6, 8, 12, 18, 26, 37, 54, 78, 112, 162, 233, 335, 483, 695, 1000, then "
+                                          "every 500 up to 50000")
             if isinstance(self.checkpoint, str) and self.checkpoint != "final":
                 raise PublishedUsageError(f"checkpoint {self.checkpoint!r}: give ckpt<K> or final")
         elif (self.learned_labels, self.augmentation, self.checkpoint) != (None, None, None):
@@ -156,12 +157,17 @@ class Variant:
     def describe(self) -> dict:
         return {"algorithm": self.algorithm, "dataset": self.dataset, "architecture": ARCH_FILE[self.architecture],
                 "ssize": self.ssize, "ipc": self.ipc, "zca": self.zca,
-                "labels": "solved" if self.algorithm == "ls" else ("learned" if self.learned_labels else "fixed (one-hot)"),
+                "labels": ("solved" if self.algorithm == "ls"
+                           else "learned" if self.learned_labels else "fixed (one-hot)"),
                 "augmentation": self.augmentation, "checkpoint": self.checkpoint}
 
     def kernel(self) -> dict:
-        """The kernel the authors distilled with (docs/design.md, "Kernels"): ConvNet(3), depth 3, NTK, W_std sqrt(2), b_std 0.1."""
-        return {"architecture": self.architecture, "depth": 3, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
+        """The kernel the authors distilled with (docs/design.md, "Kernels").
+
+        ConvNet(3), depth 3, NTK, W_std sqrt(2), b_std 0.1.
+        """
+        return {"architecture": self.architecture, "depth": 3, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk",
+                "impl": "nt"}
 
 
 def headline(family: str, ipc: int) -> Variant:
@@ -249,7 +255,10 @@ def parse_file_name(text: str, dataset: str | None = None, algorithm: str | None
 
 
 def block(variant: Variant, reported: dict | None = None) -> dict:
-    """The catalog's ``published`` block of ``variant`` (:func:`distilled_registry.catalog.published_block` adds its recorded pin)."""
+    """The catalog's ``published`` block of ``variant``.
+
+    :func:`distilled_registry.catalog.published_block` adds its recorded pin.
+    """
     d = {"version": VERSION, "variant": variant.describe(), "kind": "authors' published file"}
     if not variant.complete:
         d.update(path=None, url=None, note="augmentation and checkpoint are not recorded for this copy, so it has no "
@@ -280,16 +289,3 @@ def variant_of(published: dict | None) -> Variant | None:
     return Variant(v["algorithm"], v["dataset"], arch, v["ssize"], v["zca"], learned, v.get("augmentation"),
                    v.get("checkpoint"))
 
-
-def config_for(variant: Variant) -> str:
-    """The config name the registry gives ``variant``: the catalog config whose published block is exactly
-    this variant (the LS files, the re-hosted copy), else its explicit name."""
-    from .. import catalog
-
-    try:
-        for e in catalog.family_entries(variant.family):
-            if e.published and variant_of(e.published) == variant:
-                return e.config
-    except catalog.CatalogError:
-        pass
-    return variant.config_name()

@@ -1,0 +1,241 @@
+"""The README's "ConvNet releases" table and its PNG, generated from the committed releases' provenance.
+
+Reads every release folder under ``benchmarks/results/runs/`` (``<name>/provenance.json``) whose
+kernel is a ConvNet (``convnet``, ``convnet3``), finds its catalog config (family and images per
+class), and writes one row per release: config, method, the authors' figure (the catalog's: the
+paper's, or the authors' own index for the published Label Solve sets), ours (KRR test accuracy on
+the full test split), the natural baseline on the same real images, the device
+(``environment.device``), the wall time (``timing.wall_seconds``), and every setting that differs
+from the authors' (the release's config against the catalog spec, the authors' KIP setting of
+:data:`AUTHORS_KIP`, and a lossy copy of the source). Each release's files are checked against their
+sha256 first; a release that fails is listed as such, without its figures. Nothing is typed by hand.
+
+The table goes between ``<!-- convnet-table:start -->`` and ``<!-- convnet-table:end -->`` in the
+README; ``--check`` writes nothing and exits 1 when the README's table is not the script's output
+(tests/test_convnet_table.py runs it). The PNG (``benchmarks/results/convnet_table.png``): per
+config, the authors' figure, ours and the natural baseline.
+
+    .venv/bin/python benchmarks/convnet_table.py            # write the README table and the PNG
+    .venv/bin/python benchmarks/convnet_table.py --check    # exit 1 if the README's table is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+from distilled_registry import atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "benchmarks" / "results" / "runs"
+README = ROOT / "README.md"
+PNG = ROOT / "benchmarks" / "results" / "convnet_table.png"
+START, END = "<!-- convnet-table:start -->", "<!-- convnet-table:end -->"
+CONVNETS = ("convnet", "convnet3")
+# The authors' KIP-ConvNet training setting (Nguyen, Novak, Xiao, Lee, NeurIPS 2021): class-balanced target
+# batches of 5000 resampled every step, Adam with learning rate 0.04, and data augmentation.
+AUTHORS_KIP = {"target_batch": 5000, "learning_rate": 0.04, "augmentation": True}
+_COMPARED = ("ipc", "steps", "learning_rate", "target_batch", "learn_labels", "reg", "ls_reg", "zca", "zca_reg", "tile")
+
+
+def releases(runs: Path) -> list[tuple[Path, dict]]:
+    """``(folder, provenance)`` of every ConvNet release under ``runs``, sorted by folder name."""
+    out = []
+    for prov_file in sorted(runs.glob("*/provenance.json")) if runs.is_dir() else []:
+        prov = json.loads(prov_file.read_text())
+        if (prov.get("kernel") or {}).get("architecture") in CONVNETS and "config" in prov:
+            out.append((prov_file.parent, prov))
+    return out
+
+
+def catalog_entry(prov: dict):
+    """The catalog config of a release: its family (``prov["name"]``) at its images per class, preferring the
+    config whose spec has the release's kernel architecture and ZCA; None when the catalog has none."""
+    from distilled_registry import catalog
+
+    cfg = prov["config"]
+    same = [e for e in catalog.entries() if e.family == prov["name"] and e.spec and e.spec["ipc"] == cfg["ipc"]]
+    if not same:
+        return None
+
+    def score(e) -> tuple:
+        return (e.spec["kernel"]["architecture"] == cfg["kernel"]["architecture"], e.spec["zca"] == cfg["zca"],
+                e.config == f"ipc{cfg['ipc']}")
+
+    return max(same, key=score)
+
+
+def authors_figure(e) -> tuple[float | None, str]:
+    """``(accuracy, where from)``: the catalog's paper figure, else the authors' index figure of its published set."""
+    if e is None:
+        return None, "no catalog config"
+    acc = e.paper.get("krr_test_accuracy")
+    if acc is not None:
+        return float(acc), e.paper.get("note") or "the catalog's paper figure"
+    rep = (e.published or {}).get("reported") or {}
+    if rep.get("test_accuracy") is not None:
+        return float(rep["test_accuracy"]), "the authors' index"
+    return None, "not in the catalog"
+
+
+def _value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def differences(prov: dict, e) -> list[str]:
+    """Settings of the release that differ from the authors': the catalog spec, the KIP setting, the source copy."""
+    cfg = prov["config"]
+    out = []
+    if e is not None:
+        spec = {**e.spec, "tile": cfg.get("tile")} if "tile" not in e.spec else e.spec
+        k, ks = cfg["kernel"], spec["kernel"]
+        if (k["architecture"], k["depth"], k["get"]) != (ks["architecture"], ks["depth"], ks["get"]):
+            out.append(f"kernel {k['architecture']} depth {k['depth']} {k['get']} "
+                       f"(catalog: {ks['architecture']} depth {ks['depth']} {ks['get']})")
+        for key in _COMPARED:
+            if key in spec and cfg.get(key) != spec[key]:
+                out.append(f"{key.replace('_', ' ')} {_value(cfg.get(key))} (catalog: {_value(spec[key])})")
+    if cfg["algorithm"] == "kip":
+        for key in ("target_batch", "learning_rate"):
+            if cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in out):
+                out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
+        out.append("no augmentation (authors: with)")
+    src = prov.get("source") or {}
+    if src.get("exact_copy") is False:
+        out.append(f"a lossy copy of {src.get('name')} ({src.get('origin', 'not the exact files')}; authors: exact)")
+    if prov["config"].get("seed", 0) != 0:
+        out.append(f"seed {prov['config']['seed']}")
+    return out
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _wall(seconds) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
+
+
+def _device(prov: dict) -> str:
+    d = (prov.get("environment") or {}).get("device") or {}
+    if not d:
+        return "not recorded"
+    proc = (d.get("processor") or {}).get("model")
+    kind = d.get("device_kind", "?")
+    return f"{d.get('device_count', '?')} x {d.get('platform', '?')} {kind}" + (f" ({proc})" if proc else "")
+
+
+def rows(runs: Path) -> list[dict]:
+    """One row per ConvNet release under ``runs`` (verified against its sha256 first)."""
+    from distilled_registry import release as rel
+
+    out = []
+    for path, prov in releases(runs):
+        e = catalog_entry(prov)
+        acc, where = authors_figure(e)
+        cfg, m = prov["config"], prov.get("metrics") or {}
+        k = cfg["kernel"]
+        verified = all(c.ok for c in rel.verify(path))
+        method = f"{cfg['algorithm'].upper()}, {k['architecture']} depth {k['depth']} {k['get'].upper()}" + (
+            f", {cfg['steps']:,} steps" if cfg["algorithm"] == "kip" else "")
+        out.append({"folder": path.name, "config": e.name if e else f"{prov['name']}/ipc{cfg['ipc']}",
+                    "method": method, "authors": acc, "authors_from": where,
+                    "ours": m.get("krr_test_accuracy") if verified else None,
+                    "natural": m.get("natural_krr_test_accuracy") if verified else None,
+                    "device": _device(prov), "wall_seconds": (prov.get("timing") or {}).get("wall_seconds"),
+                    "differences": differences(prov, e), "verified": verified})
+    return out
+
+
+def table(rs: list[dict], runs_label: str, png_label: str) -> str:
+    """The markdown block that goes between the markers."""
+    if not rs:
+        return (f"No ConvNet release is committed under `{runs_label}` yet: the table fills in when one is "
+                "(`benchmarks/convnet_table.py` writes it from their provenance).")
+    lines = ["| config | method | authors' figure | ours (KRR test accuracy) | natural (same real images) | device | "
+             "wall time | settings that differ from the authors' |", "|---|---|---:|---:|---:|---|---:|---|"]
+    for r in rs:
+        ours = _pct(r["ours"]) if r["verified"] else "files fail their sha256: not shown"
+        lines.append(f"| `{r['config']}` ([{r['folder']}]({runs_label}/{r['folder']})) | {r['method']} | "
+                     f"{_pct(r['authors'])} ({r['authors_from']}) | {ours} | {_pct(r['natural'])} | {r['device']} | "
+                     f"{_wall(r['wall_seconds'])} | {'; '.join(r['differences']) or 'none'} |")
+    lines += ["", f"![ConvNet releases: ours vs the authors]({png_label})"]
+    return "\n".join(lines)
+
+
+def png(rs: list[dict], path: Path) -> None:
+    """Bars per config: the authors' figure, ours, the natural baseline (KRR test accuracy, %)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(rs) + 2), 3.5))
+    x = np.arange(len(rs))
+    for i, (key, label) in enumerate((("authors", "authors"), ("ours", "ours"), ("natural", "natural"))):
+        vals = [100 * r[key] if r[key] is not None else 0 for r in rs]
+        ax.bar(x + (i - 1) * 0.27, vals, 0.27, label=label)
+    ax.set_xticks(x, [f"{r['config']}\n{r['folder']}" for r in rs], fontsize=7)
+    ax.set_ylabel("KRR test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("ConvNet releases: ours vs the authors (0: no figure)", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, buf.getvalue())
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with what lies between the markers replaced by ``block``; ValueError without both markers."""
+    i, j = text.find(START), text.find(END)
+    if i < 0 or j < i:
+        raise ValueError(f"the README has no {START} ... {END} block")
+    return text[: i + len(START)] + "\n" + block + "\n" + text[j:]
+
+
+def _relative(path: Path, readme: Path) -> str:
+    """``path`` as the README links it: relative to the README's folder where it lies under it."""
+    p, base = path.resolve(), readme.resolve().parent
+    return p.relative_to(base).as_posix() if p.is_relative_to(base) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", default=str(RUNS), help="folder of release folders (default benchmarks/results/runs)")
+    p.add_argument("--readme", default=str(README), help="the markdown file holding the markers (default README.md)")
+    p.add_argument("--png", default=str(PNG), help="where the PNG goes (default benchmarks/results/convnet_table.png)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the README's table is stale")
+    a = p.parse_args(argv)
+    runs, readme, png_path = Path(a.runs), Path(a.readme), Path(a.png)
+    rs = rows(runs)
+    text = readme.read_text()
+    try:
+        new = replace_block(text, table(rs, _relative(runs, readme), _relative(png_path, readme)))
+    except ValueError as e:
+        print(f"convnet_table: {e}", file=sys.stderr)
+        return 2
+    if a.check:
+        if new != text:
+            print(f"convnet_table: the table in {readme} is not what the releases under {runs} give; run "
+                  "`.venv/bin/python benchmarks/convnet_table.py` and commit the result", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        atomic.write_text(readme, new)
+    if rs:
+        png(rs, png_path)
+    print(f"{len(rs)} ConvNet release(s) from {runs}: table in {readme}" + (f", picture {a.png}" if rs else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""benchmarks/convnet_table.py: the README's "ConvNet releases" table is generated from committed provenance.
+
+The README's table must be the script's output for the release folders in the repository (``--check``);
+on a small ConvNet release made here, the script's row carries the release's own figures and names
+every setting that differs from the catalog's spec and the authors'.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("convnet_table", ROOT / "benchmarks" / "convnet_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_readme_table_is_the_scripts_output_for_the_committed_releases(capsys):
+    assert _script().main(["--check"]) == 0, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def convnet_release(tmp_path_factory) -> Path:
+    """A real ConvNet release (digits, Label Solve, ConvNet3 depth 2, 1 image per class) in a runs folder."""
+    from distilled_registry.pipelines.distill import DistillConfig, distill
+    from distilled_registry.pipelines.kernels import KernelSpec
+
+    runs = tmp_path_factory.mktemp("runs")
+    cfg = DistillConfig(source="digits", algorithm="ls", kernel=KernelSpec("convnet3", depth=2, impl="fast"), ipc=1,
+                        seed=1)
+    distill(cfg, runs / "ls_digits_convnet3", progress=False)
+    return runs
+
+
+def test_a_release_becomes_a_row_with_its_own_figures_and_its_differences(convnet_release, tmp_path):
+    ct = _script()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{ct.START}\nstale\n{ct.END}\n\nafter\n")
+    png = tmp_path / "table.png"
+    argv = ["--runs", str(convnet_release), "--readme", str(readme), "--png", str(png)]
+    assert ct.main(["--check", *argv]) == 1  # stale before it is written
+    assert ct.main(argv) == 0
+    assert ct.main(["--check", *argv]) == 0
+    text = readme.read_text()
+    prov = json.loads((convnet_release / "ls_digits_convnet3" / "provenance.json").read_text())
+    row = next(line for line in text.splitlines() if line.startswith("| `ls_digits/ipc1`"))
+    assert f"{100 * prov['metrics']['krr_test_accuracy']:.2f}%" in row
+    assert f"{100 * prov['metrics']['natural_krr_test_accuracy']:.2f}%" in row
+    assert "kernel convnet3 depth 2 ntk (catalog: fc depth 1 ntk)" in row and "seed 1" in row
+    assert "LS, convnet3 depth 2 NTK" in row and f"{prov['environment']['device']['device_count']} x cpu" in row
+    assert text.endswith("after\n") and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    readme.write_text(text.replace(f"{100 * prov['metrics']['krr_test_accuracy']:.2f}%", "99.99%"))
+    assert ct.main(["--check", *argv]) == 1  # a figure typed by hand is caught
+
+
+def test_a_release_whose_files_fail_their_sha256_shows_no_figures(convnet_release, tmp_path):
+    ct = _script()
+    runs = tmp_path / "runs"
+    shutil.copytree(convnet_release, runs)
+    (runs / "ls_digits_convnet3" / "transform.npz").write_bytes(b"changed")
+    (r,) = ct.rows(runs)
+    assert not r["verified"] and r["ours"] is None and r["natural"] is None
+    assert "fail their sha256" in ct.table([r], "runs", "table.png")
+
+
+def test_kip_rows_name_the_authors_setting(convnet_release):
+    ct = _script()
+    prov = json.loads((convnet_release / "ls_digits_convnet3" / "provenance.json").read_text())
+    prov["config"] = {**prov["config"], "algorithm": "kip", "target_batch": 300, "steps": 2000}
+    prov["name"] = "kip_mnist"
+    prov["source"] = {**prov["source"], "name": "mnist"}
+    from distilled_registry import catalog
+
+    e = catalog.entry("kip_mnist/ipc1")
+    diffs = ct.differences(prov, e)
+    assert "target batch 300 (catalog: 5000)" in diffs and "steps 2000 (catalog: 1000)" in diffs
+    assert "no augmentation (authors: with)" in diffs
