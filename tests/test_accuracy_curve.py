@@ -4,12 +4,13 @@ resumed under another --steps (a run extended or ended early gives the uninterru
 import hashlib
 import json
 
+import jax
 import numpy as np
 import pytest
 
 from distilled_registry import cli
 from distilled_registry.pipelines import accuracy_curve, checkpoint, kip, krr
-from distilled_registry.pipelines.distill import DistillConfig, distill, prepare
+from distilled_registry.pipelines.distill import MATMUL_PRECISION, DistillConfig, distill, prepare
 from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
 from distilled_registry.transform import Transform
 
@@ -73,8 +74,9 @@ def _checkpoint_at(tmp_path, steps: int, every: int):
         state, _ = kip.init(cfg.kip_config(), data.x_train, data.source.y_train, 10)
         curve.measure(kernel_fn, 0, state.images, state.labels, data.x_test, data.source.y_test, cfg.reg,
                       cfg.eval_block)
-        kip.run(cfg.kip_config(), kernel_fn, data.x_train, data.source.y_train, 10, state=state,
-                engine=TiledEngine(pool, cfg.reg, cfg.tile), hook=hook, hook_every=1, progress=False)
+        with jax.default_matmul_precision(MATMUL_PRECISION):  # as distill runs: the checkpoint records it (rule F)
+            kip.run(cfg.kip_config(), kernel_fn, data.x_train, data.source.y_train, 10, state=state,
+                    engine=TiledEngine(pool, cfg.reg, cfg.tile), hook=hook, hook_every=1, progress=False)
     finally:
         pool.close()
     return folder, curve.points
@@ -105,9 +107,9 @@ def test_a_checkpoint_past_the_requested_steps_is_refused_in_one_line(tmp_path, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--eval-every", "-1"], "--eval-every must be >= 0"),
+    (["--eval-every", "-1"], "--eval-every -1 is out of range: give an integer 0.."),
     (["--eval-every", "5", "--algorithm", "ls"], "Label Solve has no steps"),
-    (["--eval-every", "5", "--eval-subset", "0"], "--eval-subset must be 1..10000000"),
+    (["--eval-every", "5", "--eval-subset", "0"], "--eval-subset 0 is out of range: give an integer 1.."),
 ])
 def test_bad_curve_options_are_refused_before_any_work(tmp_path, capsys, args, message):
     assert cli.main(["distill", "--ipc", "1", "--steps", "1", "--quiet", "--out", str(tmp_path / "o")] + args) == 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import user_fixtures as fx
 
-from distilled_registry import cli
+from distilled_registry import cli, escape
 
 SAME: dict = {}  # the first kind's data.npz sha256, which every other kind must give
 RUN = ["--ipc", "2", "--steps", "2", "--target-batch", "12", "--quiet"]
@@ -75,7 +75,8 @@ def test_each_source_kind_distils_verifies_loads_exports_and_reruns(kind, offlin
 
     assert cli.main(["export-hf", family, "--out", str(tmp / "hub")]) == 0
     card = (tmp / "hub" / "README.md").read_text()
-    assert "CC0-1.0" in card and "(`--citation`): unknown" in card and str(tmp) not in card
+    # text from the provenance reaches the card escaped for Markdown (rule D): CC0\-1.0 renders as CC0-1.0
+    assert escape.markdown("CC0-1.0") in card and "(`--citation`): unknown" in card and str(tmp) not in card
     import datasets
 
     got = datasets.load_dataset(str(tmp / "hub"), "ipc2", split="train")

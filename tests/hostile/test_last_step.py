@@ -106,8 +106,10 @@ def test_verify_list_info_json(stored, capsys):
 
 
 def test_plan_json(capsys):
-    got = run_json(capsys, ["plan", "kip_digits/ipc1", "--tile", "2", "--measure-tile", "2", "--steps", "3"])
-    assert got["name"] == "kip_digits/ipc1" and got["steps"] == 3 and got["hours"] > 0 and got["other_tiles"]
+    got = run_json(capsys, ["plan", "kip_digits/ipc1", "--tile", "2", "--steps", "3", "--budget", "5"])
+    assert got["steps"] == 3 and got["hours"] > 0 and got["tile"] == 2
+    assert got["parts"] and all(p["basis"] in ("measured", "extrapolated", "table", "assumed") and p["seconds"] >= 0
+                                for p in got["parts"])
 
 
 def test_push_dry_run_json(stored, tmp_path, capsys):

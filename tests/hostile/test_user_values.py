@@ -54,7 +54,7 @@ def test_every_numeric_and_path_option_goes_through_user_values():
     options = _checked_options()
     assert len(options) >= 40
     for command, option in (("distill", "--lr"), ("distill", "--steps"), ("evaluate", "--weight-decay"),
-                            ("plan", "--measure-tile"), ("demo", "--steps"), ("rerun", "--acc-tol"),
+                            ("plan", "--budget"), ("demo", "--steps"), ("rerun", "--acc-tol"),
                             ("verify", "--tolerance"), ("distill", "--checkpoint-dir"), ("export-hf", "--out")):
         assert (command, option) in [(c, o) for c, o, _ in options]
 
