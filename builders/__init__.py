@@ -28,7 +28,14 @@ if __name__ != "distilled_registry.builders":
 
     sys.modules[__name__] = _package
 else:
-    from .release_builder import builder_class, register
+    from .release_builder import builder_class
+    from .release_builder import register as _register_catalog
+    from .user_builders import register_user
+
+    def register() -> list[str]:
+        """Register a TFDS builder for every catalog family and every family of your own in the local store
+        (:mod:`.user_builders`); returns their names. Idempotent."""
+        return _register_catalog() + register_user()
 
     registered = register()
 

@@ -365,10 +365,8 @@ def builder_class(family: str) -> type:
     _CLASSES[family] = cls
     return cls
 def register() -> list[str]:
-    """Create and register a builder for every catalog family, and for every family of your own in the
-    local store (:mod:`.user_builders`); returns their names. Idempotent."""
-    from .user_builders import register_user
-
+    """Create and register a builder for every catalog family; returns their names. Idempotent.
+    (The families of your own in the store: :func:`.user_builders.register_user`; both: ``builders.register``.)"""
     out = []
     families = list(dict.fromkeys(e.family for e in catalog.entries()))
     for family in families:
@@ -377,4 +375,4 @@ def register() -> list[str]:
             out.append(family)
         except ValueError as e:  # a TFDS dataset of that name exists already (not ours): leave it
             log.warning("distilled_registry: not registering the TFDS builder %s: %s", family, e)
-    return out + register_user()
+    return out

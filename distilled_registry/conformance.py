@@ -79,9 +79,9 @@ def _problems(prov: dict, name) -> list[str]:
         out += _catalog_problems(prov, rn, rn.version or version)
     origin = prov.get("origin")
     if isinstance(origin, dict) and origin.get("kind") == "published":
-        from . import published
+        from . import pin_check
 
-        pin = published.pin_status(prov)
+        pin = pin_check.pin_status(prov)
         if pin is not None and not pin["ok"]:
             out.append(pin["problem"])
     return out

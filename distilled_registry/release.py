@@ -56,14 +56,11 @@ from .release_read import (  # noqa: F401
     read_member,
     read_provenance,
     read_snapshot,
+    sha256_bytes,
     transform_path,
     verified,
     verify,
 )
-
-
-def sha256_bytes(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike) -> str:

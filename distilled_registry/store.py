@@ -25,14 +25,8 @@ from typing import Iterator
 
 from . import names
 from . import release as rel
-from .errors import UsageError, UserError
-
-HOME_ENV = "DISTILLED_REGISTRY_HOME"
-DEFAULT_HOME = Path("~/.cache/distilled_registry")
-
-
-class StoreError(UserError):
-    """A release that is not in the store, or a store path that is not what it should be."""
+from .errors import UsageError
+from .store_root import DEFAULT_HOME, HOME_ENV, StoreError, _check_home, home  # noqa: F401
 
 
 class StoreConflict(StoreError, UsageError):
@@ -44,35 +38,6 @@ class StoreConflict(StoreError, UsageError):
 RELEASE_FILE_NAMES = frozenset({"data.npz", "data.parquet", "transform.npz", "preview.png", "loss_curve.png",
                                 "accuracy_curve.png",
                                 "croissant.json", "provenance.json"})
-
-
-def home() -> Path:
-    """The store's root folder (not created here): ``$DISTILLED_REGISTRY_HOME``, else ``~/.cache/distilled_registry``.
-
-    Every reader and writer of the store goes through here, so a root that cannot be a folder is
-    refused in one line before anything is read, downloaded or computed.
-
-    Raises:
-      StoreError: the root is a file or a broken link, or lies under a file.
-    """
-    env = os.environ.get(HOME_ENV)
-    root = Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
-    _check_home(root, from_env=bool(env))
-    return root
-
-
-def _check_home(root: Path, from_env: bool) -> None:
-    """StoreError when ``root`` or its nearest existing ancestor is not a folder (a file, a broken link)."""
-    p = root
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    if p.is_dir():
-        return
-    what = "a broken link" if p.is_symlink() else "a file"
-    where = f"is {what}" if p == root else f"lies under {str(p)!r}, which is {what}"
-    whose = f"${HOME_ENV}" if from_env else f"the default store (${HOME_ENV} is not set)"
-    raise StoreError(f"the store {str(root)!r} ({whose}) {where}, not a folder; set ${HOME_ENV} to a folder "
-                     "(it is made when a release is first stored)")
 
 
 def _inside(p: Path, root: Path) -> Path:

@@ -15,11 +15,11 @@ provenance records as ``source.name`` (so ``rerun`` and ``verify --accuracy`` re
   when online); columns ``image`` (Image) and ``label`` (ClassLabel); splits ``train``, ``test``.
 
 ``canonical(text)`` turns what was typed after ``--source`` (a path, or a spec) into the spec.
-:func:`load` reads it into a :class:`pipelines.sources.Source`: ``x (N, H, W, C)`` float32 in
+:func:`load` reads it into a :class:`pipelines.source_record.Source`: ``x (N, H, W, C)`` float32 in
 ``[0, 1]`` (8-bit pixels / 255), labels int64, the class names, and a fingerprint: for a folder the
 sha256 over the ordered list of ``split/class/file`` names and each file's sha256; for an ``.npz`` the
 file's sha256; for TFDS and the Hub the sha256 of the decoded pixels and labels
-(:func:`sources.fingerprint_arrays`), their version and split fingerprints recorded beside it.
+(:func:`source_record.fingerprint_arrays`), their version and split fingerprints recorded beside it.
 
 Everything is checked before any work, and a failure is one line naming the file (exit 2,
 :class:`SourceUsageError`): not the layout, images of mixed sizes or channel counts without
@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, SourceUsageError, fingerprint_arrays
+from .source_errors import SourceUsageError
+from .source_record import Source, fingerprint_arrays
 
 KINDS = ("folder", "npz", "tfds", "hf")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

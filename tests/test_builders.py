@@ -256,12 +256,12 @@ def test_published_release_downloads_and_a_tampered_copy_fails(release, arrays, 
     monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(tmp_path / "empty-store"))
     monkeypatch.delenv("DISTILLED_REGISTRY_URL_BASE", raising=False)
     # the records file says where the release is published and its sha256 (as a maintainer would record)
-    from distilled_registry import records
+    from distilled_registry import recording
 
     monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
     with serve(published) as base:
         url = f"{base}/kip_digits/ipc10/1.0.0/"
-        record = records.record_release(NAME, release, location=url)
+        record = recording.record_release(NAME, release, location=url)
         assert record["location"] == url
 
         # 1. the catalog's URL, through TFDS's download manager; sha256 checked

@@ -143,7 +143,7 @@ def test_checksums_tsv_is_written_and_tfds_checks_downloads_against_it(tmp_path,
     matches, and refuses one that does not (here a consistent forgery that only checksums.tsv catches)."""
     from tensorflow_datasets.core.download import checksums as tfds_checksums
 
-    from distilled_registry import records
+    from distilled_registry import recording
     from distilled_registry.builders import builder_testing
     from test_builders import serve
 
@@ -152,7 +152,7 @@ def test_checksums_tsv_is_written_and_tfds_checks_downloads_against_it(tmp_path,
     monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(tmp_path / "records.json"))
     with serve(published) as base:
         url = f"{base}/kip_digits/ipc10/1.0.0/"
-        record = records.record_release(NAME, release, location=url)
+        record = recording.record_release(NAME, release, location=url)
         assert record["data_size"] == (release / "data.npz").stat().st_size
         folders = tmp_path / "folders"
         assert cli.main(["builders", "--out", str(folders)]) == 0

@@ -202,13 +202,13 @@ def test_list_and_info_cover_the_store(stored, capsys, home, tmp_path):
 
 def test_record_release_in_a_records_file(stored, tmp_path, monkeypatch, capsys):
     """Recording writes the machine-written records file only; the catalog entry shows the record."""
-    from distilled_registry import configs, records
+    from distilled_registry import configs, recording
 
     path, _ = stored
     cat = tmp_path / "records.json"
     monkeypatch.setenv("DISTILLED_REGISTRY_RECORDS", str(cat))
     intent = {p: p.read_bytes() for p in Path(configs.__file__).parent.glob("*.py")}
-    rec = records.record_release(NAME, path)
+    rec = recording.record_release(NAME, path)
     assert {p: p.read_bytes() for p in Path(configs.__file__).parent.glob("*.py")} == intent
     assert rec["location"] == "store:kip_digits/ipc10/1.0.0"
     assert rec["data_sha256"] == rel.sha256_file(path / "data.npz") and rec["metrics"]["krr_test_accuracy"] == 0.5

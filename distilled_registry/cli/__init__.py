@@ -24,13 +24,14 @@ from ..errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import computing, publishing, reading
+    from . import computing, planning, publishing, reading
 
     p = user_values.Parser(prog="distilled-registry",
                                 description="Regenerate, publish and load KIP / Label Solve distilled datasets.")
     p.add_argument("--version", action="version", version=f"distilled-registry {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     computing.add(sub)
+    planning.add(sub)
     reading.add(sub)
     publishing.add(sub)
     return p

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import catalog, names, records, store
+from .. import catalog, names, recording, records, store
 from .. import release as rel
 from ..errors import UsageError, UserError
 from ..user_values import option
@@ -26,10 +26,7 @@ from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_tar
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
     from ..pipelines.limits import (  # plain numbers
-        MAX_EVAL_SUBSET,
-        MAX_IPC,
         MAX_STEPS,
-        MAX_TARGET_BATCH,
         MAX_TRANSFER_SEEDS,
         MAX_WIDTH,
     )
@@ -95,41 +92,6 @@ def add(sub) -> None:
     p.add_argument("--out", default=None, type=option("path", "--out"), help="keep the new release here (default: a temporary folder, removed)")
     add_json(p)
     p.set_defaults(func=cmd_rerun)
-
-    p = sub.add_parser("plan", help="the wall time a run will take, each part timed here (or from the device "
-                                    "table) and said which: NAME's spec with a run's settings, or a whole command "
-                                    "line after --")
-    p.add_argument("name", metavar="NAME", nargs="?",
-                   help="a catalog config with a spec, e.g. kip_cifar10/ipc10; or, after --, the command you will run: "
-                        "`plan -- distill --source mnist ...`, `plan -- regenerate NAME ...`, `plan -- demo`")
-    p.add_argument("command_args", metavar="ARG", nargs="*",
-                   help="after `-- distill`, `-- regenerate` or `-- demo`: that command's own arguments")
-    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=None,
-                   help=f"KIP steps, 0..{MAX_STEPS} (default: the spec's)")
-    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=None,
-                   help=f"KIP target batch, 1..{MAX_TARGET_BATCH} (default: the spec's)")
-    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=None,
-                   help=f"images per class, 1..{MAX_IPC} (default: the spec's)")
-    p.add_argument("--lr", type=option("real", "--lr", above=0), default=None,
-                   help="KIP learning rate (> 0; does not change the time)")
-    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
-    add_tile(p, "the spec's, else {DEFAULT_TILE}, as the run")
-    add_backend(p)
-    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
-                   help="KIP: accuracy-curve points every N steps, as the run's")
-    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
-                   help="test images of each curve point, as the run's")
-    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS),
-                   default=0, help="KIP: checkpoint every N steps, as the run's")
-    add_source_dir(p, "times the loading and the release files too when given")
-    p.add_argument("--device", choices=["h100", "h200", "cpu"], default=None,
-                   help="price the kernel from the repo's table of per-entry costs measured on that device "
-                        "(pipelines/device_costs.py) instead of timing it here")
-    p.add_argument("--budget", type=option("real", "--budget", low=1, high=3600), default=None,
-                   help="seconds of kernel timing, 1..3600 (default 30); dearer shapes are extrapolated from two "
-                        "smaller timed ones")
-    add_json(p)
-    p.set_defaults(func=cmd_plan)
 
 
 def _add_distill(sub) -> None:
@@ -451,7 +413,7 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
         path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
     prov = rel.read_provenance(path)
     m = prov["metrics"]
-    rec = records.record_release(e.name, path) if a.record else None
+    rec = recording.record_release(e.name, path) if a.record else None
     if a.json:
         print(json.dumps({**release_summary(path, prov), "paper": e.paper.get("krr_test_accuracy"),
                           "recorded": rec}, indent=2))
@@ -529,7 +491,3 @@ def cmd_rerun(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan(a: argparse.Namespace) -> int:
-    from .planning import cmd_plan as plan_command  # the planner's own module: parts, timing, printing
-
-    return plan_command(a)

@@ -16,7 +16,8 @@ import time
 
 from .. import catalog, names, source_facts
 from ..errors import UsageError
-from .arguments import source_dir
+from ..user_values import option
+from .arguments import add_backend, add_json, add_source_dir, add_tile, source_dir
 
 RUN_COMMANDS = ("distill", "regenerate", "demo")
 _OVERRIDES = {"steps": "--steps", "target_batch": "--target-batch", "ipc": "--ipc", "lr": "--lr",
@@ -207,6 +208,46 @@ def print_plan(p: dict) -> None:
     print(f"  planned in {p['measuring_seconds']:.0f} s ({p['kernel_timing_seconds']:.0f} s timing kernels, budget "
           f"{p['budget_seconds']:g} s)" + (f", load average {load[0]:.1f} on {p['cpus']} CPUs" if load else "")
           + "; [assumed] parts are not measured; a run on a busier or idler machine takes longer or shorter")
+
+
+def add(sub) -> None:
+    """Add ``plan`` to the CLI's subparsers (its handler, :func:`cmd_plan`, is this module's)."""
+    from ..pipelines.limits import MAX_EVAL_SUBSET, MAX_IPC, MAX_STEPS, MAX_TARGET_BATCH  # plain numbers: no JAX
+
+    p = sub.add_parser("plan", help="the wall time a run will take, each part timed here (or from the device "
+                                    "table) and said which: NAME's spec with a run's settings, or a whole command "
+                                    "line after --")
+    p.add_argument("name", metavar="NAME", nargs="?",
+                   help="a catalog config with a spec, e.g. kip_cifar10/ipc10; or, after --, the command you will run: "
+                        "`plan -- distill --source mnist ...`, `plan -- regenerate NAME ...`, `plan -- demo`")
+    p.add_argument("command_args", metavar="ARG", nargs="*",
+                   help="after `-- distill`, `-- regenerate` or `-- demo`: that command's own arguments")
+    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=None,
+                   help=f"KIP steps, 0..{MAX_STEPS} (default: the spec's)")
+    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=None,
+                   help=f"KIP target batch, 1..{MAX_TARGET_BATCH} (default: the spec's)")
+    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=None,
+                   help=f"images per class, 1..{MAX_IPC} (default: the spec's)")
+    p.add_argument("--lr", type=option("real", "--lr", above=0), default=None,
+                   help="KIP learning rate (> 0; does not change the time)")
+    p.add_argument("--impl", choices=["nt", "fast"], default=None, help="kernel implementation (default: the spec's)")
+    add_tile(p, "the spec's, else {DEFAULT_TILE}, as the run")
+    add_backend(p)
+    p.add_argument("--eval-every", type=option("count", "--eval-every", low=0, high=MAX_STEPS), default=0,
+                   help="KIP: accuracy-curve points every N steps, as the run's")
+    p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
+                   help="test images of each curve point, as the run's")
+    p.add_argument("--checkpoint-every", type=option("count", "--checkpoint-every", low=0, high=MAX_STEPS),
+                   default=0, help="KIP: checkpoint every N steps, as the run's")
+    add_source_dir(p, "times the loading and the release files too when given")
+    p.add_argument("--device", choices=["h100", "h200", "cpu"], default=None,
+                   help="price the kernel from the repo's table of per-entry costs measured on that device "
+                        "(pipelines/device_costs.py) instead of timing it here")
+    p.add_argument("--budget", type=option("real", "--budget", low=1, high=3600), default=None,
+                   help="seconds of kernel timing, 1..3600 (default 30); dearer shapes are extrapolated from two "
+                        "smaller timed ones")
+    add_json(p)
+    p.set_defaults(func=cmd_plan)
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
