@@ -6,7 +6,7 @@ what commands learn lives here, and only here:
 - ``releases``: ``{"<family>/<config>": {version: record}}``, a record being where the release is
   (``store:<family>/<config>/<version>`` or an http(s) URL of its folder), the sha256 of its
   ``data.npz`` and ``provenance.json`` (and their sizes when published), when it was made and its
-  metrics. ``regenerate --record`` writes one (:func:`record_release`).
+  metrics. ``regenerate --record`` writes one (:func:`distilled_registry.recording.record_release`).
 - ``pins``: ``{key: pin}`` for the authors' published files: a bucket path
   (``ls/mnist/ConvNet_ssize10_nozca.npz``) with ``{"sha256", "size"}``, or a re-hosted copy's name
   with ``{"files_sha256": {member: sha256}}``. ``import-published --record`` writes one
