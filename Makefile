@@ -28,8 +28,9 @@ lint: $(STAMP)
 walkthrough: $(STAMP)
 	bash scripts/walkthrough.sh walkthrough_out
 
+# -n auto: one pytest-xdist worker per core, each test file whole in one worker (its fixtures stay its own)
 test: $(STAMP) lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)

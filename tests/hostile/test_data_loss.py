@@ -79,9 +79,12 @@ def test_write_release_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
     assert (mine / "thesis.tex").read_text() == "years of work"
 
 
-def _reader(path: str, stop_at: float, q) -> None:
-    """Read the release at ``path`` as the package does until ``stop_at``: count failed or torn reads."""
+def _reader(path: str, seconds: float, q) -> None:
+    """Read the release at ``path`` as the package does for ``seconds`` (from the moment it says it is ready):
+    count failed or torn reads."""
     seen, bad = 0, []
+    stop_at = time.time() + seconds
+    q.put(stop_at)
     while time.time() < stop_at:
         try:
             prov, files = rel.read_snapshot(path)
@@ -99,11 +102,12 @@ def test_overwrite_never_shows_no_release_or_a_mix(tmp_path):
     release or the new one, whole: never nothing, never a mix (the old code had a gap between two renames)."""
     out = tmp_path / "rel"
     synthetic_release.write(out, seed=0)
-    ctx = mp.get_context("fork")
+    # spawn, not fork: a forked child of a multithreaded process (jax, pytest-xdist's worker) can deadlock
+    ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    stop_at = time.time() + 3.0
-    reader = ctx.Process(target=_reader, args=(str(out), stop_at, q))
+    reader = ctx.Process(target=_reader, args=(str(out), 3.0, q))
     reader.start()
+    stop_at = q.get(timeout=120)  # the reader has started (a spawned child imports this module first)
     replaced = 0
     while time.time() < stop_at - 0.3:
         data = synthetic_release.arrays(seed=replaced + 1)
@@ -131,7 +135,7 @@ def test_two_writers_of_one_version_one_wins_the_other_is_told(tmp_path):
     """Two processes adding different releases under one name:version without --overwrite: exactly one
     succeeds and the store holds its release whole; the other is refused (the old code told both they had
     succeeded and silently kept one)."""
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # not fork: see test_overwrite_never_shows_no_release_or_a_mix
     for round_ in range(6):
         home_dir = tmp_path / f"store{round_}"
         a, _ = synthetic_release.write(tmp_path / f"a{round_}", seed=1)

@@ -285,7 +285,7 @@ def _pin_many(home: str, worker: int, n: int) -> None:
 
 def test_concurrent_pin_writes_keep_every_pin(home):
     home.mkdir(parents=True)
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # not fork: a forked child of a multithreaded process can deadlock
     procs = [ctx.Process(target=_pin_many, args=(str(home), w, 20)) for w in range(4)]
     for p in procs:
         p.start()
