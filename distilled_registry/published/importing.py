@@ -102,8 +102,69 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     """
     import numpy as np
 
-    from .. import catalog, names, preview, provenance, store
+    from .. import provenance, store
     from .. import release as rel
+
+    rn, e, variant = _resolve(src, name, url, variant)
+    arrays, files_sha, sizes, what = read_arrays(src, canonical_url(url) if url else None)
+    images, labels = check_arrays(arrays, variant, what)
+    if isinstance(src, (bytes, bytearray)) and url:
+        files_sha = {Path(urllib.parse.urlparse(url).path).name or "file.npz": next(iter(files_sha.values()))}
+        sizes = {next(iter(files_sha)): len(src)}
+    downloaded = isinstance(src, (bytes, bytearray)) and is_download(url)
+    pin = _pin(variant, files_sha, sizes, downloaded, url)
+    class_ids = np.argmax(labels, axis=1).astype(np.int64)
+    files = _files(variant, images, labels, class_ids, transform)
+    if reported_figures is None and e.published:
+        reported_figures = e.published.get("reported")
+    now = _now()
+    steps = variant.checkpoint if isinstance(variant.checkpoint, int) else None
+    origin = {
+        "kind": "published",
+        "authors": references.AUTHORS,
+        "paper": references.PUBLISHED_PAPER[variant.algorithm],
+        "url": canonical_url(url) if url else None,
+        "original_url": _original_url(variant),
+        "bucket": BUCKET_URL,
+        "path": variant.bucket_path() if variant.complete and variant.checkpoint != "final" else None,
+        "file": (next(iter(files_sha)) if len(files_sha) == 1
+                 else (None if isinstance(src, bytes) else Path(src).name)),
+        "files_sha256": files_sha,
+        "files_size": sizes,
+        "downloaded": downloaded,
+        "variant": variant.describe(),
+        **({"checkpoint_resolved_from": resolved_from} if resolved_from else {}),
+        "pin": pin,
+        "arrays": "data.npz holds the file's images and labels as published (float32, bit for bit); class_ids is "
+                  "the argmax of the published labels (the classes the images started from are not in the file)",
+        "imported": now,
+        "imported_with": _imported_with(),
+    }
+    prov = provenance.build(
+        variant.family,
+        origin=origin,
+        source=source_block(variant, _fitted(fitted_on)),
+        preprocessing=_preprocessing(variant, transform, fitted_on),
+        kernel=variant.kernel(),
+        algorithm={"name": variant.algorithm, "paper": references.PUBLISHED_PAPER[variant.algorithm],
+                   "support_size": int(len(images)), **({"steps_run": steps} if steps is not None else {}),
+                   "labels": variant.describe()["labels"]},
+        created=now,
+        metrics={"reported_by_authors": reported_figures},
+        release={"name": rn.name, "family": rn.family, "config": rn.config, "version": VERSION,
+                 **({"catalog_published": e.published} if e.published else {})})
+    dest = store.release_dir(rn, VERSION)
+    if dest.exists() and not overwrite:
+        raise store.StoreConflict(f"{rn.name}:{VERSION} is already in the store at {str(dest)!r}; check it with "
+                               f"`distilled-registry verify {rn.name}:{VERSION}` or replace it with --overwrite")
+    rel.write_release(dest, files, prov, overwrite=overwrite)
+    return dest
+
+
+def _resolve(src, name: str, url: str | None, variant: Variant | None):
+    """``(release name, catalog entry, variant)`` of a file imported as ``name``: the variant given, else the
+    one its URL or file name says, else the catalog config's; PublishedUsageError where they disagree."""
+    from .. import catalog, names
 
     rn = names.parse(name)
     if rn.version not in (None, VERSION):
@@ -140,13 +201,12 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
         raise PublishedUsageError(f"{rn.name} is a config of this registry's own runs with no published file (the "
                                   f"authors published ConvNet and ConvNet3 sets only); import it as "
                                   f"{rn.family}/{config_for(variant)}")
+    return rn, e, variant
 
-    arrays, files_sha, sizes, what = read_arrays(src, canonical_url(url) if url else None)
-    images, labels = check_arrays(arrays, variant, what)
-    if isinstance(src, (bytes, bytearray)) and url:
-        files_sha = {Path(urllib.parse.urlparse(url).path).name or "file.npz": next(iter(files_sha.values()))}
-        sizes = {next(iter(files_sha)): len(src)}
-    downloaded = isinstance(src, (bytes, bytearray)) and is_download(url)
+
+def _pin(variant: Variant, files_sha: dict, sizes: dict, downloaded: bool, url: str | None) -> dict:
+    """The file's pin (``origin.pin``): checked against the recorded one (PinError when it differs), recorded
+    when the file had none and came from a verified download, else noted as unpinned."""
     key = variant.bucket_path() if variant.complete and variant.checkpoint != "final" else \
         f"{variant.dataset}_{variant.stem()}"
     pin = check_pin(key, files_sha)
@@ -157,73 +217,46 @@ def release_from_npz(src: str | os.PathLike | bytes, name: str, url: str | None 
     elif pin["state"] == "unpinned":
         pin["note"] = ("a local file: checked against no pin (none is recorded for it); pins are recorded on the "
                        "first verified download")
+    return pin
 
-    class_ids = np.argmax(labels, axis=1).astype(np.int64)
+
+def _files(variant: Variant, images, labels, class_ids, transform) -> dict[str, bytes]:
+    """The release's files but ``provenance.json``: ``data.npz``, ``transform.npz`` (with a transform), preview."""
+    from .. import preview
+    from .. import release as rel
+
     files = {rel.DATA_FILE: rel.data_bytes(images, labels, class_ids)}
     if transform is not None:
         files[rel.TRANSFORM_FILE] = transform.to_bytes()
-    names_ = list(source_facts.get(variant.dataset).class_names)
     if preview.available():
         files["preview.png"] = preview.grid_png(
-            [(f"{variant.algorithm.upper()} (published)", images, class_ids)], names_,
-            per_class=10, labels=[labels],
+            [(f"{variant.algorithm.upper()} (published)", images, class_ids)],
+            list(source_facts.get(variant.dataset).class_names), per_class=10, labels=[labels],
             title=f"{variant.family} {variant.stem()} (the authors' published set; rows: argmax of its labels)")
-    if reported_figures is None and e is not None and e.published:
-        reported_figures = e.published.get("reported")
-    now = _now()
-    preprocessing = {"zca": variant.zca, "zca_reg": ZCA_REG if variant.zca else None,
-                     "authors_recipe": PREPROCESSING_RECIPE}
+    return files
+
+
+def _preprocessing(variant: Variant, transform, fitted_on: dict | None) -> dict:
+    """``provenance["preprocessing"]``: the authors' recipe, and the transform fitted here (or how to fit it)."""
+    from .. import release as rel
+
+    out = {"zca": variant.zca, "zca_reg": ZCA_REG if variant.zca else None, "authors_recipe": PREPROCESSING_RECIPE}
     if transform is not None:
-        preprocessing.update({"file": rel.TRANSFORM_FILE, **transform.params,
-                              "fitted_on": _fitted(fitted_on),
-                              "note": "fitted here on the training split named in fitted_on; it equals the authors' "
-                                      "map only as far as that copy equals the data they used"})
+        out.update({"file": rel.TRANSFORM_FILE, **transform.params, "fitted_on": _fitted(fitted_on),
+                    "note": "fitted here on the training split named in fitted_on; it equals the authors' "
+                            "map only as far as that copy equals the data they used"})
     else:
-        preprocessing["fit_later"] = ("no transform.npz: the source's training split was not at hand. Import again "
-                                      "with --source-dir to fit the recipe above on it")
-    steps = variant.checkpoint if isinstance(variant.checkpoint, int) else None
+        out["fit_later"] = ("no transform.npz: the source's training split was not at hand. Import again "
+                            "with --source-dir to fit the recipe above on it")
+    return out
+
+
+def _imported_with() -> dict:
+    import numpy as np
+
     from .. import __version__, environment
 
-    prov = provenance.build(
-        variant.family,
-        origin={
-            "kind": "published",
-            "authors": references.AUTHORS,
-            "paper": references.PUBLISHED_PAPER[variant.algorithm],
-            "url": canonical_url(url) if url else None,
-            "original_url": _original_url(variant),
-            "bucket": BUCKET_URL,
-            "path": variant.bucket_path() if variant.complete and variant.checkpoint != "final" else None,
-            "file": (next(iter(files_sha)) if len(files_sha) == 1
-                     else (None if isinstance(src, bytes) else Path(src).name)),
-            "files_sha256": files_sha,
-            "files_size": sizes,
-            "downloaded": downloaded,
-            "variant": variant.describe(),
-            **({"checkpoint_resolved_from": resolved_from} if resolved_from else {}),
-            "pin": pin,
-            "arrays": "data.npz holds the file's images and labels as published (float32, bit for bit); class_ids is "
-                      "the argmax of the published labels (the classes the images started from are not in the file)",
-            "imported": now,
-            "imported_with": {"distilled-registry": __version__, "numpy": np.__version__,
-                              "git": environment.git_commit()},
-        },
-        source=source_block(variant, _fitted(fitted_on)),
-        preprocessing=preprocessing,
-        kernel=variant.kernel(),
-        algorithm={"name": variant.algorithm, "paper": references.PUBLISHED_PAPER[variant.algorithm],
-                   "support_size": int(len(images)), **({"steps_run": steps} if steps is not None else {}),
-                   "labels": variant.describe()["labels"]},
-        created=now,
-        metrics={"reported_by_authors": reported_figures},
-        release={"name": rn.name, "family": rn.family, "config": rn.config, "version": VERSION,
-                 **({"catalog_published": e.published} if e is not None and e.published else {})})
-    dest = store.release_dir(rn, VERSION)
-    if dest.exists() and not overwrite:
-        raise store.StoreConflict(f"{rn.name}:{VERSION} is already in the store at {str(dest)!r}; check it with "
-                               f"`distilled-registry verify {rn.name}:{VERSION}` or replace it with --overwrite")
-    rel.write_release(dest, files, prov, overwrite=overwrite)
-    return dest
+    return {"distilled-registry": __version__, "numpy": np.__version__, "git": environment.git_commit()}
 
 
 def _original_url(v: Variant) -> str:

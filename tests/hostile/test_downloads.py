@@ -76,6 +76,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             elif route == "/_/html":
                 self._head(len(HTML), "text/html")
                 self.wfile.write(HTML)
+            elif route.startswith("/_/redirect/"):  # /_/redirect/N: N more redirects, then a file:// URL
+                n = int(route.rsplit("/", 1)[1])
+                self.send_response(302)
+                self.send_header("Location", f"/_/redirect/{n - 1}" if n > 0 else "file:///etc/passwd")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif route.startswith("/_/truncated"):
                 self._head(1000)
                 self.wfile.write(b"PK\x03\x04" + b"\0" * 400)
@@ -158,6 +164,15 @@ def test_fetch_stops_at_the_cap_and_the_deadline_naming_the_url(tmp_path, route,
         took = time.monotonic() - t0
     assert base + route in str(e.value) and why in str(e.value), str(e.value)
     assert took < 3.0, f"{route}: {took:.1f} s"
+
+
+def test_fetch_follows_few_redirects_and_only_to_http(tmp_path):
+    with serve(tmp_path) as base:
+        for route, why in (("_/redirect/3", "a redirect to a non-http(s) URL, refused"),
+                           ("_/redirect/30", "more than 10 redirects")):
+            with pytest.raises(download.DownloadError) as e:
+                download.fetch(base + route, 100, deadline_s=5)
+            assert str(e.value) == f"cannot download {base + route}: {why}"
 
 
 def test_fetch_refusals_without_a_server(tmp_path):
