@@ -14,7 +14,7 @@ URLs only, as ``requests`` has no other transport); this module adds the limits 
   within ``deadline_s + read_timeout_s`` seconds however the server sends;
 - completeness: a body shorter than its ``Content-Length`` is refused as truncated.
 
-``requests`` is imported on the first download, not with the package.
+``requests`` (the ``write`` extra, and ``tfds``'s) is imported on the first download, not with the package.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def fetch(url: str, max_bytes: int, deadline_s: float = DEADLINE_S, read_timeout
     """
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise DownloadError(f"cannot download {url!r}: only http:// and https:// URLs are downloaded", url)
+    from . import extras
+
+    extras.require("requests", "urllib3", what=f"downloading {url}")
     import requests
 
     start = time.monotonic()

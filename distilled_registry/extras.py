@@ -5,7 +5,8 @@ numpy and jsonschema (about 100 MB with pip itself). Everything else is an extra
 one says which, as a :class:`MissingExtra` (exit 1, one line):
 
 =============  ===========================================================================
-``write``      pyarrow: writing a release (``data.parquet``; import-published, store adds)
+``write``      pyarrow: writing a release (``data.parquet``; import-published, store adds);
+               requests: downloads (``download.fetch``: import-published, the TFDS builders)
 ``distill``    ``write``, jax, jaxlib, optax, scipy (the compute path); scikit-learn (the digits
                source), Pillow (the CIFAR-10 JPEG copy), matplotlib (pictures), tqdm (progress)
 ``gpu``        ``distill`` with jax's CUDA 12 wheels
@@ -28,7 +29,7 @@ from .errors import UserError
 EXTRA_OF = {"jax": "distill", "jaxlib": "distill", "optax": "distill", "scipy": "distill", "sklearn": "distill",
             "PIL": "distill", "matplotlib": "distill", "tqdm": "distill", "neural_tangents": "nt",
             "tensorflow_datasets": "tfds", "datasets": "hf", "huggingface_hub": "hf", "mlcroissant": "croissant",
-            "ray": "ray", "pyarrow": "write"}
+            "ray": "ray", "pyarrow": "write", "requests": "write", "urllib3": "write"}
 PIP_NAME = {"sklearn": "scikit-learn", "PIL": "Pillow", "neural_tangents": "neural-tangents",
             "tensorflow_datasets": "tensorflow-datasets", "huggingface_hub": "huggingface_hub"}
 

@@ -18,6 +18,7 @@ import json
 import multiprocessing as mp
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -183,6 +184,16 @@ def test_fetch_refusals_without_a_server(tmp_path):
     for bad in ("file:///etc/passwd", "ftp://example.org/x", "/etc/passwd"):
         with pytest.raises(download.DownloadError, match="only http"):
             download.fetch(bad, 10)
+
+
+def test_fetch_without_requests_names_the_extra(monkeypatch):
+    from distilled_registry import extras
+
+    monkeypatch.setitem(sys.modules, "requests", None)  # as if not installed
+    with pytest.raises(extras.MissingExtra) as e:
+        download.fetch("http://127.0.0.1:9/x.npz", 10)
+    assert str(e.value) == ("downloading http://127.0.0.1:9/x.npz needs requests, not installed here: "
+                            "pip install 'distilled-registry[write]'")
 
 
 def test_fetch_returns_a_good_body(tmp_path):
