@@ -43,6 +43,7 @@ A prepared copy made from a release whose ``data.npz`` has since changed in the 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import logging
@@ -113,29 +114,30 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _create_builder_config(self, builder_config, version):
         """The catalog configs, and any other config name the catalog resolves (the authors' published
-        variants, e.g. ``kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000``), made on the fly."""
+        variants, e.g. ``kip_cifar10/ipc10-convnet3-nozca-nol-aug-ckpt1000``), made on the fly.
+
+        A config asked for at another version it supports (an imported published release, ``0.1.0``)
+        is that config at that version: each release version is a release of its own, read from its
+        own folder, and TFDS prepares only a config's own (canonical) version.
+        """
         if isinstance(builder_config, str):
             name, _, v = builder_config.partition(":")
-            if name not in {c.name for c in self.BUILDER_CONFIGS}:
+            builder_config, version = name, version or v or None
+            c = {c.name: c for c in self.BUILDER_CONFIGS}.get(name)
+            if c is None:
                 try:
-                    e = catalog.entry(f"{self.FAMILY}/{name}")
+                    c = _builder_config(catalog.entry(f"{self.FAMILY}/{name}"))
                 except UserError:
                     pass  # TFDS says it is unknown, with the close matches
-                else:
-                    builder_config = _builder_config(e)
-                    version = version or v or None
+            if c is not None:
+                builder_config = c
+                if version is not None and str(version) in {str(x) for x in c.supported_versions}:
+                    return dataclasses.replace(c, version=str(version), supported_versions=[c.version])
         return super()._create_builder_config(builder_config, version)
 
     def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs: Any) -> None:
-        """TFDS's ``download_and_prepare``, which also prepares an older release version of a config.
-
-        TFDS prepares only a config's canonical (or newest) version; here every version in the
-        config's ``supported_versions`` (an imported published release, ``0.1.0``) is a release of
-        its own, read from its own folder, so it may be prepared too. A prepared copy of a store
-        release whose ``data.npz`` has changed since (``regenerate --overwrite``) is rebuilt.
-        """
-        if self.version != self.canonical_version:
-            self.__dict__["canonical_version"] = self.version  # functools.cached_property's slot
+        """TFDS's ``download_and_prepare``; a prepared copy of a store release whose ``data.npz`` has
+        changed since (``regenerate --overwrite``) is rebuilt."""
         if self.data_path.exists() and self._prepared_copy_is_stale():
             log.warning("%s: the prepared copy at %s was made from another data.npz than the store now "
                         "holds; rebuilding it", self.info.full_name, self.data_dir)
