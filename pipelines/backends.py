@@ -7,20 +7,17 @@ no longer holds a tile's ``vjp_fn`` (it died and was restarted, or another worke
 over) recomputes it from the inputs: the result is the same, since a tile is a pure function of
 its inputs.
 
-The interface the engine uses (:class:`Workers`):
-
-- ``forward(jobs, blocks, keep_vjp)``: ``jobs`` is a list of ``(tile_id, key_a, key_b)``, ``blocks``
-  maps keys to image blocks; returns the tiles in job order.
-- ``backward(cotangents, blocks)``: ``[(tile_id, key_a, key_b, cotangent)]`` -> ``[(da, db)]`` in order.
-- ``end_step()``: forget this step's ``vjp_fn``.
-- ``describe()``, ``close()``.
+Both backends are one :class:`Workers` (a ``typing.Protocol``; the engine in :mod:`distributed` knows
+no other), and a pool is a context manager: ``with make_workers(...) as pool:`` closes it (Ray actors
+killed, a Ray started here shut down) however the block ends.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -115,6 +112,40 @@ class TileWorker:
         os._exit(1)
 
 
+@runtime_checkable
+class Workers(Protocol):
+    """A pool of tile workers, as :class:`distributed.TiledEngine` and :func:`distributed.kernel_rows` use it.
+
+    ``forward(jobs, blocks, keep_vjp)``: ``jobs`` ``[(tile_id, key_a, key_b)]``, ``blocks`` maps keys to image
+    blocks (r, H, W, C); returns the tiles ``K(blocks[key_a], blocks[key_b])`` in job order, keeping each
+    ``vjp_fn`` with ``keep_vjp``. ``backward(jobs, blocks)``: ``[(tile_id, key_a, key_b, cotangent)]`` ->
+    ``[(dL/da, dL/db)]`` in order. ``end_step()``: forget this step's ``vjp_fn``. ``describe()``: the
+    provenance's backend block. ``close()``: release the workers (also on leaving a ``with`` block).
+
+    The backends subclass it for the context-manager methods below.
+    """
+
+    name: str
+    workers: int
+
+    def forward(self, jobs: list[Job], blocks: dict[str, np.ndarray], keep_vjp: bool = True) -> list[np.ndarray]: ...
+
+    def backward(self, jobs: list, blocks: dict[str, np.ndarray] | None) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+    def end_step(self) -> None: ...
+
+    def describe(self) -> dict: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
 def _actor_errors(ray) -> tuple:
     """Exceptions that mean 'this actor is gone or restarting'."""
     errs = [ray.exceptions.RayActorError]
@@ -123,7 +154,7 @@ def _actor_errors(ray) -> tuple:
     return tuple(errs)
 
 
-class LocalWorkers:
+class LocalWorkers(Workers):
     """One in-process worker: the default backend."""
 
     name = "local"
@@ -168,7 +199,7 @@ def actor_options(resources: dict, workers: int, one_thread: bool = False) -> di
     return opts
 
 
-class RayWorkers:
+class RayWorkers(Workers):
     """``n`` Ray actors, each a :class:`TileWorker`; tiles dealt round-robin in tile order.
 
     Args:
@@ -326,8 +357,8 @@ class RayWorkers:
 
 
 def make_workers(spec: dict, backend: str = "local", workers: int = 1, address: str | None = None,
-                 **kwargs):
-    """The backend named ``backend`` (``local`` or ``ray``)."""
+                 **kwargs) -> Workers:
+    """The pool of the backend named ``backend`` (``local`` or ``ray``); a context manager that closes it."""
     if backend == "local":
         if workers != 1:
             raise ValueError(f"the local backend has one in-process worker; got --workers {workers} "

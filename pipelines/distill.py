@@ -7,6 +7,7 @@ provenance, so ``DistillConfig.from_dict(provenance["config"])`` reruns it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -20,7 +21,8 @@ from distilled_registry import environment, output_folder, preview, provenance, 
 from distilled_registry import release as rel
 from distilled_registry.errors import UsageError
 
-from . import kip, krr, label_solve, sources, user_sources
+from . import algorithm as alg
+from . import algorithms, kip, krr, label_solve, sources, user_sources
 from .kernels import KernelSpec
 from .limits import DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS, MAX_TARGET_BATCH, MAX_TILE, MAX_WORKERS
 from .preprocess import fit_transform
@@ -231,7 +233,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         raise ConfigError("--resume-on-other-devices goes with --resume (it lets a resume use a checkpoint written "
                           "on other devices)")
     check_out(out, overwrite)
-    if config.algorithm == "kip" and ckpt.used:
+    algo = algorithms.make(config)  # built once for the run: its optimiser too
+    if algo.has_steps and ckpt.used:
         a, c = out.resolve(), ckpt_dir.resolve()
         if c == a or a in c.parents:
             raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
@@ -243,8 +246,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             checkpoint.adopt(ckpt_dir)  # a checkpoint folder of an older version: only its kip_state.npz
         output_folder.claim(ckpt_dir, "checkpoint", replace=resume, flag="--resume", option="--checkpoint-dir",
                             writes=[CHECKPOINT_FILE], verb="continue")
-    if eval_every and config.algorithm != "kip":
-        raise ConfigError("--eval-every measures a KIP run's accuracy as it learns; Label Solve has no steps")
+    if eval_every and not algo.has_steps:
+        raise ConfigError(f"--eval-every measures a run's accuracy as it learns; {algo.title} has no steps")
     if backend != "local" and config.tile == 0:
         raise ConfigError(f"--backend {backend} spreads kernel tiles over workers: give --tile N (rows per tile), "
                           f"e.g. the default {DEFAULT_TILE}")
@@ -265,7 +268,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             raise ConfigError(str(e)) from e
     import jax
 
-    try:
+    with pool if pool is not None else contextlib.nullcontext():  # the workers end with the run, however it ends
         # Full float32 products everywhere (KRR solves, neural-tangents' convolutions): no TF32 or
         # bf16 passes on GPUs, so a GPU computes what the CPU does (the fast kernel asks for it too).
         with jax.default_matmul_precision(MATMUL_PRECISION):
@@ -274,7 +277,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                 from .accuracy_curve import Curve, subset_indices
 
                 curve = Curve(eval_every, subset_indices(data.source.y_test, eval_subset, config.seed), config.seed)
-            d = _distil(config, data, kernel_fn, pool, progress, ckpt, curve)
+            d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve)
             t_eval = time.perf_counter()
             natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
             timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
@@ -282,14 +285,11 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             files = _files(config, data, d, natural, distilled, curve)
             prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
         rel.write_release(out, files, prov, overwrite=overwrite)
-        if config.algorithm == "kip" and ckpt.used:
+        if algo.has_steps and ckpt.used:
             from . import checkpoint
 
             checkpoint.remove(ckpt.folder)  # its own files only; the folder too when that leaves it empty
         return rel.read_provenance(out)  # as written: with "files" (every file's sha256 and size, croissant's too)
-    finally:
-        if pool is not None:
-            pool.close()
 
 
 def check_out(out: Path, overwrite: bool = False, flag: str | None = "--overwrite") -> None:
@@ -339,72 +339,71 @@ class Distilled:
     resumed_on_other_devices: dict | None = None  # {"checkpoint", "here"}: the machines, when they differ
 
 
-def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool, ckpt: Checkpointing,
-            curve=None) -> Distilled:
-    """KIP (learn the images, and the labels with ``learn_labels``) or LS (solve the labels of the real images).
-
-    ``curve`` (an :class:`accuracy_curve.Curve`, KIP only) is measured at the start step and every
-    ``curve.every`` steps; its points travel in the checkpoint."""
+def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_fn, pool, progress: bool,
+            ckpt: Checkpointing, curve=None) -> Distilled:
+    """Run ``algo`` (:func:`algorithm.run`) from the real images of :func:`kip.support_indices`; the same loop for
+    every algorithm. One with steps is checkpointed and resumed (``ckpt``) and measured by ``curve`` (an
+    :class:`accuracy_curve.Curve`) at the start step and every ``curve.every`` steps; its points travel in the
+    checkpoint."""
     src = data.source
-    idx = kip.support_indices(src.y_train, config.ipc, config.seed)
-    x0, class_ids = data.x_train[idx], src.y_train[idx]
+    support, class_ids = kip.start(data.x_train, src.y_train, src.num_classes, config.ipc, config.seed)
     t = time.perf_counter()
-    losses, resumed_from, other_devices = None, 0, None
-    if config.algorithm == "kip":
+    problem = _problem(config, data, kernel_fn, pool, progress)
+    state = algo.init(problem, support)
+    history: list[float] = []
+    other_devices = None
+    stepped = algo.has_steps
+    if stepped and ckpt.resume:
         from . import checkpoint
 
-        kcfg = config.kip_config()
-        state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
-        history: list[float] = []
-        if ckpt.resume:
-            saved = checkpoint.load(ckpt.folder, state, config.to_dict(), other_machine=ckpt.other_devices)
-            if saved is not None:
-                state, history = saved
-                if curve is not None:
-                    curve.points = checkpoint.load_curve(ckpt.folder)
-                other = checkpoint.saved_machine(ckpt.folder) if ckpt.other_devices else None
-                if other is not None and other != checkpoint.machine():  # recorded in the provenance (rule F)
-                    other_devices = {"checkpoint": other, "here": checkpoint.machine()}
-        resumed_from = state.step
+        saved = checkpoint.load(ckpt.folder, state, config.to_dict(), other_machine=ckpt.other_devices)
+        if saved is not None:
+            state, history = saved
+            if curve is not None:
+                curve.points = checkpoint.load_curve(ckpt.folder)
+            other = checkpoint.saved_machine(ckpt.folder) if ckpt.other_devices else None
+            if other is not None and other != checkpoint.machine():  # recorded in the provenance (rule F)
+                other_devices = {"checkpoint": other, "here": checkpoint.machine()}
+    resumed_from = state.step
 
-        def measure(s) -> None:
-            curve.measure(kernel_fn, s.step, s.images, s.labels, data.x_test, src.y_test, config.reg,
-                          config.eval_block)
+    def measure(s) -> None:
+        curve.measure(kernel_fn, s.step, s.images, s.labels, data.x_test, src.y_test, config.reg, config.eval_block)
 
-        if curve is not None and not any(step == state.step for step, _ in curve.points):
-            measure(state)
+    if curve is not None and not any(step == state.step for step, _ in curve.points):
+        measure(state)
 
-        def hook(s, losses_so_far) -> None:
-            if curve is not None and s.step % curve.every == 0:
-                measure(s)
-            if ckpt.every and s.step % ckpt.every == 0:
-                checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far,
-                                curve=curve.points if curve is not None else None)
+    def hook(s, losses_so_far) -> None:
+        if curve is not None and s.step % curve.every == 0:
+            measure(s)
+        if ckpt.every and s.step % ckpt.every == 0:
+            from . import checkpoint
 
-        engine = None
-        if pool is not None:
-            from .distributed import TiledEngine
+            checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far,
+                            curve=curve.points if curve is not None else None)
 
-            engine = TiledEngine(pool, config.reg, config.tile)
-        state, losses = kip.run(kcfg, kernel_fn, data.x_train, src.y_train, src.num_classes, engine=engine,
-                                state=state, hook=hook, hook_every=1 if (curve or ckpt.every) else 0,
-                                progress=progress, losses=history)
-        images, labels = state.images, state.labels
-        if curve is not None and curve.points[-1][0] != state.step:
-            measure(state)
-    else:
-        images = x0
-        y_t = krr.centered_one_hot(src.y_train, src.num_classes)
-        if pool is None:
-            labels = label_solve.label_solve(kernel_fn, x0, data.x_train, y_t, reg=config.reg,
-                                             ls_reg=config.ls_reg, block=config.eval_block, progress=progress)
-        else:
-            from .distributed import kernel_rows
+    state, losses = alg.run(algo, problem, state, hook=hook, hook_every=1 if stepped and (curve or ckpt.every) else 0,
+                            progress=progress, losses=history)
+    if curve is not None and curve.points[-1][0] != state.step:
+        measure(state)
+    return Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
+                     resumed_from, time.perf_counter() - t, other_devices)
 
-            g, b = label_solve.accumulate(lambda i, j: kernel_rows(pool, data.x_train[i:j], x0, config.tile),
-                                          y_t, len(y_t), config.eval_block, progress)
-            labels = label_solve.solve(kernel_rows(pool, x0, x0, config.tile), g, b, config.reg, config.ls_reg)
-    return Distilled(images, labels, x0, class_ids, losses, resumed_from, time.perf_counter() - t, other_devices)
+
+def _problem(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool) -> alg.Problem:
+    """The run's :class:`algorithm.Problem`: the kernel in this process (``kernel_matrix`` blocks of ``eval_block``
+    rows, :func:`kip.dense_engine`) or as tiles on ``pool`` (:func:`distributed.kernel_rows`, ``TiledEngine``)."""
+    src = data.source
+    if pool is None:
+        from .kernels import kernel_matrix
+
+        return alg.problem(data.x_train, src.y_train, src.num_classes, kernel_fn, progress=progress,
+                           rows=lambda a, b: kernel_matrix(kernel_fn, a, b, block=config.eval_block),
+                           gradients=kip.dense_engine(kernel_fn, config.reg))
+    from .distributed import TiledEngine, kernel_rows
+
+    return alg.problem(data.x_train, src.y_train, src.num_classes, kernel_fn, progress=progress,
+                       rows=lambda a, b: kernel_rows(pool, a, b, config.tile),
+                       gradients=TiledEngine(pool, config.reg, config.tile))
 
 
 def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, progress: bool) -> tuple[dict, dict]:
@@ -458,7 +457,7 @@ def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: di
         preprocessing={"file": rel.TRANSFORM_FILE, **data.transform.params},
         kernel=config.kernel.to_dict(),
         algorithm={"name": config.algorithm, "paper": references.RUN_PAPER[config.algorithm],
-                   "steps_run": config.steps if config.algorithm == "kip" else 0,
+                   "steps_run": config.steps if d.losses is not None else 0,  # losses: None without steps
                    "resumed_from_step": d.resumed_from, "final_loss": d.losses[-1] if d.losses else None,
                    **({"resumed_on_other_devices": d.resumed_on_other_devices} if d.resumed_on_other_devices else {}),
                    "support_size": int(len(d.images))},

@@ -11,8 +11,9 @@ One KIP step, server side (this process):
    gradients per support block in tile order (fixed, so the result does not depend on which worker
    computed which tile) and hands ``dL/dX_s`` (and ``dL/dy_s``) to Adam.
 
-The engine has the signature of :func:`kip.dense_engine`, so ``kip.run`` does not know the
-difference.
+The engine has the signature of :func:`kip.dense_engine` (``problem.gradients`` of :mod:`algorithm`), and
+``kernel_rows`` that of the in-process ``problem.rows``, so no algorithm knows the difference. Both take any
+:class:`backends.Workers`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import jax
 import numpy as np
 
 from . import krr
+from .backends import Workers
 from .tiling import Tiling
 
 
 class TiledEngine:
     """``engine(learned, fixed, x_t, y_t) -> (loss, grads)`` computed tile by tile on ``workers``."""
 
-    def __init__(self, workers, reg: float, tile: int = 64):
+    def __init__(self, workers: Workers, reg: float, tile: int = 64):
         self.workers = workers
         self.reg = reg
         self.tile = tile
@@ -66,7 +68,7 @@ class TiledEngine:
         return {"tiles": self.tiles_done, "tiles/s": f"{rate:.1f}", "step_s": f"{self.last_step_seconds:.3f}"}
 
 
-def kernel_rows(workers, x_rows: np.ndarray, x_s: np.ndarray, tile: int) -> np.ndarray:
+def kernel_rows(workers: Workers, x_rows: np.ndarray, x_s: np.ndarray, tile: int) -> np.ndarray:
     """``K(x_rows, x_s)`` (r, n) computed as tiles on ``workers`` (no vjp kept): LS target blocks."""
     tiling = Tiling.for_tile(len(x_s), len(x_rows), tile)
     tiles = tiling.tiles(with_ss=False)

@@ -12,20 +12,20 @@ class-balanced sample of real images with centred one-hot labels; each step draw
 class-balanced target batch. Everything random is a pure function of ``(seed, step)``
 (:func:`target_indices`), so a run is determined by its seed and can resume at any step.
 
-In the optax style, the pieces are small pure functions:
+In the optax style (:mod:`algorithm`), :func:`algorithm` builds the run's pair once, Adam included:
 
-- :func:`init` -> :class:`KipState` (step, learned params, fixed params, optimiser state);
-- a *gradient engine* ``engine(learned, fixed, x_t, y_t) -> (loss, grads)``; :func:`dense_engine`
-  differentiates the whole loss in one process, the distributed engine splits the kernel into
-  tiles (same maths);
-- :func:`apply_gradients` -> the next :class:`KipState`;
-- :func:`run` the loop, with a progress bar and a hook every N steps.
+- ``init(problem, support)`` -> :class:`KipState` (step 0, learned params, fixed params, ``adam.init(learned)``);
+- ``update(problem, state)``: draw step ``s``'s target batch, ``(L, g) = problem.gradients(learned, fixed,
+  x_t, y_t)`` from a *gradient engine* (:func:`dense_engine` differentiates the whole loss in one process,
+  the distributed engine splits the kernel into tiles: same maths), then one Adam step (:func:`apply_gradients`)
+  and the divergence check;
+- :func:`run` (the loop of :func:`algorithm.run`, with a progress bar and a hook every N steps).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +34,13 @@ import optax
 
 from distilled_registry.errors import UserError
 
+from . import algorithm as alg
 from . import krr
 from .kernels import KernelFn
+from .tiling import Tiling
 
-Engine = Callable[[dict, dict, np.ndarray, np.ndarray], tuple[Any, dict]]
+Engine = alg.Engine
+KipState = alg.State  # the state of every algorithm: step, learned, fixed, Adam's state (what a checkpoint holds)
 
 
 class KipDiverged(UserError):
@@ -70,23 +73,6 @@ class KipConfig:
             raise ValueError(f"the regulariser reg must be >= 0, got {self.reg}")
         if not (self.learn_images or self.learn_labels):
             raise ValueError("KIP must learn images, labels or both")
-
-
-class KipState(NamedTuple):
-    """Everything a run needs to continue: ``step`` done so far, parameters, Adam state."""
-
-    step: int
-    learned: dict  # subset of {"images": (n,H,W,C), "labels": (n,C)} that Adam updates
-    fixed: dict    # the rest
-    opt_state: Any
-
-    @property
-    def images(self) -> np.ndarray:
-        return np.asarray({**self.fixed, **self.learned}["images"])
-
-    @property
-    def labels(self) -> np.ndarray:
-        return np.asarray({**self.fixed, **self.learned}["labels"])
 
 
 def class_balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,23 +124,83 @@ def dense_engine(kernel_fn: KernelFn, reg: float) -> Engine:
 
 
 def optimizer(config: KipConfig) -> optax.GradientTransformation:
+    """Adam at ``config.learning_rate`` (built once per run, by :func:`algorithm`)."""
     return optax.adam(config.learning_rate)
+
+
+def algorithm(config: KipConfig) -> alg.Algorithm:
+    """KIP as an :class:`algorithm.Algorithm`, Adam built here once.
+
+    ``init(problem, support)``: ``support`` split into the learned (images, and labels with
+    ``learn_labels``) and fixed parameters, ``opt_state = adam.init(learned)``.
+
+    ``update(problem, state)``, step ``s = state.step``: the target batch ``t = target_indices(y_train,
+    target_batch, seed, s)``, then with ``K_reg = K_ss + reg * tr(K_ss)/n * I`` (n support images)
+
+        L = 1/2 mean_{t, c} (y_t - K_ts K_reg^-1 y_s)^2,     (loss, g) = problem.gradients(...)
+        (u, opt_state) = adam.update(g, opt_state),         learned <- learned + u,
+
+    Adam's ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` from the bias-corrected first and second moments of
+    ``g`` (``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``, optax's defaults). A non-finite loss or learned
+    value raises :class:`KipDiverged`.
+    """
+    opt = optimizer(config)
+
+    def init(problem: alg.Problem, support: dict) -> KipState:
+        learn = {"images": config.learn_images, "labels": config.learn_labels}
+        params = {k: jnp.asarray(v) for k, v in support.items()}
+        learned = {k: v for k, v in params.items() if learn[k]}
+        fixed = {k: v for k, v in params.items() if not learn[k]}
+        return KipState(0, learned, fixed, opt.init(learned))
+
+    def update(problem: alg.Problem, state: KipState) -> tuple[KipState, float]:
+        idx = target_indices(problem.y_train, config.target_batch, config.seed, state.step)
+        loss, grads = problem.gradients(state.learned, state.fixed, problem.x_train[idx], problem.targets[idx])
+        state = apply_gradients(opt, state, grads)
+        loss = float(loss)
+        if not (np.isfinite(loss) and all(bool(jnp.isfinite(v).all()) for v in state.learned.values())):
+            raise KipDiverged(f"KIP diverged at step {state.step} of {config.steps}: the loss is {loss:g} or a "
+                              f"learned value is not finite; use a smaller --lr (now {config.learning_rate:g}). "
+                              "Nothing was written")
+        return state, loss
+
+    def targets(num_classes: int, train_size: int) -> int:
+        return min(num_classes * max(1, config.target_batch // num_classes), train_size)
+
+    return alg.Algorithm("kip", "Kernel Inducing Points", config.steps, has_steps=True, learns_images=True,
+                         init=init, update=update, targets=targets, kernel_calls=kernel_calls)
+
+
+def make(config) -> alg.Algorithm:
+    """The run's KIP from its :class:`distill.DistillConfig` (the registry's constructor, :mod:`algorithms`)."""
+    return algorithm(config.kip_config())
+
+
+def kernel_calls(n: int, m: int, tile: int) -> list[tuple]:
+    """One KIP step's kernel tiles, forward with ``jax.vjp`` and backward: ``K_ss``'s upper triangle and ``K_ts``,
+    as :meth:`Tiling.for_tile` cuts them (``tile`` 0: one dense step, one tile each)."""
+    t = Tiling.for_tile(n, m, tile) if tile else Tiling(n, m, n, m)
+    sb, tb = t.support_blocks, t.target_blocks
+    return [("KIP tiles", "vjp", t.block, t.block, sb * (sb + 1) // 2, "worker", True),
+            ("KIP tiles", "vjp", t.target_block, t.block, tb * sb, "worker", True)]
+
+
+def start(x_train: np.ndarray, y_train: np.ndarray, num_classes: int, ipc: int, seed: int) -> tuple[dict, np.ndarray]:
+    """``(support, class_ids)``: where every run starts, the real images of :func:`support_indices` (n, H, W, C)
+    with centred one-hot labels (n, C)."""
+    idx = support_indices(y_train, ipc, seed)
+    return {"images": x_train[idx], "labels": krr.centered_one_hot(y_train[idx], num_classes)}, y_train[idx]
 
 
 def init(config: KipConfig, x_train: np.ndarray, y_train: np.ndarray, num_classes: int) -> tuple[KipState, np.ndarray]:
     """Initial state from a class-balanced real sample; returns ``(state, class_ids)``."""
-    idx = support_indices(y_train, config.ipc, config.seed)
-    params = {"images": jnp.asarray(x_train[idx]),
-              "labels": jnp.asarray(krr.centered_one_hot(y_train[idx], num_classes))}
-    learn = {"images": config.learn_images, "labels": config.learn_labels}
-    learned = {k: v for k, v in params.items() if learn[k]}
-    fixed = {k: v for k, v in params.items() if not learn[k]}
-    return KipState(0, learned, fixed, optimizer(config).init(learned)), y_train[idx]
+    support, class_ids = start(x_train, y_train, num_classes, config.ipc, config.seed)
+    return algorithm(config).init(alg.problem(x_train, y_train, num_classes), support), class_ids
 
 
-def apply_gradients(config: KipConfig, state: KipState, grads: dict) -> KipState:
-    """One Adam step on the learned parameters."""
-    updates, opt_state = optimizer(config).update(grads, state.opt_state, state.learned)
+def apply_gradients(opt: optax.GradientTransformation, state: KipState, grads: dict) -> KipState:
+    """One step of ``opt`` (Adam, :func:`optimizer`) on the learned parameters."""
+    updates, opt_state = opt.update(grads, state.opt_state, state.learned)
     return KipState(state.step + 1, optax.apply_updates(state.learned, updates), state.fixed, opt_state)
 
 
@@ -162,7 +208,7 @@ def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np
         num_classes: int, *, engine: Engine | None = None, state: KipState | None = None,
         hook: Callable[[KipState, list[float]], None] | None = None, hook_every: int = 0,
         progress: bool = True, losses: list[float] | None = None) -> tuple[KipState, list[float]]:
-    """Run KIP from ``state`` (default: :func:`init`) until ``config.steps``.
+    """Run KIP from ``state`` (default: :func:`init`) until ``config.steps`` (:func:`algorithm.run`).
 
     Args:
       engine: gradient engine (default :func:`dense_engine`).
@@ -174,34 +220,9 @@ def run(config: KipConfig, kernel_fn: KernelFn, x_train: np.ndarray, y_train: np
     Raises:
       KipDiverged: a loss or a learned parameter is NaN or infinite (the learning rate is too large).
     """
+    algo = algorithm(config)  # Adam built once for the run
+    problem = alg.problem(x_train, y_train, num_classes, kernel_fn,
+                          gradients=engine or dense_engine(kernel_fn, config.reg))
     if state is None:
-        state, _ = init(config, x_train, y_train, num_classes)
-    engine = engine or dense_engine(kernel_fn, config.reg)
-    y_all = krr.centered_one_hot(y_train, num_classes)
-    losses = list(losses or [])
-    steps = range(state.step, config.steps)
-    bar = None
-    if progress:
-        from .progress import bar as progress_bar
-
-        bar = progress_bar(total=config.steps, initial=state.step, desc="KIP", unit="step")
-    for step in steps:
-        idx = target_indices(y_train, config.target_batch, config.seed, step)
-        loss, grads = engine(state.learned, state.fixed, x_train[idx], y_all[idx])
-        state = apply_gradients(config, state, grads)
-        losses.append(float(loss))
-        if not (np.isfinite(losses[-1]) and all(bool(jnp.isfinite(v).all()) for v in state.learned.values())):
-            if bar is not None:
-                bar.close()
-            raise KipDiverged(f"KIP diverged at step {step + 1} of {config.steps}: the loss is {losses[-1]:g} or a "
-                              f"learned value is not finite; use a smaller --lr (now {config.learning_rate:g}). "
-                              "Nothing was written")
-        if bar is not None:
-            bar.update(1)
-            extra = engine.progress() if hasattr(engine, "progress") else {}
-            bar.set_postfix(loss=f"{losses[-1]:.5f}", **extra, refresh=False)
-        if hook is not None and hook_every and state.step % hook_every == 0:
-            hook(state, losses)
-    if bar is not None:
-        bar.close()
-    return state, losses
+        state = algo.init(problem, start(x_train, y_train, num_classes, config.ipc, config.seed)[0])
+    return alg.run(algo, problem, state, hook=hook, hook_every=hook_every, progress=progress, losses=losses)

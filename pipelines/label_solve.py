@@ -20,16 +20,24 @@ Deviation from the reference code, kept on purpose: the reference multiplies by
 multiplier is the same trace-scaled ``K_reg`` the KRR evaluation uses, so the solved labels are
 exactly optimal for the predictor that is evaluated, and the normal-equation ridge is
 trace-scaled (``ls_reg``, default 1e-10), so it does not depend on the kernel's scale.
+
+As an :class:`algorithm.Algorithm` (:func:`algorithm`): ``init`` keeps the real images and their centred
+one-hot labels, and its one ``update`` is the solve above, the kernel reached through ``problem.rows``
+(in-process blocks, or tiles on a worker pool): no training steps.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Callable
 
 import numpy as np
 
+from . import algorithm as alg
 from . import krr
 from .kernels import KernelFn, kernel_matrix
+from .tiling import Tiling, block_size
 
 DEFAULT_LS_REG = 1e-10
 
@@ -82,3 +90,78 @@ def label_solve(kernel_fn: KernelFn, x_s: np.ndarray, x_t: np.ndarray, y_t: np.n
                       progress)
     k_ss = kernel_matrix(kernel_fn, x_s, x_s, block=block)
     return solve(k_ss, g, b, reg, ls_reg)
+
+
+def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, block: int = 1000) -> alg.Algorithm:
+    """Label Solve as an :class:`algorithm.Algorithm` of one update and no training steps.
+
+    ``init(problem, support)``: the support images fixed, their labels the ones to solve for.
+    ``update(problem, state)``: against the whole training split ``(X_t, y_t)`` (m targets, ``block`` rows
+    at a time, ``K = problem.rows``)
+
+        G = sum_b K_bs^T K_bs,   B = sum_b K_bs^T y_b,   y_s* = K_reg @ solve(G + ls_reg tr(G)/n I, B),
+
+    with ``K_reg = K_ss + reg tr(K_ss)/n I``; the loss it returns is None (nothing iterated).
+    """
+
+    def init(problem: alg.Problem, support: dict) -> alg.State:
+        return alg.State(0, {"labels": support["labels"]}, {"images": support["images"]}, None)
+
+    def update(problem: alg.Problem, state: alg.State) -> tuple[alg.State, None]:
+        x_s, x_t, y_t = state.fixed["images"], problem.x_train, problem.targets
+        g, b = accumulate(lambda i, j: problem.rows(x_t[i:j], x_s), y_t, len(y_t), block, problem.progress)
+        labels = solve(problem.rows(x_s, x_s), g, b, reg, ls_reg)
+        return alg.State(state.step + 1, {"labels": labels}, state.fixed, None), None
+
+    def kernel_calls(n: int, m: int, tile: int) -> list[tuple]:
+        return pass_calls(n, m, tile, block)
+
+    return alg.Algorithm("ls", "Label Solve", 1, has_steps=False, learns_images=False, init=init, update=update,
+                         targets=lambda num_classes, train_size: train_size, kernel_calls=kernel_calls,
+                         other_costs=lambda n, m, c: [("LS normal equations and solve", solve_seconds(
+                             n, m, c, reg, ls_reg, block), f"G += K^T K over {math.ceil(m / block):,} blocks, then "
+                             "the solve")])
+
+
+def make(config) -> alg.Algorithm:
+    """The run's Label Solve from its :class:`distill.DistillConfig` (the registry's constructor)."""
+    return algorithm(config.reg, config.ls_reg, config.eval_block)
+
+
+def pass_calls(n: int, m: int, tile: int, block: int) -> list[tuple]:
+    """The kernel calls of the solve (:class:`plan.Call` fields): ``K_ts`` in blocks of ``block`` targets and
+    ``K_ss``, as tiles on workers (``tile`` > 0, :func:`distributed.kernel_rows`) or as
+    :func:`kernels.kernel_matrix`'s padded blocks in this process (``tile`` 0)."""
+    calls = []
+    if tile:
+        for rows, count in ((block, m // block), (m % block, 1)):
+            if rows and count:
+                t = Tiling.for_tile(n, rows, tile)
+                calls.append(("LS tiles", "forward", t.target_block, t.block,
+                              count * t.target_blocks * t.support_blocks, "worker", False))
+        b = block_size(n, tile)
+        return calls + [("LS tiles", "forward", b, b, math.ceil(n / b) ** 2, "worker", False)]
+    b = min(block, n)
+    col_blocks = math.ceil(n / b)
+    calls.append(("LS kernel", "forward", b, b, col_blocks ** 2, "driver", False))
+    full, last = divmod(m, block)
+    if full:
+        calls.append(("LS kernel", "forward", min(block, m), b, full * col_blocks, "driver", False))
+    if last:
+        calls.append(("LS kernel", "forward", last, b, col_blocks, "driver", False))
+    return calls
+
+
+def solve_seconds(n: int, m: int, c: int, reg: float, ls_reg: float, block: int = 1000) -> float:
+    """The normal equations and the solve without the kernel (:func:`accumulate` per block, then :func:`solve`),
+    timed on one random block of ``block`` rows and scaled to ``m`` rows."""
+    rng = np.random.default_rng(0)
+    k = rng.standard_normal((min(block, m), n)).astype(np.float32)
+    y = rng.standard_normal((len(k), c)).astype(np.float32)
+    t = time.perf_counter()
+    g, b = accumulate(lambda i, j: k[i:j], y, len(k), block)
+    per_block = time.perf_counter() - t
+    k_ss = k[:n].T @ k[:n] + np.eye(n, dtype=np.float32) if len(k) >= n else np.eye(n, dtype=np.float32)
+    t = time.perf_counter()
+    solve(k_ss, g, b, reg, ls_reg)
+    return per_block * math.ceil(m / block) + time.perf_counter() - t

@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 from .kernels import KernelSpec
-from .tiling import Tiling, block_size
+from .tiling import Tiling
 
 DEFAULT_BUDGET_S = 30.0
 PROBE_ROWS = (2, 8)   # rows of the two shapes a dear kernel call is extrapolated from
@@ -264,14 +264,18 @@ class Call:
     per_step: bool = False
 
 
+def _algorithm(config):
+    """The run's :class:`algorithm.Algorithm` (:mod:`algorithms`; imported here: it imports jax and optax)."""
+    from . import algorithms
+
+    return algorithms.make(config)
+
+
 def support_and_targets(config, source_info: dict) -> tuple[int, int]:
-    """``(n, m)``: support size (ipc x classes) and the target rows a pass covers (KIP's class-balanced batch,
-    LS's whole training split)."""
+    """``(n, m)``: support size (ipc x classes) and the target rows a pass covers (the algorithm's ``targets``:
+    KIP's class-balanced batch, LS's whole training split)."""
     c, train = int(source_info["num_classes"]), int(source_info["train_size"])
-    n = config.ipc * c
-    if config.algorithm == "kip":
-        return n, min(c * max(1, config.target_batch // c), train)
-    return n, train
+    return config.ipc * c, _algorithm(config).targets(c, train)
 
 
 def eval_calls(part: str, n: int, test_rows: int, times: int) -> list[Call]:
@@ -289,42 +293,30 @@ def eval_calls(part: str, n: int, test_rows: int, times: int) -> list[Call]:
 
 
 def kernel_calls(run: Run, source_info: dict) -> list[Call]:
-    """Every kernel call ``run`` makes: KIP tiles per step, LS tiles, the accuracy curve and the evaluation."""
+    """Every kernel call ``run`` makes: the algorithm's own (its ``kernel_calls``: KIP's tiles per step, LS's
+    pass), the accuracy curve (algorithms with steps) and the evaluation (one pass serves both figures when the
+    algorithm keeps the real images)."""
     cfg = run.config
+    algo = _algorithm(cfg)
     n, m = support_and_targets(cfg, source_info)
     test = int(source_info["test_size"])
-    calls: list[Call] = []
-    if cfg.algorithm == "kip":
-        t = Tiling.for_tile(n, m, cfg.tile) if cfg.tile else Tiling(n, m, n, m)
-        sb, tb = t.support_blocks, t.target_blocks
-        calls += [Call("KIP tiles", "vjp", t.block, t.block, sb * (sb + 1) // 2, "worker", True),
-                  Call("KIP tiles", "vjp", t.target_block, t.block, tb * sb, "worker", True)]
-        if run.eval_every:
-            points = 1 + cfg.steps // run.eval_every + (1 if cfg.steps % run.eval_every else 0)
-            c = int(source_info["num_classes"])
-            subset = test if run.eval_subset >= test else min(test, c * max(1, run.eval_subset // c))
-            calls += eval_calls("accuracy curve", n, subset, points)
-        return calls + eval_calls("evaluation", n, test, 2)
-    if cfg.tile:
-        for rows, count in ((EVAL_BLOCK, m // EVAL_BLOCK), (m % EVAL_BLOCK, 1)):
-            if rows and count:
-                t = Tiling.for_tile(n, rows, cfg.tile)
-                calls.append(Call("LS tiles", "forward", t.target_block, t.block,
-                                  count * t.target_blocks * t.support_blocks, "worker"))
-        b = block_size(n, cfg.tile)
-        calls.append(Call("LS tiles", "forward", b, b, math.ceil(n / b) ** 2, "worker"))
-    else:
-        calls += [dataclasses.replace(c, part="LS kernel") for c in eval_calls("LS", n, m, 1)]
-    return calls + eval_calls("evaluation", n, test, 1)
+    calls = [Call(*c) for c in algo.kernel_calls(n, m, cfg.tile)]
+    if run.eval_every and algo.has_steps:
+        points = 1 + cfg.steps // run.eval_every + (1 if cfg.steps % run.eval_every else 0)
+        c = int(source_info["num_classes"])
+        subset = test if run.eval_subset >= test else min(test, c * max(1, run.eval_subset // c))
+        calls += eval_calls("accuracy curve", n, subset, points)
+    return calls + eval_calls("evaluation", n, test, 2 if algo.learns_images else 1)
 
 
 def tile_counts(run: Run, source_info: dict) -> dict:
-    """Entries and tiles of one KIP step or of the LS pass (as :class:`Tiling` cuts them)."""
+    """Entries and tiles of one KIP step or of the LS pass (as :class:`Tiling` cuts them); ``K_ss``'s tiles count
+    for an algorithm with steps (a pass without steps computes ``K_ss`` once, beside its target blocks)."""
     cfg = run.config
     n, m = support_and_targets(cfg, source_info)
     t = Tiling.for_tile(n, m, cfg.tile or max(n, m))
     sb, tb = t.support_blocks, t.target_blocks
-    ss = sb * (sb + 1) // 2 if cfg.algorithm == "kip" else 0
+    ss = sb * (sb + 1) // 2 if _algorithm(cfg).has_steps else 0
     return {"support_size": n, "target_size": m, "block": t.block, "target_block": t.target_block,
             "k_ss_upper": n * (n + 1) // 2, "k_ts": m * n, "entries": n * (n + 1) // 2 + m * n,
             "tiles_ss": ss, "tiles_ts": tb * sb, "tiles": ss + tb * sb}
@@ -361,11 +353,11 @@ class _Enough(Exception):
 
 
 def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[float, float]:
-    """``(per step, first step's extra)`` of a KIP step without its kernel: :func:`kip.run` (target batch
-    drawn and gathered, the engine's tiling and assembling, the KRR loss and its gradient, Adam, the checks)
-    with :class:`distributed.TiledEngine` over :class:`_InstantWorkers`, on a training split of the source's
-    size; at most ``seconds`` of steps after the first."""
-    from . import kip
+    """``(per step, first step's extra)`` of a step without its kernel: the algorithm's updates through
+    :func:`algorithm.run` (for KIP: target batch drawn and gathered, the engine's tiling and assembling, the KRR
+    loss and its gradient, Adam, the checks) with :class:`distributed.TiledEngine` over :class:`_InstantWorkers`,
+    on a training split of the source's size; at most ``seconds`` of steps after the first."""
+    from . import algorithm, kip
     from .distributed import TiledEngine
 
     cfg = run.config
@@ -373,8 +365,10 @@ def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[fl
     shape = tuple(source_info["image_shape"])
     x_train = np.broadcast_to(np.zeros((1, *shape), np.float32), (train, *shape))
     y_train = np.random.default_rng(0).permutation(np.arange(train) % c)
-    kcfg = dataclasses.replace(cfg.kip_config(), steps=50)
+    algo = _algorithm(dataclasses.replace(cfg, steps=50))
     engine = TiledEngine(_InstantWorkers(), cfg.reg, cfg.tile or max(support_and_targets(cfg, source_info)))
+    problem = algorithm.problem(x_train, y_train, c, gradients=engine)
+    state = algo.init(problem, kip.start(x_train, y_train, c, cfg.ipc, cfg.seed)[0])
     stamps = [time.perf_counter()]
 
     def hook(state, losses):
@@ -383,7 +377,7 @@ def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[fl
             raise _Enough
 
     try:
-        kip.run(kcfg, None, x_train, y_train, c, engine=engine, hook=hook, hook_every=1, progress=False)
+        algorithm.run(algo, problem, state, hook=hook, hook_every=1, progress=False)
     except _Enough:
         pass
     steps = np.diff(stamps)
@@ -391,31 +385,16 @@ def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[fl
     return per, max(0.0, float(steps[0]) - per)
 
 
-def ls_overhead(n: int, m: int, c: int, reg: float, ls_reg: float) -> float:
-    """Label Solve's normal equations and solve (:func:`label_solve.accumulate` per block, then ``solve``),
-    timed on one random block of :data:`EVAL_BLOCK` rows and scaled to ``m`` rows."""
-    from . import label_solve
-
-    rng = np.random.default_rng(0)
-    k = rng.standard_normal((min(EVAL_BLOCK, m), n)).astype(np.float32)
-    y = rng.standard_normal((len(k), c)).astype(np.float32)
-    t = time.perf_counter()
-    g, b = label_solve.accumulate(lambda i, j: k[i:j], y, len(k), EVAL_BLOCK)
-    per_block = time.perf_counter() - t
-    k_ss = k[:n].T @ k[:n] + np.eye(n, dtype=np.float32) if len(k) >= n else np.eye(n, dtype=np.float32)
-    t = time.perf_counter()
-    label_solve.solve(k_ss, g, b, reg, ls_reg)
-    return per_block * math.ceil(m / EVAL_BLOCK) + time.perf_counter() - t
-
-
 def checkpoint_seconds(run: Run) -> float:
     """One :func:`checkpoint.save` of a support set of the run's size, into a temporary folder of this process."""
-    from . import checkpoint, kip
+    from . import algorithm, checkpoint, kip
 
     cfg = run.config
     c = 10
     x = np.zeros((cfg.ipc * c, 2, 2, 1), np.float32)
-    state, _ = kip.init(cfg.kip_config(), x, np.arange(len(x)) % c, c)
+    y = np.arange(len(x)) % c
+    problem = algorithm.problem(x, y, c)
+    state = _algorithm(cfg).init(problem, kip.start(x, y, c, cfg.ipc, cfg.seed)[0])
     with tempfile.TemporaryDirectory(prefix="distilled-registry-plan-") as tmp:
         t = time.perf_counter()
         checkpoint.save(tmp, state, cfg.to_dict(), [0.0] * 100)
@@ -433,15 +412,16 @@ def release_seconds(run: Run, data) -> float:
     from .accuracy_curve import Curve
 
     cfg = run.config
+    algo = _algorithm(cfg)
     src = data.source
     idx = kip.support_indices(src.y_train, cfg.ipc, cfg.seed)
     x0, ids = data.x_train[idx], src.y_train[idx]
     labels = np.eye(src.num_classes, dtype=np.float32)[ids]
-    losses = [1.0 / (i + 1) for i in range(cfg.steps)] if cfg.algorithm == "kip" else None
-    d = distill.Distilled(x0 + np.float32(0.0 if cfg.algorithm == "ls" else 1e-3), labels, x0, ids, losses, 0, 1.0)
+    losses = [1.0 / (i + 1) for i in range(cfg.steps)] if algo.has_steps else None
+    d = distill.Distilled(x0 + np.float32(1e-3 if algo.learns_images else 0.0), labels, x0, ids, losses, 0, 1.0)
     ev = {"accuracy": 0.5, "mse": 0.1, "test_size": len(src.y_test)}
     curve = None
-    if run.eval_every and cfg.algorithm == "kip":
+    if run.eval_every and algo.has_steps:
         curve = Curve(run.eval_every, np.arange(10), cfg.seed, [(s, 0.5) for s in range(0, cfg.steps + 1,
                                                                                           run.eval_every)])
     t = time.perf_counter()
@@ -475,7 +455,6 @@ def kernel_parts(run: Run, source_info: dict, timer) -> tuple[list[Part], dict]:
     """The kernel's parts of ``run`` priced by ``timer`` (a :class:`KernelTimer` or :class:`TableTimer`), dearest
     calls first (they get the budget); returns ``(parts, per-step seconds of the KIP tiles)``."""
     cfg = run.config
-    kip = cfg.algorithm == "kip"
     calls = kernel_calls(run, source_info)
     weight = {c: c.count * c.rows * c.cols * (3 if c.mode == "vjp" else 1) * (cfg.steps if c.per_step else 1)
               for c in calls}
@@ -483,8 +462,10 @@ def kernel_parts(run: Run, source_info: dict, timer) -> tuple[list[Part], dict]:
     counts = tile_counts(run, source_info)
     share = 1.0
     if run.backend != "local" and run.workers > 1:  # tiles dealt round-robin: ceil(T / W) rounds of a pass's T
-        per_pass = counts["tiles"] if kip else max(1, sum(c.count for c in calls if c.part == "LS tiles")
-                                                  // max(1, math.ceil(counts["target_size"] / EVAL_BLOCK)))
+        tiles = [c for c in calls if c.fn == "worker"]
+        per_step = [c for c in tiles if c.per_step]  # a step's tiles; else one pass's, over its target blocks
+        per_pass = (sum(c.count for c in per_step) if per_step else
+                    max(1, sum(c.count for c in tiles) // max(1, math.ceil(counts["target_size"] / EVAL_BLOCK))))
         share = math.ceil(per_pass / run.workers) / per_pass
     parts, step = [], {}
     for name in dict.fromkeys(c.part for c in calls):
@@ -492,11 +473,11 @@ def kernel_parts(run: Run, source_info: dict, timer) -> tuple[list[Part], dict]:
         secs = sum(c.count * est[c].seconds for c in group)
         detail = "; ".join(f"{c.count:,} x {est[c].detail}" for c in group)
         basis = _basis([est[c] for c in group])
-        if name in ("KIP tiles", "LS tiles") and share != 1.0:
+        if any(c.fn == "worker" for c in group) and share != 1.0:
             secs *= share
             detail += f"; on {run.workers} workers, {share:.3g} of the one-worker time (assumed: perfect scaling)"
             basis = "assumed"
-        if name == "KIP tiles":
+        if any(c.per_step for c in group):
             step["tiles"] = secs
             detail = f"{cfg.steps:,} steps of {_s(secs)}: " + detail
             secs *= cfg.steps
@@ -511,7 +492,7 @@ def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: flo
     """Every part of ``run``'s time (:class:`Part`), the kernel's from ``timer``; ``data`` (a prepared source) and
     ``prepare_seconds``: the loading timed here, when the source was at hand."""
     cfg = run.config
-    kip = cfg.algorithm == "kip"
+    algo = _algorithm(cfg)
     parts = []
     if prepare_seconds is not None:
         parts.append(Part("loading and preprocessing", prepare_seconds, "measured", "distill.prepare, timed here"))
@@ -522,7 +503,7 @@ def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: flo
     parts += kparts
     n, m = support_and_targets(cfg, source_info)
     c = int(source_info["num_classes"])
-    if kip:
+    if algo.has_steps:
         per, first = step_overhead(run, source_info)
         step["rest"] = per
         parts.append(Part("rest of each step", per * cfg.steps + first, "measured",
@@ -532,9 +513,7 @@ def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: flo
             saves = cfg.steps // run.checkpoint_every
             parts.append(Part("checkpoints", saves * checkpoint_seconds(run), "measured",
                               f"{saves:,} saves of the state"))
-    else:
-        parts.append(Part("LS normal equations and solve", ls_overhead(n, m, c, cfg.reg, cfg.ls_reg), "measured",
-                          f"G += K^T K over {math.ceil(m / EVAL_BLOCK):,} blocks, then the solve"))
+    parts += [Part(name, seconds, "measured", detail) for name, seconds, detail in algo.other_costs(n, m, c)]
     if data is not None:
         parts.append(Part("release files", release_seconds(run, data), "measured",
                           "previews, data.npz, parquet, Croissant, provenance, written to a temporary folder"))
@@ -543,9 +522,10 @@ def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: flo
     total = sum(p.seconds for p in parts)
     counts = tile_counts(run, source_info)
     return {"algorithm": cfg.algorithm, "kernel": cfg.kernel.to_dict(), "image_shape": list(source_info["image_shape"]),
-            "steps": cfg.steps if kip else 0, "tile": cfg.tile, "backend": run.backend, "workers": run.workers,
+            "steps": cfg.steps if algo.has_steps else 0, "tile": cfg.tile, "backend": run.backend,
+            "workers": run.workers,
             **counts, "parts": [p.to_dict() for p in parts], "seconds": total,
-            "step_seconds": sum(step.values()) if kip else None}
+            "step_seconds": sum(step.values()) if algo.has_steps else None}
 
 
 __all__ = ["Call", "Estimate", "KernelTimer", "Part", "Run", "TableTimer", "Timing", "eval_calls", "kernel_calls",
