@@ -142,7 +142,7 @@ class Source:
 
 @dataclasses.dataclass(frozen=True)
 class Kernel:
-    """``kernel``: architecture (fc, convnet, convnet3), depth, weight/bias std, ``get`` (ntk | nngp), implementation."""
+    """``kernel``: architecture (fc, convnet, convnet3), depth, W/b std, ``get`` (ntk | nngp), implementation."""
 
     architecture: str
     depth: int
@@ -228,6 +228,10 @@ class Metrics:
     reported_test_accuracy: float | None
     raw: Mapping[str, Any] = dataclasses.field(repr=False)
 
+    def figures(self) -> dict:
+        """Every recorded figure but the recipe, as plain JSON (dicts and lists)."""
+        return {k: v for k, v in _plain_json(self.raw).items() if k != "recipe"}
+
 
 @dataclasses.dataclass(frozen=True)
 class FileEntry:
@@ -253,7 +257,8 @@ class Provenance:
     """A ``provenance.json`` read once and checked against :data:`SCHEMA`, in typed blocks.
 
     ``run`` is None for an imported file and ``origin`` None for a run (the schema's two kinds);
-    ``zca`` and ``transform_file`` are the ``preprocessing`` block; ``data`` is the whole record as
+    ``zca``, ``transform_file`` and ``fit_later`` (why an import has no transform file yet) are the
+    ``preprocessing`` block; ``data`` is the whole record as
     parsed (read-only), for writers that copy it unchanged.
     """
 
@@ -266,6 +271,7 @@ class Provenance:
     files: Mapping[str, FileEntry]
     zca: bool
     transform_file: str | None
+    fit_later: str | None
     run: Run | None
     origin: Origin | None
     release: ReleaseBlock | None
@@ -283,7 +289,7 @@ class Provenance:
 
     def as_dict(self) -> dict:
         """The record as a plain (mutable) dict, as on disk."""
-        return json.loads(json.dumps(self.data, default=_plain))
+        return _plain_json(self.data)
 
     @classmethod
     def parse(cls, prov: object, where: str = "provenance") -> Provenance:
@@ -292,7 +298,8 @@ class Provenance:
 
     @classmethod
     def from_valid(cls, d: Mapping[str, Any]) -> Provenance:
-        """The typed record of an already schema-checked ``d`` (no second check)."""
+        """The typed record of an already schema-checked ``d`` (no second check; ``files`` may be absent
+        while a release is being made: :func:`build` leaves it to the writer)."""
         d = d if isinstance(d, MappingProxyType) else _frozen(d)
         src, m, pre = d["source"], d["metrics"], d["preprocessing"]
         rep = m.get("reported_by_authors") or {}
@@ -304,8 +311,8 @@ class Provenance:
             metrics=Metrics(m.get("krr_test_accuracy"), m.get("krr_test_mse"), m.get("natural_krr_test_accuracy"),
                             m.get("natural_krr_test_mse"), (m.get("recipe") or {}).get("test_size"),
                             rep.get("test_accuracy"), m),
-            files=MappingProxyType({k: FileEntry(v["sha256"], v["size"]) for k, v in d["files"].items()}),
-            zca=bool(pre["zca"]), transform_file=pre.get("file"),
+            files=MappingProxyType({k: FileEntry(v["sha256"], v["size"]) for k, v in d.get("files", {}).items()}),
+            zca=bool(pre["zca"]), transform_file=pre.get("file"), fit_later=pre.get("fit_later"),
             run=_run(d), origin=_make(Origin, d["origin"], pin_state=d["origin"]["pin"]["state"])
             if "origin" in d else None,
             release=_make(ReleaseBlock, d["release"]) if "release" in d else None, data=d)
@@ -329,7 +336,10 @@ def _run(d: Mapping[str, Any]) -> Run | None:
                d["backend"]["workers"], d["environment"], float(d["timing"]["wall_seconds"]))
 
 
-def _plain(x):
-    if isinstance(x, MappingProxyType):
-        return dict(x)
-    raise TypeError(f"not JSON: {type(x).__name__}")
+def _plain_json(x: Any) -> Any:
+    """A plain (mutable) copy of frozen JSON: mappings as dicts, tuples as lists."""
+    if isinstance(x, Mapping):
+        return {k: _plain_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain_json(v) for v in x]
+    return x

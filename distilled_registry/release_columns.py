@@ -13,7 +13,9 @@ number of classes):
 =================  =======  ==============  ====================================================
 
 :data:`RECORDS` are the columns of ``data.parquet`` and Croissant's record set; :data:`EXAMPLE`
-those of a TFDS example and a Hugging Face row (the Hub adds a ``preview`` PNG for its viewer).
+those of a TFDS example and a Hugging Face row (the Hub adds a ``preview`` PNG for its viewer);
+:data:`NPZ` the columns ``data.npz`` stores (``images``, ``labels``, ``class_ids``), whose member
+shapes and dtypes every read holds the file to (:func:`bounded_read.data_schema`).
 :func:`rows` makes the columns from ``data.npz``'s arrays, :func:`shape` a column's shape.
 """
 
@@ -49,6 +51,7 @@ INDEX = Column("index", "int64", (), False, None, "row of the image in the relea
 
 RECORDS: tuple[Column, ...] = (IMAGE, LABEL, LABEL_VECTOR, CLASS_ID)
 EXAMPLE: tuple[Column, ...] = RECORDS + (INDEX,)
+NPZ: tuple[Column, ...] = (IMAGE, LABEL_VECTOR, CLASS_ID)  # data.npz's arrays: images, labels, class_ids
 
 
 def shape(col: Column, image_shape: tuple[int, int, int], num_classes: int) -> tuple[int, ...]:
@@ -73,5 +76,5 @@ def row(columns: dict[str, np.ndarray], i: int) -> dict:
     return {k: (v[i] if v.ndim > 1 else v[i].item()) for k, v in columns.items()}
 
 
-__all__ = ["CLASS_ID", "EXAMPLE", "IMAGE", "INDEX", "LABEL", "LABEL_VECTOR", "RECORDS", "Column", "row", "rows",
+__all__ = ["CLASS_ID", "EXAMPLE", "IMAGE", "INDEX", "LABEL", "LABEL_VECTOR", "NPZ", "RECORDS", "Column", "row", "rows",
            "shape"]
