@@ -72,9 +72,9 @@ class Release:
 
     def __repr__(self) -> str:
         label = f"{self.name}:{self.version}" if self.name else str(self.path)
-        acc = self.metrics.get("krr_test_accuracy")
+        acc = self.meta.metrics.krr_test_accuracy
         if acc is None:  # an imported published file: the authors' figure, if any
-            acc = (self.metrics.get("reported_by_authors") or {}).get("test_accuracy")
+            acc = self.meta.metrics.reported_test_accuracy
             acc_text = "reported by the authors " + ("-" if acc is None else f"{acc:.4f}")
         else:
             acc_text = f"{acc:.4f}"

@@ -100,10 +100,22 @@ def _file_object(fname: str, d: dict) -> dict:
             "sha256": d["sha256"]}
 
 
+# What croissant.json says of each column (its wording, kept so that releases written before read the same);
+# name, type, shape and references come from the column (release_columns).
+DESCRIPTIONS = {
+    "image": "float32 image in the release's preprocessed space, H x W x C nested lists",
+    "label": f"the class the image was distilled for, class_id (an index into the record set {CLASSES!r}); "
+             "label_vector is the learned target",
+    "label_vector": "float32 label vector (centred one-hot, or learned): the regression target of kernel ridge "
+                    "regression",
+    "class_id": f"the class the image was initialised from (an index into the record set {CLASSES!r})",
+}
+
+
 def _field(col: columns.Column, image_shape: tuple, num_classes: int, records_file: str) -> dict:
     """The Croissant field of release column ``col`` (:mod:`release_columns`), read from ``records_file``."""
-    out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col.name}", "name": col.name, "description": col.doc +
-           (f" (an index into the record set {CLASSES!r})" if col.class_label else "")}
+    out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col.name}", "name": col.name,
+           "description": DESCRIPTIONS.get(col.name, col.doc)}
     if col.dims:
         out.update({"cr:arrayShape": ",".join(map(str, columns.shape(col, image_shape, num_classes))),
                     "cr:isArray": True})

@@ -40,9 +40,9 @@ class Column:
 
 
 IMAGE = Column("image", "float32", ("H", "W", "C"), False, "images",
-               "distilled image, float32, in the release's preprocessed space (H x W x C)")
+               "distilled image, float32, in the release's preprocessed space")
 LABEL = Column("label", "int64", (), True, "class_ids",
-               "the class the image was distilled for (class_id; the argmax of label_vector may differ)")
+               "the class the image was distilled for (class_id)")
 LABEL_VECTOR = Column("label_vector", "float32", ("K",), False, "labels",
                       "the release's label vector (centred one-hot or learned): the target kernel ridge "
                       "regression fits")
