@@ -43,11 +43,14 @@ import numpy as np
 
 from distilled_registry import api, atomic, catalog, croissant, escape, names, output_folder, references, store
 from distilled_registry import release as rel
+from distilled_registry import release_columns as columns
 from distilled_registry.errors import UsageError, UserError
+from distilled_registry.provenance import Kernel, Provenance, Run, Source
 
 
 PARQUET_NAME = "train-00000-of-00001.parquet"
 CARD = "README.md"
+CARD_TEMPLATE = Path(__file__).with_name("templates") / "dataset_card.md"  # the card's Markdown body (Jinja)
 LICENCES = {"bsd-3-clause": "bsd-3-clause", "cc-by-sa-3.0": "cc-by-sa-3.0", "cc-by-4.0": "cc-by-4.0",
             "mit": "mit", "apache-2.0": "apache-2.0", "unknown": "unknown"}
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
@@ -124,17 +127,22 @@ def family_releases(family: str, configs: list[str] | None = None) -> tuple[list
 
 
 def features(image_shape: tuple[int, int, int], class_names_: list[str]):
-    """The ``datasets.Features`` of an exported config."""
+    """The ``datasets.Features`` of an exported config: the release's columns (:data:`release_columns.EXAMPLE`:
+    class labels as ``ClassLabel``, an (H, W, C) image as ``Array3D``, a vector as a fixed-length ``List``,
+    a scalar as ``Value``), and ``preview``, an ``Image`` for the Hub's viewer."""
     import datasets
 
-    return datasets.Features({
-        "image": datasets.Array3D(shape=tuple(int(v) for v in image_shape), dtype="float32"),
-        "label": datasets.ClassLabel(names=list(class_names_)),
-        "label_vector": datasets.List(datasets.Value("float32"), length=len(class_names_)),
-        "class_id": datasets.ClassLabel(names=list(class_names_)),
-        "index": datasets.Value("int64"),
-        "preview": datasets.Image(),
-    })
+    def feature(col: columns.Column):
+        shape = columns.shape(col, image_shape, len(class_names_))
+        if col.class_label:
+            return datasets.ClassLabel(names=list(class_names_))
+        if len(shape) == 3:
+            return datasets.Array3D(shape=shape, dtype=col.dtype)
+        if len(shape) == 1:
+            return datasets.List(datasets.Value(col.dtype), length=shape[0])
+        return datasets.Value(col.dtype)
+
+    return datasets.Features({**{col.name: feature(col) for col in columns.EXAMPLE}, "preview": datasets.Image()})
 
 
 def preview_png(image: np.ndarray) -> bytes:
@@ -153,9 +161,8 @@ def preview_png(image: np.ndarray) -> bytes:
 
 
 def _columns(r: api.Release) -> dict:
-    n = len(r.images)
-    return {"image": r.images, "label": r.class_ids.astype(np.int64), "label_vector": r.labels,
-            "class_id": r.class_ids.astype(np.int64), "index": np.arange(n, dtype=np.int64),
+    """The rows of an exported config: the release's columns (:func:`release_columns.rows`) and ``preview``."""
+    return {**columns.rows(r.images, r.labels, r.class_ids, columns.EXAMPLE),
             "preview": [{"bytes": preview_png(x), "path": None} for x in r.images]}
 
 
@@ -264,195 +271,133 @@ def to_release_space(raw_test_images, path):
 x_test = to_release_space(raw_test_images, path)"""
 
 
-def source_label(src: dict) -> str:
-    """The source as the card names it: a user's own source (``kind`` in its block, pipelines/user_sources.py)
-    by kind and base name (``folder:my_images``), never its local path."""
-    if "kind" not in src:
-        return src["name"]
-    return f"{src['kind']}:{src['name'].rstrip('/').rsplit('/', 1)[-1]}"
-
-
 def card(family: str, releases: list[tuple[str, api.Release, dict]], repo_id: str | None = None) -> str:
-    """The dataset card (``README.md``) text.
+    """The dataset card (``README.md``) text: ``huggingface_hub.DatasetCard`` from :data:`CARD_TEMPLATE`.
+
+    The YAML metadata is :func:`card_data`'s ``DatasetCardData``, written by the library; the
+    Markdown body is the template filled with :func:`card_fields`, every text from a provenance
+    escaped (:func:`distilled_registry.escape.markdown`).
 
     Args:
       releases: ``(config, release, {"features": Features, "num_bytes": int, "parquet_size": int, "learned": bool})``.
       repo_id: the Hub repository the usage snippets name (default ``<your-org>/<family>``).
     """
-    from huggingface_hub import DatasetCardData
+    from huggingface_hub import DatasetCard
 
-    repo = repo_id or f"<your-org>/{family}"
-    first = releases[0][1]
-    prov0 = first.provenance
-    src = prov0["source"]
-    algo = prov0["algorithm"]["name"]
-    algo_name = references.ALGORITHMS.get(algo, algo)
+    made = DatasetCard.from_template(card_data(family, releases), template_path=str(CARD_TEMPLATE),
+                                     **card_fields(family, releases, repo_id or f"<your-org>/{family}"))
+    return str(made).rstrip("\n") + "\n"
+
+
+def _title(family: str, p: Provenance) -> str:
     try:
         fam_desc = catalog.family_description(family)
     except catalog.CatalogError:
         fam_desc = None
-    shown = source_label(src)
-    pretty = f"{algo.upper()} {shown}: {fam_desc or family}"
-    licence_text = src.get("licence") or "unknown"
+    return f"{p.algorithm.name.upper()} {p.source.label}: {fam_desc or family}"
+
+
+def card_data(family: str, releases: list[tuple[str, api.Release, dict]]):
+    """The card's YAML metadata as a ``huggingface_hub.DatasetCardData``: licence, task, size, source,
+    tags, and per config its ``data_files`` and ``dataset_info`` (features, split sizes)."""
+    from huggingface_hub import DatasetCardData
+
     md = escape.markdown  # every text from a provenance that reaches the card goes through it
-    configs, infos = [], []
-    for i, (cfg, r, extra) in enumerate(releases):
-        c = {"config_name": cfg, "data_files": [{"split": "train", "path": f"{cfg}/train-*.parquet"}]}
-        if i == 0:
-            c["default"] = True
-        configs.append(c)
-        infos.append({"config_name": cfg, "features": extra["features"]._to_yaml_list(),
-                      "splits": [{"name": "train", "num_bytes": extra["num_bytes"], "num_examples": len(r.images)}],
-                      "download_size": extra["parquet_size"], "dataset_size": extra["num_bytes"]})
-    data = DatasetCardData(
-        pretty_name=md(pretty),
-        license=licence_id(licence_text),
+    p = releases[0][1].meta
+    algo = p.algorithm.name
+    configs = [{"config_name": cfg, "data_files": [{"split": "train", "path": f"{cfg}/train-*.parquet"}],
+                **({"default": True} if i == 0 else {})} for i, (cfg, _, _) in enumerate(releases)]
+    infos = [{"config_name": cfg, "features": extra["features"]._to_yaml_list(),
+              "splits": [{"name": "train", "num_bytes": extra["num_bytes"], "num_examples": len(r.images)}],
+              "download_size": extra["parquet_size"], "dataset_size": extra["num_bytes"]}
+             for cfg, r, extra in releases]
+    return DatasetCardData(
+        pretty_name=md(_title(family, p)),
+        license=licence_id(p.source.licence or "unknown"),
         task_categories=["image-classification"],
         size_categories=[size_category(max(len(r.images) for _, r, _ in releases))],
-        source_datasets=[f"extended|{md(shown)}"],
+        source_datasets=[f"extended|{md(p.source.label)}"],
         tags=TAGS + [algo, {"kip": "kernel-inducing-points", "ls": "label-solve"}.get(algo, algo), "distilled-registry"],
         configs=configs,
         dataset_info=infos,
     )
+
+
+def card_fields(family: str, releases: list[tuple[str, api.Release, dict]], repo: str) -> dict:
+    """The values :data:`CARD_TEMPLATE` fills in: text from a provenance escaped for Markdown, tables as cells."""
+    md = escape.markdown
+    first = releases[0][1]
+    p, src = first.meta, first.meta.source
     h, w, ch = first.images.shape[1:]
-    made = ("Imported from the authors' published files by distilled-registry (see each config's provenance.json)"
-            if "origin" in prov0 else "Made with distilled-registry")
-    zca = ", ZCA-whitened" if prov0.get("preprocessing", {}).get("zca") else ""
-    intro = (
-        f"{algo_name} distilled from {md(shown)} ({md(src['num_classes'])} classes, {h}x{w}x{ch} images): each "
-        "config is a small set of synthetic training images (and label vectors) on which kernel ridge regression "
-        "with a neural-tangent kernel reaches the test accuracy below. Images are float32 in the release's "
-        f"preprocessed space (per-channel standardised{zca}), not uint8 pixels; `<config>/transform.npz`, where "
-        f"present, maps raw test images into that space. {made}, after "
-        f"[{references.KIP_ICLR2021['title']}]({references.KIP_ICLR2021['url']}) ({references.KIP_ICLR2021['venue']}) and "
-        f"[{references.KIP_NEURIPS2021['title']}]({references.KIP_NEURIPS2021['url']}) ({references.KIP_NEURIPS2021['venue']}); "
-        f"the authors' code and data: {references.HOMEPAGE}.")
-    lines = [
-        "---", data.to_yaml(), "---", "",
-        f"# {md(pretty)}", "",
-        intro,
-        "",
-        "Columns: `image` (float32, " f"{h}x{w}x{ch}" "), `label` (the class the image was distilled for, the same "
-        "as `class_id`; with learned labels the argmax of `label_vector` is another class for some images), "
-        "`label_vector` "
-        f"(float32, {md(src['num_classes'])}: the labels the kernel regression uses, centred one-hot or learned: train "
-        "on these to use the set as it was distilled), "
-        "`class_id` (the class the image was initialised from), `index` (row in the release's data.npz), "
-        "`preview` (a PNG of the image, each stretched to its own range, for looking at; the numbers are `image`). "
-        "Each config's `croissant.json` describes it in Croissant (mlcroissant reads its records, images as "
-        "H x W x C).",
-        "",
-        "## Metrics beside the paper's", "",
-        "KRR test accuracy: kernel ridge regression with the release's kernel, trained on the distilled set, on the "
-        "source's full test split; *natural*: the same with the real images the run started from.", "",
-        "| config | version | images | labels | KRR test accuracy | natural | reported by the authors | paper "
-        "| paper reference |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for cfg, r, extra in releases:
-        m = r.provenance["metrics"]
-        p = _paper(family, cfg)
-        ref = p.get("reference") or p.get("note") or "-"
-        authors = (m.get("reported_by_authors") or {}).get("test_accuracy")
-        lines.append(f"| `{cfg}` | {r.version or '-'} | {len(r.images)} | {'learned' if extra['learned'] else 'one-hot'} "
-                     f"| {_fmt_acc(m.get('krr_test_accuracy'))} | {_fmt_acc(m.get('natural_krr_test_accuracy'))} "
-                     f"| {_fmt_acc(authors)} | {_fmt_acc(p.get('krr_test_accuracy'))} | {ref} |")
-    lines += ["", "## Provenance", "",
-              "Each config's `provenance.json` holds everything needed to judge and rerun it "
-              "(`distilled-registry rerun`); the main entries:", "",
-              "| | " + " | ".join(f"`{cfg}`" for cfg, _, _ in releases) + " |",
-              "|---|" + "---|" * len(releases)]
-    rows = [
-        ("made by", lambda p: (f"imported: the authors' published file {p['origin'].get('file')}"
-                               if "origin" in p else "a distillation run of distilled-registry")),
-        ("source", lambda p: f"{source_label(p['source'])} ({'your own' if 'kind' in p['source'] else p['source']['origin']}; "
-                             f"train {p['source']['train_size']}, "
-                             f"test {p['source']['test_size']})"),
-        ("source sha256 fingerprint", lambda p: f"{p['source']['fingerprint_sha256'][:16]}…"),
-        ("exact copy of the source", lambda p: "yes" if p["source"].get("exact_copy") else "no"),
-        ("algorithm", lambda p: f"{p['algorithm']['name']}" + (f", {p['algorithm']['steps_run']} steps"
-                                                                 if "steps_run" in p["algorithm"] else "")),
-        ("images per class", lambda p: str(p["config"].get("ipc"))),
-        ("learned labels", lambda p: "yes" if (p.get("config", {}).get("learn_labels") or p["algorithm"]["name"] == "ls"
-                                               or p["algorithm"].get("labels") == "learned") else "no"),
-        ("kernel", lambda p: f"{p['kernel']['architecture']} depth {p['kernel']['depth']}, {p['kernel']['get'].upper()}, "
-                             f"W_std {p['kernel']['W_std']:.4g}, b_std {p['kernel']['b_std']:g}"),
-        ("KIP learning rate / target batch", lambda p: f"{p['config'].get('learning_rate')} / {p['config'].get('target_batch')}"),
-        ("ridge (reg)", lambda p: f"{p['config'].get('reg'):g}"),
-        ("ZCA", lambda p: "yes" if p["preprocessing"].get("zca") else "no"),
-        ("seed", lambda p: str(p["seed"])),
-        ("backend", lambda p: f"{p['backend']['name']} x {p['backend']['workers']}"),
-        ("wall time", lambda p: f"{float(p['timing']['wall_seconds']):.1f} s"),
-        ("software", lambda p: f"distilled-registry {p['environment'].get('distilled-registry')} "
-                               f"(git {str((p['environment'].get('git') or {}).get('commit'))[:12]}), jax "
-                               f"{p['environment'].get('jax')}, neural-tangents {p['environment'].get('neural-tangents')}"),
-        ("created", lambda p: p["created"]),
-        ("data.npz sha256", lambda p: f"{p['files'][rel.DATA_FILE]['sha256'][:16]}…"),
-    ]
-    for label, fn in rows:
-        cells = []
-        for _, r, _ in releases:
-            try:
-                cells.append(md(fn(r.provenance)))
-            except (KeyError, TypeError, ValueError):
-                cells.append("-")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    cfg0 = releases[0][0]
-    lines += [
-        "", "## Usage", "",
-        "With 🤗 datasets:", "",
-        "```python",
-        "import numpy as np",
-        "from datasets import load_dataset",
-        "",
-        f'ds = load_dataset("{repo}", "{cfg0}", split="train")',
-        'x = np.asarray(ds["image"], dtype=np.float32)         # (N, H, W, C), preprocessed space',
-        'y = np.asarray(ds["label_vector"], dtype=np.float32)  # (N, C): the labels to regress on',
-        "```", "",
-        "Map raw test images into the same space before evaluating on them (a model trained on these "
-        "images sees only that space: skipping this step gives near-chance accuracy). The preprocessing, "
-        "for raw images `x` of shape (N, H, W, C) scaled to [0, 1]:", "",
-        "- per channel: `x' = (x - mean[c]) / std[c]`, with the training split's statistics;",
-        "- with ZCA (where the config says so): each image flattened to `v` of length `D = H*W*C`, "
-        "`v <- (v - mean(v)) / ||v - mean(v)||` (its own mean and norm), then `v @ zca`, and back to (H, W, C).",
-        "", "`<config>/transform.npz` holds `mean` and `std` (float32, (C,)), `zca` (float32, (D, D), only "
-        "where ZCA is on) and `meta_json` (uint8 bytes of a JSON record: format, image shape, parameters). "
-        "With numpy alone:", "",
-        "```python",
-        "from huggingface_hub import hf_hub_download",
-        f'path = hf_hub_download("{repo}", "{cfg0}/transform.npz", repo_type="dataset")',
-        NUMPY_SNIPPET,
-        "```", "",
-        "or with this package: `distilled_registry.transform.Transform.load(path).apply(raw_test_images)`.", "",
-        "With TensorFlow Datasets (`pip install distilled-registry`; the builder reads the local store or the "
-        "release's URL and checks its sha256):", "",
-        "```python",
-        "import distilled_registry, tensorflow_datasets as tfds",
-        "",
-        f'ds = tfds.load("{family}/{cfg0}", split="train")          # with TensorFlow',
-        f'src = tfds.data_source("{family}/{cfg0}", split="train")  # random access, without TensorFlow',
-        "```", "",
-        "## Preview", "",
-    ]
-    for cfg, r, extra in releases:
-        lines += [f"`{cfg}`:", "", f"![{cfg} preview]({cfg}/preview.png)", ""]
-    learned = [(cfg, r) for cfg, r, extra in releases if extra["learned"]]
-    if learned:
-        lines += ["## Learned labels", "",
-                  "Each release's learned label vectors beside the centred one-hot vectors of the classes its images "
-                  "started from, and entry by entry.", ""]
-        for cfg, _ in learned:
-            lines += [f"`{cfg}`:", "", f"![{cfg} learned vs original labels]({cfg}/labels.png)", ""]
-    lines += [
-        "## Licence", "",
-        f"Inherited from the source dataset, {md(shown)}: {md(licence_text)}"
-        + (f" ({md(src['homepage'])})" if src.get("homepage") else "") + ".", "",
-        "## Citation", "",
-        *([f"The source dataset, as given when it was distilled (`--citation`): {md(src['citation'])}", ""]
-          if "citation" in src else []),  # a user's own source (pipelines/user_sources.py)
-        "```bibtex", references.BIBTEX.rstrip(), "```", "",
-    ]
-    return "\n".join(lines)
+    return {
+        "title": md(_title(family, p)), "source": md(src.label), "num_classes": md(src.num_classes),
+        "algorithm_name": references.ALGORITHMS.get(p.algorithm.name, p.algorithm.name), "shape": f"{h}x{w}x{ch}",
+        "zca": ", ZCA-whitened" if p.zca else "",
+        "made": ("Imported from the authors' published files by distilled-registry (see each config's "
+                 "provenance.json)" if p.origin is not None else "Made with distilled-registry"),
+        "papers": [references.KIP_ICLR2021, references.KIP_NEURIPS2021], "homepage": references.HOMEPAGE,
+        "metrics": [metrics_cells(family, cfg, r, extra["learned"]) for cfg, r, extra in releases],
+        "configs": [cfg for cfg, _, _ in releases],
+        "provenance": [(label, [_cell(fn, r.meta) for _, r, _ in releases]) for label, fn in PROVENANCE_ROWS],
+        "learned": [cfg for cfg, _, extra in releases if extra["learned"]],
+        "repo": repo, "first": releases[0][0], "family": family, "numpy_snippet": NUMPY_SNIPPET,
+        "licence": md(src.licence or "unknown"), "homepage_of_source": md(src.homepage) if src.homepage else None,
+        "citation": md(src.citation) if src.citation is not None else None,  # a user's own source
+        "bibtex": references.BIBTEX.rstrip(),
+    }
+
+
+def metrics_cells(family: str, cfg: str, r: api.Release, learned: bool) -> list[str]:
+    """One row of the card's metrics table: config, version, images, labels, KRR accuracy, natural, the
+    authors' reported figure, the paper's figure and its reference."""
+    m, paper = r.meta.metrics, _paper(family, cfg)
+    return [f"`{cfg}`", r.version or "-", str(len(r.images)), "learned" if learned else "one-hot",
+            _fmt_acc(m.krr_test_accuracy), _fmt_acc(m.natural_krr_test_accuracy), _fmt_acc(m.reported_test_accuracy),
+            _fmt_acc(paper.get("krr_test_accuracy")), paper.get("reference") or paper.get("note") or "-"]
+
+
+def _cell(fn, p: Provenance) -> str:
+    """A provenance table cell: ``fn(p)`` escaped, ``-`` where the release has no such entry (None)."""
+    text = fn(p)
+    return "-" if text is None else escape.markdown(text)
+
+
+def _software(run: Run) -> str:
+    env = run.environment
+    return (f"distilled-registry {env.get('distilled-registry')} (git {str(run.commit)[:12]}), jax {env.get('jax')}, "
+            f"neural-tangents {env.get('neural-tangents')}")
+
+
+def _source_text(s: Source) -> str:
+    return f"{s.label} ({'your own' if s.kind else s.origin}; train {s.train_size}, test {s.test_size})"
+
+
+def _kernel_text(k: Kernel) -> str:
+    return f"{k.architecture} depth {k.depth}, {k.get.upper()}, W_std {k.W_std:.4g}, b_std {k.b_std:g}"
+
+
+# The card's provenance table: (row label, typed provenance -> text, None where the release has none).
+PROVENANCE_ROWS = (
+    ("made by", lambda p: (f"imported: the authors' published file {p.origin.file}" if p.origin is not None
+                           else "a distillation run of distilled-registry")),
+    ("source", lambda p: _source_text(p.source)),
+    ("source sha256 fingerprint", lambda p: p.source.fingerprint_sha256 and f"{p.source.fingerprint_sha256[:16]}…"),
+    ("exact copy of the source", lambda p: "yes" if p.source.exact_copy else "no"),
+    ("algorithm", lambda p: p.algorithm.name + (f", {p.algorithm.steps_run} steps"
+                                                if p.algorithm.steps_run is not None else "")),
+    ("images per class", lambda p: p.config and str(p.config.ipc)),
+    ("learned labels", lambda p: "yes" if p.learned_labels else "no"),
+    ("kernel", lambda p: _kernel_text(p.kernel)),
+    ("KIP learning rate / target batch", lambda p: p.config and f"{p.config.learning_rate} / {p.config.target_batch}"),
+    ("ridge (reg)", lambda p: p.config and f"{p.config.reg:g}"),
+    ("ZCA", lambda p: "yes" if p.zca else "no"),
+    ("seed", lambda p: p.run and str(p.run.seed)),
+    ("backend", lambda p: p.run and f"{p.run.backend} x {p.run.workers}"),
+    ("wall time", lambda p: p.run and f"{p.run.wall_seconds:.1f} s"),
+    ("software", lambda p: p.run and _software(p.run)),
+    ("created", lambda p: p.created),
+    ("data.npz sha256", lambda p: f"{p.files[rel.DATA_FILE].sha256[:16]}…"),
+)
 
 
 def export_family(family: str, out: str | os.PathLike, configs: list[str] | None = None,
@@ -485,14 +430,14 @@ def export_family(family: str, out: str | os.PathLike, configs: list[str] | None
             files = [PARQUET_NAME]
             # the release's own files, by the names the export layout fixes (never a name read from the
             # provenance as a destination); each source checked by rel.member: plain, listed, no link
-            listed = r.provenance["files"]
-            transform = rel.transform_path(path, r.provenance, missing_ok=True)
+            listed = r.meta.files
+            transform = rel.transform_path(path, r.meta, missing_ok=True)
             for src, fname in ((rel.member(path, rel.PROVENANCE_FILE, listed), rel.PROVENANCE_FILE),
                                (transform, rel.TRANSFORM_FILE),
                                (rel.member(path, "preview.png", listed) if "preview.png" in listed else None,
                                 "preview.png")):
                 if src is not None:  # read bounded, and matching its recorded sha256 (rule B)
-                    (d / fname).write_bytes(rel.read_member(path, src.name, r.provenance))
+                    (d / fname).write_bytes(rel.read_member(path, src.name, r.meta))
                     files.append(fname)
             if "preview.png" not in files:
                 from distilled_registry import preview
@@ -524,7 +469,7 @@ def croissant_bytes(r: api.Release, folder: Path, files: list[str]) -> bytes:
     """``<config>/croissant.json``: the config in Croissant 1.1 (:func:`distilled_registry.croissant.jsonld`),
     its records read from the export's Parquet file, its distribution the ``files`` written in ``folder``."""
     digests = {f: rel.digest((folder / f).read_bytes()) for f in files}
-    doc = croissant.jsonld(r.provenance, digests, r.images.shape[1:], r.labels.shape[1], records_file=PARQUET_NAME)
+    doc = croissant.jsonld(r.meta, digests, r.images.shape[1:], r.labels.shape[1], records_file=PARQUET_NAME)
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 

@@ -55,7 +55,9 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from distilled_registry import catalog, references, source_facts
+from distilled_registry import release_columns as columns
 from distilled_registry.errors import UserError
+from distilled_registry.provenance import Provenance
 
 from . import release_source
 
@@ -167,17 +169,7 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         entries = catalog.family_entries(self.FAMILY)
         src = entries[0].source_info
         names = source_facts.class_names(entries[0].source, int(src["num_classes"]))
-        h, w, c = (int(v) for v in src["image_shape"])
-        features = tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(h, w, c), dtype=np.float32,
-                                          doc="distilled image, float32, in the release's preprocessed space"),
-            "label": tfds.features.ClassLabel(names=names, doc="the class the image was distilled for (class_id)"),
-            "label_vector": tfds.features.Tensor(shape=(len(names),), dtype=np.float32,
-                                                 doc="the release's label vector (centred one-hot or learned): "
-                                                     "the target kernel ridge regression fits"),
-            "class_id": tfds.features.ClassLabel(names=names, doc="the class the image was initialised from"),
-            "index": tfds.features.Scalar(dtype=np.int64, doc="row of the image in the release's data.npz"),
-        })
+        features = features_of(tuple(src["image_shape"]), names)
         return self.dataset_info_from_configs(
             description=f"{_family_description(self.FAMILY)}\n",
             features=features,
@@ -207,7 +199,7 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         if version not in store.versions(rn):
             return False
         try:
-            stored = rel.read_provenance(store.release_dir(rn))["files"][rel.DATA_FILE]["sha256"]
+            stored = Provenance.from_valid(rel.read_provenance(store.release_dir(rn))).files[rel.DATA_FILE].sha256
         except UserError:  # a damaged store release: keep the copy prepared from a verified one
             return False
         return prepared != stored
@@ -276,9 +268,9 @@ class ReleaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 f"from a faithful copy, or make it with `distilled-registry regenerate {data.name}`")
 
     def _generate_examples(self, data: release_source.ReleaseData) -> Iterator[tuple[int, dict]]:
+        cols = columns.rows(data.images, data.labels, data.class_ids, columns.EXAMPLE)
         for i in range(len(data.images)):
-            c = int(data.class_ids[i])
-            yield i, {"image": data.images[i], "label": c, "label_vector": data.labels[i], "class_id": c, "index": i}
+            yield i, columns.row(cols, i)
 
 
 class _ListExampleWriter(tfds.core.writer.ExampleWriter):
@@ -292,6 +284,20 @@ class _ListExampleWriter(tfds.core.writer.ExampleWriter):
 
     def write(self, path, examples):
         return super().write(path, list(examples))
+
+
+def features_of(image_shape: tuple[int, int, int], class_names: list[str]) -> tfds.features.FeaturesDict:
+    """The TFDS features of a release: its columns (:data:`release_columns.EXAMPLE`), class labels as
+    ``ClassLabel``, arrays as ``Tensor`` of their shape, scalars as ``Scalar``, each with its meaning as doc."""
+    def feature(col: columns.Column):
+        shape = columns.shape(col, image_shape, len(class_names))
+        if col.class_label:
+            return tfds.features.ClassLabel(names=class_names, doc=col.doc)
+        if shape:
+            return tfds.features.Tensor(shape=shape, dtype=np.dtype(col.dtype), doc=col.doc)
+        return tfds.features.Scalar(dtype=np.dtype(col.dtype), doc=col.doc)
+
+    return tfds.features.FeaturesDict({col.name: feature(col) for col in columns.EXAMPLE})
 
 
 def _file_format(asked: str | tfds.core.FileFormat | None,

@@ -34,6 +34,7 @@ are kept in the builder's download folder for the next prepare.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ from distilled_registry import download as dl
 from distilled_registry import provenance as prov_schema
 from distilled_registry import release as rel
 from distilled_registry.errors import UserError
+from distilled_registry.provenance import Provenance
 
 URL_BASE_ENV = "DISTILLED_REGISTRY_URL_BASE"
 DOWNLOADED_FILES = (rel.PROVENANCE_FILE, rel.DATA_FILE)
@@ -78,7 +80,7 @@ class ReleaseData:
     Attributes:
       name: ``family/config``; version: the release version.
       images (N,H,W,C) float32, labels (N,C) float32, class_ids (N,) int64: ``data.npz``.
-      provenance: the parsed, schema-checked ``provenance.json``.
+      provenance: the parsed, schema-checked ``provenance.json`` (as on disk; :attr:`meta` in typed blocks).
       origin: where it was read: ``store:<folder>`` or the release URL.
     """
 
@@ -90,9 +92,14 @@ class ReleaseData:
     provenance: dict
     origin: str
 
+    @functools.cached_property
+    def meta(self) -> Provenance:
+        """The provenance in typed blocks (:class:`distilled_registry.provenance.Provenance`)."""
+        return Provenance.from_valid(self.provenance)
+
     @property
     def data_sha256(self) -> str:
-        return self.provenance["files"][rel.DATA_FILE]["sha256"]
+        return self.meta.files[rel.DATA_FILE].sha256
 
 
 def release_url(entry: catalog.Entry, version: str | None = None, url_base: str | None = None) -> str | None:
@@ -128,10 +135,13 @@ def from_store(entry: catalog.Entry, version: str | None = None) -> ReleaseData 
     if version not in store.versions(rn):
         return None
     _, path = store.resolve(rn)
-    prov = rel.verified(path)
-    data = rel.read_data(path, check=True)
-    return ReleaseData(entry.name, version, data["images"], data["labels"], data["class_ids"], prov,
-                       f"store:{path}")
+    return _release_data(entry, version, rel.read_release(path), f"store:{path}")
+
+
+def _release_data(entry: catalog.Entry, version: str, read: rel.ReleaseContents, origin: str) -> ReleaseData:
+    """The builder's view of a release read (and checked) by :func:`distilled_registry.release.read_release`."""
+    a = read.arrays
+    return ReleaseData(entry.name, version, a["images"], a["labels"], a["class_ids"], read.record, origin)
 
 
 def from_url(entry: catalog.Entry, url: str, cache_dir: str | os.PathLike | None = None,
@@ -251,10 +261,8 @@ def from_published(entry: catalog.Entry, base: str | None = None) -> ReleaseData
     if data is not None:
         return data
     path = published.fetch(entry.name, base)  # imported into the store: the next prepare reads it there
-    arrays = rel.read_data(path, check=True)
-    prov = rel.read_provenance(path)
-    return ReleaseData(entry.name, published.VERSION, arrays["images"], arrays["labels"], arrays["class_ids"],
-                       prov, prov["origin"].get("url") or f"store:{path}")
+    read = rel.read_release(path)
+    return _release_data(entry, published.VERSION, read, read.provenance.origin.url or f"store:{path}")
 
 
 def unavailable_message(entry: catalog.Entry, version: str | None = None) -> str:

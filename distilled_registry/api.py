@@ -20,6 +20,7 @@ import numpy as np
 from . import catalog, names, source_facts, store
 from . import release as rel
 from .errors import UserError
+from .provenance import Provenance
 from .transform import Transform
 
 
@@ -35,6 +36,7 @@ class Release:
       labels: (N, C) float32, centred one-hot or learned.
       class_ids: (N,) int64, the class each image was initialised from.
       provenance: the parsed, schema-checked ``provenance.json``.
+      meta: the same provenance in typed blocks (:class:`distilled_registry.provenance.Provenance`).
     """
 
     name: str | None
@@ -44,6 +46,11 @@ class Release:
     labels: np.ndarray
     class_ids: np.ndarray
     provenance: dict
+    meta: Provenance | None = None
+
+    def __post_init__(self) -> None:
+        if self.meta is None:
+            self.meta = Provenance.from_valid(self.provenance)
 
     @property
     def metrics(self) -> dict:
@@ -58,16 +65,16 @@ class Release:
     def class_names(self) -> list[str]:
         """The ``C`` class names: the provenance's, else the source's (:func:`source_facts.class_names`)."""
         c = self.labels.shape[1]
-        got = self.provenance["source"].get("class_names") or []
+        got = self.meta.source.class_names
         if len(got) == c:
-            return [str(x) for x in got]
-        return source_facts.class_names(self.provenance["source"]["name"], c)
+            return list(got)
+        return source_facts.class_names(self.meta.source.name, c)
 
     def __repr__(self) -> str:
         label = f"{self.name}:{self.version}" if self.name else str(self.path)
-        acc = self.metrics.get("krr_test_accuracy")
+        acc = self.meta.metrics.krr_test_accuracy
         if acc is None:  # an imported published file: the authors' figure, if any
-            acc = (self.metrics.get("reported_by_authors") or {}).get("test_accuracy")
+            acc = self.meta.metrics.reported_test_accuracy
             acc_text = "reported by the authors " + ("-" if acc is None else f"{acc:.4f}")
         else:
             acc_text = f"{acc:.4f}"
@@ -111,9 +118,10 @@ def locate(name: str, version: str | None = None) -> tuple[names.ReleaseName, Pa
 def load_path(path: str | os.PathLike) -> Release:
     """Load the release folder at ``path`` (anywhere: a store folder or a ``distill --out`` folder)."""
     path = Path(path)
-    prov, _, data = rel.read_checked(path)  # one consistent version, even while --overwrite replaces it
-    r = prov.get("release") or {}
-    return Release(r.get("name"), r.get("version"), path, data["images"], data["labels"], data["class_ids"], prov)
+    read = rel.read_release(path)  # one consistent version, even while --overwrite replaces it
+    r, data = read.provenance.release, read.arrays
+    return Release(r and r.name, r and r.version, path, data["images"], data["labels"], data["class_ids"],
+                   read.record, read.provenance)
 
 
 def list_releases() -> list[dict]:
@@ -189,8 +197,8 @@ def info(name: str) -> dict:
         path = store.home() / rn.family / rn.config / v
         entry = {"version": v, "path": str(path)}
         try:  # one bad version is shown as bad (one line); the others go on
-            prov = store.read_identity(names.ReleaseName(rn.family, rn.config, v), path)
-            entry.update(created=prov["created"], metrics={k: x for k, x in prov["metrics"].items() if k != "recipe"})
+            p = Provenance.from_valid(store.read_identity(names.ReleaseName(rn.family, rn.config, v), path))
+            entry.update(created=p.created, metrics=p.metrics.figures())
         except (UserError, OSError) as e:
             entry["problem"] = str(e)
         local.append(entry)

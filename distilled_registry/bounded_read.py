@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ReleaseError
+from .provenance import Provenance
 
 MAX_JSON_BYTES = 1 << 20  # a provenance.json or croissant.json is a few kB
 MAX_JSON_DEPTH = 64  # a provenance nests about 5 deep
@@ -130,7 +131,7 @@ def json_depth(text: str) -> int:
     return top
 
 
-def size_limit(name: str, prov: dict) -> int:
+def size_limit(name: str, prov: Provenance) -> int:
     """The most bytes file ``name`` of the release described by ``prov`` can hold.
 
     ``data.npz``: the arrays its shapes give (``N`` images ``(H, W, C)`` float32, labels ``(N, K)``
@@ -138,35 +139,34 @@ def size_limit(name: str, prov: dict) -> int:
     column) plus 1 MiB; ``transform.npz``: mean, std and a ``D x D`` whitening matrix; JSON files
     :data:`MAX_JSON_BYTES`; anything else :data:`MAX_OTHER_BYTES`.
     """
-    try:
-        n = int(prov["algorithm"]["support_size"])
-        h, w, c = (int(v) for v in prov["source"]["image_shape"])
-        k = int(prov["source"]["num_classes"])
-    except (KeyError, TypeError, ValueError):
-        return MAX_JSON_BYTES if name.endswith(".json") else MAX_OTHER_BYTES
+    n, k = prov.algorithm.support_size, prov.source.num_classes
+    h, w, c = prov.source.image_shape
     data = 4 * n * h * w * c + 4 * n * k + 8 * n
     if name == "data.npz":
         return data + _ZIP_SLACK
     if name == "data.parquet":
         return 2 * data + (1 << 20)
-    if name == str(prov.get("preprocessing", {}).get("file", "transform.npz")):
+    if name == (prov.transform_file or "transform.npz"):
         return 4 * (2 * c + (h * w * c) ** 2) + 2 * _ZIP_SLACK
     if name.endswith(".json"):
         return MAX_JSON_BYTES
     return MAX_OTHER_BYTES
 
 
-def data_schema(prov: dict) -> dict[str, tuple[tuple | None, str]]:
-    """The members of ``data.npz`` the provenance ``prov`` implies: ``{name: (shape, dtype)}``."""
-    n = int(prov["algorithm"]["support_size"])
-    shape = tuple(int(v) for v in prov["source"]["image_shape"])
-    k = int(prov["source"]["num_classes"])
-    return {"images": ((n, *shape), "<f4"), "labels": ((n, k), "<f4"), "class_ids": ((n,), "<i8")}
+def data_schema(prov: Provenance) -> dict[str, tuple[tuple | None, str]]:
+    """The members of ``data.npz`` the provenance ``prov`` implies: ``{name: (shape, dtype)}``, from the
+    release's columns (:data:`release_columns.NPZ`): images (N, H, W, C) and labels (N, K) little-endian
+    float32, class_ids (N,) int64."""
+    from . import release_columns as columns
+
+    n = prov.algorithm.support_size
+    return {col.npz_key: ((n, *columns.shape(col, prov.source.image_shape, prov.source.num_classes)),
+                          np.dtype(col.dtype).newbyteorder("<").str) for col in columns.NPZ}
 
 
-def transform_schema(prov: dict) -> dict[str, tuple[tuple | None, str]]:
+def transform_schema(prov: Provenance) -> dict[str, tuple[tuple | None, str]]:
     """The members a ``transform.npz`` for images ``source.image_shape`` may hold (``zca`` only with ZCA)."""
-    h, w, c = (int(v) for v in prov["source"]["image_shape"])
+    h, w, c = prov.source.image_shape
     return {"mean": ((c,), "<f4"), "std": ((c,), "<f4"), "zca": ((h * w * c, h * w * c), "<f4"),
             "meta_json": (None, "|u1")}
 

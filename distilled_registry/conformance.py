@@ -23,45 +23,44 @@ from __future__ import annotations
 
 from . import names, source_facts
 from .errors import ReleaseError, UserError
+from .provenance import Provenance, typed
 
 
-def check(prov: dict, name: str | names.ReleaseName | None = None, where: str = "") -> None:
+def check(prov: Provenance | dict, name: str | names.ReleaseName | None = None, where: str = "") -> None:
     """ReleaseError naming every way the schema-checked provenance ``prov`` is not what its config says.
 
     Args:
-      prov: the release's provenance (already checked against its schema).
+      prov: the release's provenance (typed, or a dict already checked against its schema).
       name: the name it is read as (a store read); default: the provenance's ``release`` block.
       where: the folder, for the message.
     """
-    problems = _problems(prov, name)
+    problems = _problems(typed(prov), name)
     if problems:
         head = f"release {where!r} is not what its config says" if where else "the release is not what its config says"
         raise ReleaseError(f"{head}: {'; '.join(problems)}; the release is damaged or forged: do not use it, "
                            "fetch or regenerate it")
 
 
-def _problems(prov: dict, name) -> list[str]:
+def _problems(prov: Provenance, name) -> list[str]:
     out: list[str] = []
-    src, n = prov["source"], prov["algorithm"]["support_size"]
-    c = src["num_classes"]
-    facts = source_facts.SOURCES.get(src["name"])
+    src, n = prov.source, prov.algorithm.support_size
+    c = src.num_classes
+    facts = source_facts.SOURCES.get(src.name)
     if facts is not None:
-        if list(src["image_shape"]) != list(facts.image_shape):
-            out.append(f"source.image_shape {list(src['image_shape'])}, but {src['name']} images are "
+        if list(src.image_shape) != list(facts.image_shape):
+            out.append(f"source.image_shape {list(src.image_shape)}, but {src.name} images are "
                        f"{list(facts.image_shape)}")
         if c != facts.num_classes:
-            out.append(f"source.num_classes {c}, but {src['name']} has {facts.num_classes} classes")
-        elif src.get("class_names") is not None and [str(x) for x in src["class_names"]] != list(facts.class_names):
-            out.append(f"source.class_names are not the class list of {src['name']}")
-    cfg = prov.get("config")
-    if isinstance(cfg, dict):
-        if cfg.get("source") not in (None, src["name"]):
-            out.append(f"config.source {cfg.get('source')!r}, but source.name {src['name']!r}")
-        ipc = cfg.get("ipc")
-        if isinstance(ipc, int) and not isinstance(ipc, bool) and n != ipc * c:
-            out.append(f"algorithm.support_size {n}, but config.ipc {ipc} x {c} classes is {ipc * c}")
-    block = prov.get("release") if isinstance(prov.get("release"), dict) else {}
-    version = block.get("version")
+            out.append(f"source.num_classes {c}, but {src.name} has {facts.num_classes} classes")
+        elif list(src.class_names) != list(facts.class_names):
+            out.append(f"source.class_names are not the class list of {src.name}")
+    cfg = prov.config
+    if cfg is not None:
+        if cfg.source != src.name:
+            out.append(f"config.source {cfg.source!r}, but source.name {src.name!r}")
+        if n != cfg.ipc * c:
+            out.append(f"algorithm.support_size {n}, but config.ipc {cfg.ipc} x {c} classes is {cfg.ipc * c}")
+    version = prov.release.version if prov.release else None
     if version is not None:
         try:
             names.check_version(version)
@@ -72,22 +71,21 @@ def _problems(prov: dict, name) -> list[str]:
         rn = name
     else:
         try:
-            rn = names.parse(name or block.get("name") or "", need_config=True)
+            rn = names.parse(name or (prov.release.name if prov.release else ""), need_config=True)
         except UserError:
             rn = None
     if rn is not None:
         out += _catalog_problems(prov, rn, rn.version or version)
-    origin = prov.get("origin")
-    if isinstance(origin, dict) and origin.get("kind") == "published":
+    if prov.origin is not None and prov.origin.kind == "published":
         from . import pin_check
 
-        pin = pin_check.pin_status(prov)
+        pin = pin_check.pin_status(prov.as_dict())
         if pin is not None and not pin["ok"]:
             out.append(pin["problem"])
     return out
 
 
-def _catalog_problems(prov: dict, rn: names.ReleaseName, version: str | None) -> list[str]:
+def _catalog_problems(prov: Provenance, rn: names.ReleaseName, version: str | None) -> list[str]:
     """Where ``prov`` differs from the catalog entry of ``rn`` (none when the catalog does not know it)."""
     from . import catalog
 
@@ -95,10 +93,10 @@ def _catalog_problems(prov: dict, rn: names.ReleaseName, version: str | None) ->
         e = catalog.entry(rn)
     except (catalog.CatalogError, UserError):
         return []
-    src, n = prov["source"], prov["algorithm"]["support_size"]
+    src, n = prov.source, prov.algorithm.support_size
     out = []
-    if src["name"] != e.source:
-        out.append(f"source {src['name']!r}, but {rn.name} is made from {e.source!r}")
+    if src.name != e.source:
+        out.append(f"source {src.name!r}, but {rn.name} is made from {e.source!r}")
         return out
     c = source_facts.get(e.source).num_classes
     if e.spec and version == e.version and n != e.spec["ipc"] * c:
@@ -108,7 +106,7 @@ def _catalog_problems(prov: dict, rn: names.ReleaseName, version: str | None) ->
     if pub.get("variant") and version == pub.get("version") and n != pub["variant"]["ssize"]:
         out.append(f"{n} images, but {rn.name}:{version} is the authors' file of {pub['variant']['ssize']} images")
     recorded = (e.releases.get(version) or {}).get("data_sha256") if version else None
-    got = prov["files"].get("data.npz", {}).get("sha256")
+    got = prov.files["data.npz"].sha256 if "data.npz" in prov.files else None
     if recorded and got != recorded:
         out.append(f"data.npz sha256 differs from the catalog's record for {rn.name}:{version} ({got}; recorded "
                    f"{recorded})")

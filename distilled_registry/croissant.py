@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from . import escape
+from . import release_columns as columns
+from .provenance import Provenance, typed
 
 CROISSANT_FILE = "croissant.json"
 RECORDS_FILE = "data.parquet"
@@ -46,10 +48,10 @@ _FORMATS = {".parquet": "application/x-parquet", ".npz": "application/x-npz", ".
 
 
 def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarray) -> bytes:
-    """``data.parquet`` bytes: one row per image, the columns every loader uses.
+    """``data.parquet`` bytes: one row per image, the columns :data:`release_columns.RECORDS` defines.
 
     ``image`` ((H, W, C) float32 as nested fixed-size lists), ``label`` (int64: the class the image
-    was distilled for, ``class_id``, as in TFDS and on the Hub), ``label_vector`` (C float32: the row
+    was distilled for, ``class_id``, as in TFDS and on the Hub), ``label_vector`` (K float32: the row
     of ``data.npz`` ``labels``, centred one-hot or learned) and ``class_id`` (int64: the class the
     image was initialised from).
     """
@@ -59,21 +61,15 @@ def records_parquet(images: np.ndarray, labels: np.ndarray, class_ids: np.ndarra
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    images = np.ascontiguousarray(images, np.float32)
-    labels = np.ascontiguousarray(labels, np.float32)
-    class_ids = np.asarray(class_ids, np.int64)
-
     def nested(a: np.ndarray) -> "pa.Array":
-        """(N, d1, ..., dk) -> N rows of d1 lists of ... dk floats (Arrow fixed-size lists)."""
-        out = pa.array(a.reshape(-1), type=pa.float32())
+        """(N, d1, ..., dk) -> N rows of d1 lists of ... dk values (Arrow fixed-size lists)."""
+        out = pa.array(a.reshape(-1), type=pa.from_numpy_dtype(a.dtype))
         for d in reversed(a.shape[1:]):
             out = pa.FixedSizeListArray.from_arrays(out, int(d))
         return out
 
-    table = pa.table({"image": nested(images),
-                      "label": pa.array(class_ids, type=pa.int64()),
-                      "label_vector": nested(labels),
-                      "class_id": pa.array(class_ids, type=pa.int64())})
+    cols = columns.rows(images, labels, class_ids, columns.RECORDS)
+    table = pa.table({name: nested(a) for name, a in cols.items()})
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf, compression="NONE", store_schema=True)
     return buf.getvalue().to_pybytes()
@@ -104,15 +100,29 @@ def _file_object(fname: str, d: dict) -> dict:
             "sha256": d["sha256"]}
 
 
-def _field(col: str, dtype: str, shape: str | None, desc: str, references: str | None = None,
-           records_file: str = RECORDS_FILE) -> dict:
-    out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col}", "name": col, "description": desc}
-    if shape:
-        out.update({"cr:arrayShape": shape, "cr:isArray": True})
-    out["dataType"] = dtype
-    if references:
-        out["references"] = {"field": {"@id": references}}
-    out["source"] = {"fileObject": {"@id": records_file}, "extract": {"column": col}}
+# What croissant.json says of each column (its wording, kept so that releases written before read the same);
+# name, type, shape and references come from the column (release_columns).
+DESCRIPTIONS = {
+    "image": "float32 image in the release's preprocessed space, H x W x C nested lists",
+    "label": f"the class the image was distilled for, class_id (an index into the record set {CLASSES!r}); "
+             "label_vector is the learned target",
+    "label_vector": "float32 label vector (centred one-hot, or learned): the regression target of kernel ridge "
+                    "regression",
+    "class_id": f"the class the image was initialised from (an index into the record set {CLASSES!r})",
+}
+
+
+def _field(col: columns.Column, image_shape: tuple, num_classes: int, records_file: str) -> dict:
+    """The Croissant field of release column ``col`` (:mod:`release_columns`), read from ``records_file``."""
+    out = {"@type": "cr:Field", "@id": f"{RECORD_SET}/{col.name}", "name": col.name,
+           "description": DESCRIPTIONS.get(col.name, col.doc)}
+    if col.dims:
+        out.update({"cr:arrayShape": ",".join(map(str, columns.shape(col, image_shape, num_classes))),
+                    "cr:isArray": True})
+    out["dataType"] = "sc:Float" if col.dtype.startswith("float") else "sc:Integer"
+    if col.class_label:
+        out["references"] = {"field": {"@id": f"{CLASSES}/index"}}
+    out["source"] = {"fileObject": {"@id": records_file}, "extract": {"column": col.name}}
     return out
 
 
@@ -133,134 +143,141 @@ def _iso(t: dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def jsonld(provenance: dict, digests: dict[str, dict], image_shape: tuple, num_classes: int,
+ALGORITHM_NAMES = {"kip": "Kernel Inducing Points (KIP)", "ls": "Label Solve (LS)"}
+
+
+def jsonld(provenance: Provenance | dict, digests: dict[str, dict], image_shape: tuple, num_classes: int,
            records_file: str = RECORDS_FILE) -> dict:
-    """The Croissant JSON-LD of a release.
+    """The Croissant JSON-LD of a release (the same document mlcroissant's ``Metadata.to_json`` makes).
 
     Args:
-      provenance: the release's provenance (validated or about to be).
+      provenance: the release's provenance (typed, or a schema-checked dict).
       digests: ``{file name: {"sha256", "size"}}`` of the release files it describes (must include
         ``records_file``).
       records_file: the Parquet file of the records (the Hugging Face export names its own).
       image_shape: ``(H, W, C)``; num_classes: ``C``.
     """
-    rel = provenance.get("release") or {}
-    name = rel.get("name") or provenance["name"]
-    cfg, src, alg = provenance.get("config", {}), provenance["source"], provenance["algorithm"]
-    kernel = provenance["kernel"]
-    algo_name = {"kip": "Kernel Inducing Points (KIP)", "ls": "Label Solve (LS)"}[alg["name"]]
-    m = provenance["metrics"]
-    origin = provenance.get("origin") if (provenance.get("origin") or {}).get("kind") == "published" else None
-    if origin:  # imported from the authors' published file (distilled_registry.published)
-        rep = m.get("reported_by_authors") or {}
-        description = (
-            f"{algo_name} distilled dataset published by its authors ({origin['authors']}), imported unchanged from "
-            f"{origin.get('url') or origin.get('file')} (sha256 {', '.join(origin['files_sha256'].values())}): "
-            f"{alg['support_size']} images of {src['name']}, {alg.get('labels', '')} labels, "
-            f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
-            f"{'ZCA-whitened' if provenance['preprocessing'].get('zca') else 'standardised'} image space" +
-            (" (transform.npz maps raw images into it)" if provenance["preprocessing"].get("file") else "") +
-            (f". The authors' index reports KRR test accuracy {rep['test_accuracy']:.4f}"
-             if rep.get("test_accuracy") is not None else "") +
-            ". provenance.json holds the origin and the sha256 of every file.")
-    else:
-        description = (
-            f"{algo_name} distilled from {src['name']} ({src['train_size']} training images): "
-            f"{alg['support_size']} images ({cfg['ipc']} per class), "
-            f"{'learned' if alg['name'] == 'ls' or cfg.get('learn_labels') else 'centred one-hot'} labels, "
-            f"{kernel['architecture']} {kernel['get'].upper()} kernel (depth {kernel['depth']}), "
-            f"{'ZCA-whitened' if cfg['zca'] else 'standardised'} image space (transform.npz maps raw images "
-            f"into it). KRR test accuracy {m['krr_test_accuracy']:.4f} on the {m['recipe']['test_size']}-image "
-            f"test split (real images of the same number: {m['natural_krr_test_accuracy']:.4f}). "
-            "provenance.json holds the full recipe and the sha256 of every file.")
-    created = _datetime(provenance["created"])
+    p = typed(provenance)
+    rel = p.release
+    created = _datetime(p.created)
+    creator = ({"@type": "sc:Organization", "name": f"{p.origin.authors} (the authors' published file)"}
+               if _published(p) else {"@type": "sc:Organization", "name": "distilled-registry",
+                                      "description": "made by distilled-registry; provenance.json names the run"})
+    doc = {"@context": dict(CONTEXT), "@type": "sc:Dataset", "name": rel.name if rel else p.name,
+           "description": _description(p), "conformsTo": CROISSANT_VERSION, "citeAs": p.algorithm.paper,
+           "creator": creator, "dateCreated": _iso(created), "datePublished": _iso(created),
+           "keywords": ["dataset distillation", "kernel ridge regression", p.algorithm.name, p.source.name],
+           "license": licence_url(p.source.licence, p.source.name)}
+    url = rel.url if rel else None
+    if escape.croissant_url(url, relative=False):  # the release's own address (never the source's)
+        doc["url"] = url
+    if rel is not None:
+        doc["version"] = rel.version
+    doc["distribution"] = [_file_object(fname, digests[fname]) for fname in sorted(digests)]
+    doc["recordSet"] = _record_sets(p, image_shape, num_classes, records_file)
+    doc["@context"]["prov"] = PROV
+    doc["prov:wasDerivedFrom"] = _derived_from(p)
+    doc["prov:wasGeneratedBy"] = _generated_by(p, created, doc["prov:wasDerivedFrom"][0]["@id"])
+    doc["prov:generatedAtTime"] = created.isoformat()
+    return doc
 
-    distribution = [_file_object(fname, digests[fname]) for fname in sorted(digests)]
-    h, w, c = (int(v) for v in image_shape)
-    f = {"records_file": records_file}
-    fields = [
-        _field("image", "sc:Float", f"{h},{w},{c}",
-               "float32 image in the release's preprocessed space, H x W x C nested lists", **f),
-        _field("label", "sc:Integer", None, "the class the image was distilled for, class_id (an index into the "
-               f"record set {CLASSES!r}); label_vector is the learned target", references=f"{CLASSES}/index", **f),
-        _field("label_vector", "sc:Float", f"{num_classes}", "float32 label vector (centred one-hot, or learned): "
-               "the regression target of kernel ridge regression", **f),
-        _field("class_id", "sc:Integer", None, "the class the image was initialised from (an index into the "
-               f"record set {CLASSES!r})", references=f"{CLASSES}/index", **f),
-    ]
-    creator = ({"@type": "sc:Organization", "name": f"{origin['authors']} (the authors' published file)"}
-               if origin else {"@type": "sc:Organization", "name": "distilled-registry",
-                               "description": "made by distilled-registry; provenance.json names the run"})
-    doc = {"@context": dict(CONTEXT), "@type": "sc:Dataset", "name": name, "description": description,
-           "conformsTo": CROISSANT_VERSION, "citeAs": alg["paper"], "creator": creator,
-           "dateCreated": _iso(created), "datePublished": _iso(created),
-           "keywords": ["dataset distillation", "kernel ridge regression", alg["name"], src["name"]],
-           "license": licence_url(src.get("licence"), src["name"])}
-    if escape.croissant_url(rel.get("url"), relative=False):  # the release's own address (never the source's)
-        doc["url"] = rel["url"]
-    if rel.get("version") is not None:
-        doc["version"] = rel["version"]
-    doc["distribution"] = distribution
-    doc["recordSet"] = [
+
+def _published(p: Provenance) -> bool:
+    """Whether the release is an import of the authors' published file (distilled_registry.published)."""
+    return p.origin is not None and p.origin.kind == "published"
+
+
+def _description(p: Provenance) -> str:
+    """The dataset's description: what was distilled from what, how, and what it measured."""
+    alg, src, k = p.algorithm, p.source, p.kernel
+    kernel = f"{k.architecture} {k.get.upper()} kernel (depth {k.depth})"
+    if _published(p):
+        o, rep = p.origin, p.metrics.reported_test_accuracy
+        return (f"{ALGORITHM_NAMES[alg.name]} distilled dataset published by its authors ({o.authors}), imported "
+                f"unchanged from {o.url or o.file} (sha256 {', '.join(o.files_sha256.values())}): "
+                f"{alg.support_size} images of {src.name}, {alg.labels or ''} labels, {kernel}, "
+                f"{'ZCA-whitened' if p.zca else 'standardised'} image space" +
+                (" (transform.npz maps raw images into it)" if p.transform_file else "") +
+                (f". The authors' index reports KRR test accuracy {rep:.4f}" if rep is not None else "") +
+                ". provenance.json holds the origin and the sha256 of every file.")
+    cfg, m = p.config, p.metrics
+    return (f"{ALGORITHM_NAMES[alg.name]} distilled from {src.name} ({src.train_size} training images): "
+            f"{alg.support_size} images ({cfg.ipc} per class), "
+            f"{'learned' if alg.name == 'ls' or cfg.learn_labels else 'centred one-hot'} labels, {kernel}, "
+            f"{'ZCA-whitened' if cfg.zca else 'standardised'} image space (transform.npz maps raw images "
+            f"into it). KRR test accuracy {m.krr_test_accuracy:.4f} on the {m.test_size}-image "
+            f"test split (real images of the same number: {m.natural_krr_test_accuracy:.4f}). "
+            "provenance.json holds the full recipe and the sha256 of every file.")
+
+
+def _record_sets(p: Provenance, image_shape: tuple, num_classes: int, records_file: str) -> list[dict]:
+    """The record sets: ``classes`` (index -> name, inline) and ``records`` (:data:`release_columns.RECORDS`)."""
+    return [
         {"@type": "cr:RecordSet", "@id": CLASSES, "name": CLASSES,
-         "description": f"the classes of {src['name']}: index and name", "key": {"@id": f"{CLASSES}/index"},
+         "description": f"the classes of {p.source.name}: index and name", "key": {"@id": f"{CLASSES}/index"},
          "field": [{"@type": "cr:Field", "@id": f"{CLASSES}/index", "name": "index", "dataType": "sc:Integer"},
                    {"@type": "cr:Field", "@id": f"{CLASSES}/name", "name": "name", "dataType": "sc:Text"}],
-         "data": [{f"{CLASSES}/index": i, f"{CLASSES}/name": n} for i, n in enumerate(src.get("class_names", []))]},
+         "data": [{f"{CLASSES}/index": i, f"{CLASSES}/name": n} for i, n in enumerate(p.source.class_names)]},
         {"@type": "cr:RecordSet", "@id": RECORD_SET, "name": RECORD_SET,
-         "description": "one record per distilled image", "field": fields}]
+         "description": "one record per distilled image",
+         "field": [_field(col, image_shape, num_classes, records_file) for col in columns.RECORDS]}]
 
-    env = provenance.get("environment", {})
-    wall = float(provenance.get("timing", {}).get("wall_seconds", 0.0))
-    doc["@context"]["prov"] = PROV
-    doc["prov:wasDerivedFrom"] = [{
+
+def _derived_from(p: Provenance) -> list[dict]:
+    """``prov:wasDerivedFrom``: the source dataset, and first the authors' published file of an import."""
+    src = p.source
+    out = [{
         "@type": "prov:Entity",
-        "@id": escape.croissant_url(src.get("homepage"), relative=False) or f"urn:distilled-registry:source:{src['name']}",
-        "name": src["name"],
-        "description": (f"source dataset {src['name']}, read from {src['origin']}; train {src['train_size']} / "
-                        f"test {src['test_size']} images; sha256 fingerprint of its decoded data "
-                        f"{src['fingerprint_sha256']}" + ("" if src.get("exact_copy", True) else
-                                                           "; NOT an exact copy of the original pixels")),
-        "sha256": src["fingerprint_sha256"],
+        "@id": escape.croissant_url(src.homepage, relative=False) or f"urn:distilled-registry:source:{src.name}",
+        "name": src.name,
+        "description": (f"source dataset {src.name}, read from {src.origin}; train {src.train_size} / "
+                        f"test {src.test_size} images; sha256 fingerprint of its decoded data "
+                        f"{src.fingerprint_sha256}" + ("" if src.exact_copy else
+                                                       "; NOT an exact copy of the original pixels")),
+        "sha256": src.fingerprint_sha256,
     }]
-    if origin:  # the activity here is the import of the authors' file, which is itself an entity
-        doc["prov:wasDerivedFrom"].insert(0, {
-            "@type": "prov:Entity", "@id": escape.croissant_url(origin.get("url"), relative=False) or
-            f"urn:distilled-registry:published:{origin.get('file')}",
-            "name": origin.get("file") or "published file",
-            "description": f"the authors' published file ({origin['authors']}; {origin.get('paper', '')}); pin: "
-                           f"{(origin.get('pin') or {}).get('state')}",
-            "sha256": next(iter(origin["files_sha256"].values())) if len(origin["files_sha256"]) == 1 else
-            origin["files_sha256"]})
-        doc["prov:wasGeneratedBy"] = {
+    if _published(p):  # the activity here is the import of the authors' file, which is itself an entity
+        o = p.origin
+        shas = dict(o.files_sha256)
+        out.insert(0, {
+            "@type": "prov:Entity", "@id": escape.croissant_url(o.url, relative=False) or
+            f"urn:distilled-registry:published:{o.file}",
+            "name": o.file or "published file",
+            "description": f"the authors' published file ({o.authors}; {o.paper or ''}); pin: {o.pin_state}",
+            "sha256": next(iter(shas.values())) if len(shas) == 1 else shas})
+    return out
+
+
+def _generated_by(p: Provenance, created: dt.datetime, used: str) -> dict:
+    """``prov:wasGeneratedBy``: the run (algorithm, kernel, seed, steps, backend, software), or the import."""
+    alg = p.algorithm
+    if _published(p):
+        return {
             "@type": "prov:Activity", "name": "import of a published file",
             "description": f"distilled-registry import-published: the file's images and labels copied unchanged into "
-                           f"data.npz; {algo_name} was run by the authors ({alg['paper']})",
+                           f"data.npz; {ALGORITHM_NAMES[alg.name]} was run by the authors ({alg.paper})",
             "prov:startedAtTime": created.isoformat(), "prov:endedAtTime": created.isoformat(),
-            "prov:used": {"@id": doc["prov:wasDerivedFrom"][0]["@id"]},
+            "prov:used": {"@id": used},
             "prov:wasAssociatedWith": {"@type": "prov:SoftwareAgent",
-                                       "name": f"distilled-registry {(origin.get('imported_with') or {}).get('distilled-registry')}"},
+                                       "name": f"distilled-registry {p.origin.imported_with.get('distilled-registry')}"},
         }
-        doc["prov:generatedAtTime"] = created.isoformat()
-        return doc
-    doc["prov:wasGeneratedBy"] = {
+    run, env = p.run, p.run.environment
+    kernel = json.dumps(p.as_dict()["kernel"], sort_keys=True)
+    return {
         "@type": "prov:Activity",
-        "name": algo_name,
-        "description": f"{alg['paper']}; kernel {json.dumps(kernel, sort_keys=True)}; seed {provenance['seed']}; "
-                       f"{alg['steps_run']} steps; backend {provenance['backend'].get('name')} with "
-                       f"{provenance['backend'].get('workers')} worker(s); full config in provenance.json",
+        "name": ALGORITHM_NAMES[alg.name],
+        "description": f"{alg.paper}; kernel {kernel}; seed {run.seed}; {alg.steps_run} steps; backend {run.backend} "
+                       f"with {run.workers} worker(s); full config in provenance.json",
         "prov:startedAtTime": created.isoformat(),
-        "prov:endedAtTime": (created + dt.timedelta(seconds=wall)).isoformat(timespec="seconds"),
-        "prov:used": {"@id": doc["prov:wasDerivedFrom"][0]["@id"]},
+        "prov:endedAtTime": (created + dt.timedelta(seconds=run.wall_seconds)).isoformat(timespec="seconds"),
+        "prov:used": {"@id": used},
         "prov:wasAssociatedWith": {
             "@type": "prov:SoftwareAgent",
             "name": f"distilled-registry {env.get('distilled-registry')}",
-            "description": f"git {(env.get('git') or {}).get('commit')}; jax {env.get('jax')}, "
+            "description": f"git {run.commit}; jax {env.get('jax')}, "
                            f"neural-tangents {env.get('neural-tangents')}, optax {env.get('optax')}",
         },
     }
-    doc["prov:generatedAtTime"] = created.isoformat()
-    return doc
 
 
 def release_files(files: dict[str, bytes], provenance: dict, digest) -> dict[str, bytes]:

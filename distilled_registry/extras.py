@@ -12,7 +12,7 @@ one says which, as a :class:`MissingExtra` (exit 1, one line):
 ``gpu``        ``distill`` with jax's CUDA 12 wheels
 ``nt``         neural-tangents 0.6.5 (and TensorFlow): the ``fc`` kernel, ``--kernel-impl nt``
 ``tfds``       tensorflow-datasets: the TFDS builders, downloads of sources without local files
-``hf``         datasets, huggingface_hub: ``export-hf``, ``push``
+``hf``         datasets, huggingface_hub, jinja2 (the card template): ``export-hf``, ``push``
 ``croissant``  mlcroissant: reading ``croissant.json`` records back
 ``ray``        ``--backend ray``
 ``all``        every one of them (what ``make`` installs, with ``test``)
@@ -28,8 +28,8 @@ from .errors import UserError
 # top-level module -> the extra that installs it
 EXTRA_OF = {"jax": "distill", "jaxlib": "distill", "optax": "distill", "scipy": "distill", "sklearn": "distill",
             "PIL": "distill", "matplotlib": "distill", "tqdm": "distill", "neural_tangents": "nt",
-            "tensorflow_datasets": "tfds", "datasets": "hf", "huggingface_hub": "hf", "mlcroissant": "croissant",
-            "ray": "ray", "pyarrow": "write", "requests": "write", "urllib3": "write"}
+            "tensorflow_datasets": "tfds", "datasets": "hf", "huggingface_hub": "hf", "jinja2": "hf",
+            "mlcroissant": "croissant", "ray": "ray", "pyarrow": "write", "requests": "write", "urllib3": "write"}
 PIP_NAME = {"sklearn": "scikit-learn", "PIL": "Pillow", "neural_tangents": "neural-tangents",
             "tensorflow_datasets": "tensorflow-datasets", "huggingface_hub": "huggingface_hub"}
 

@@ -47,14 +47,14 @@ from .release_format import (  # noqa: F401
 )
 from .release_read import (  # noqa: F401
     FileCheck,
+    ReleaseContents,
     data_arrays,
     member,
-    read_checked,
     read_data,
-    read_files,
     read_listed,
     read_member,
     read_provenance,
+    read_release,
     read_snapshot,
     sha256_bytes,
     transform_path,

@@ -10,20 +10,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from . import release_columns as columns
 from .errors import UserError
+from .provenance import Provenance, typed
 
 DATA_FILE = "data.npz"
 PROVENANCE_FILE = "provenance.json"
 TRANSFORM_FILE = "transform.npz"
-DATA_KEYS = ("images", "labels", "class_ids")
+DATA_KEYS = tuple(col.npz_key for col in columns.NPZ)  # ("images", "labels", "class_ids")
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")  # provenance.schema.json $defs.file_name
 
 
-def shape_problem(shapes: dict[str, tuple], dtypes: dict[str, np.dtype], prov: dict | None = None) -> str | None:
+def shape_problem(shapes: dict[str, tuple], dtypes: dict[str, np.dtype],
+                  prov: Provenance | dict | None = None) -> str | None:
     """What is wrong with the shapes and dtypes of the release arrays (None when nothing is).
 
     images (N,H,W,C) and labels (N,C) of a float dtype, class_ids (N,) of an integer dtype; with the
@@ -39,19 +43,20 @@ def shape_problem(shapes: dict[str, tuple], dtypes: dict[str, np.dtype], prov: d
     if ids != (n,) or dtypes["class_ids"].kind not in "iu":
         return f"class_ids must be (N,) integers for N={n} images, got shape {ids} dtype {dtypes['class_ids']}"
     if prov is not None:
-        src, want_n = prov["source"], prov["algorithm"]["support_size"]
+        p = typed(prov)
+        src, want_n = p.source, p.algorithm.support_size
         if n != want_n:
             return f"holds {n} images; provenance.json says algorithm.support_size {want_n}"
-        if list(images[1:]) != list(src["image_shape"]):
+        if tuple(images[1:]) != src.image_shape:
             return (f"images are {tuple(images[1:])} each; provenance.json says source.image_shape "
-                    f"{list(src['image_shape'])}")
-        if labels[1] != src["num_classes"]:
+                    f"{list(src.image_shape)}")
+        if labels[1] != src.num_classes:
             return (f"labels have shape {labels}; provenance.json says {want_n} images of "
-                    f"{src['num_classes']} classes (source.num_classes)")
+                    f"{src.num_classes} classes (source.num_classes)")
     return None
 
 
-def check_arrays(data: dict[str, np.ndarray], prov: dict | None = None) -> str | None:
+def check_arrays(data: dict[str, np.ndarray], prov: Provenance | dict | None = None) -> str | None:
     """What is wrong with the release arrays ``data`` (None when nothing is).
 
     Always: :func:`shape_problem`; every image and label value finite; class ids in ``[0, C)``.
@@ -75,15 +80,15 @@ def check_arrays(data: dict[str, np.ndarray], prov: dict | None = None) -> str |
     return None
 
 
-def check_metrics(prov: dict) -> str | None:
+def check_metrics(prov: Provenance | dict) -> str | None:
     """What is wrong with the recorded figures: every number finite, every accuracy in [0, 1]."""
     problems = []
 
     def walk(x, where: str, accuracy: bool) -> None:
-        if isinstance(x, dict):
+        if isinstance(x, Mapping):
             for k, v in x.items():
                 walk(v, f"{where}.{k}", accuracy or "accurac" in str(k))
-        elif isinstance(x, list):
+        elif isinstance(x, (list, tuple)):
             for i, v in enumerate(x):
                 walk(v, f"{where}[{i}]", accuracy)
         elif isinstance(x, (int, float)) and not isinstance(x, bool):
@@ -92,14 +97,15 @@ def check_metrics(prov: dict) -> str | None:
             elif accuracy and not 0 <= x <= 1:
                 problems.append(f"{where} is {x!r}, outside [0, 1] (an accuracy)")
 
-    walk(prov.get("metrics", {}), "metrics", False)
-    loss = prov.get("algorithm", {}).get("final_loss")
+    p = typed(prov)
+    walk(p.metrics.raw, "metrics", False)
+    loss = p.algorithm.final_loss
     if isinstance(loss, float) and not np.isfinite(loss):
         problems.append(f"algorithm.final_loss is {loss!r}; a finished run's loss is finite")
     return "; ".join(problems) or None
 
 
-def check_transform(path: Path, prov: dict, content: bytes) -> str | None:
+def check_transform(path: Path, prov: Provenance | dict, content: bytes) -> str | None:
     """What is wrong with the release's transform file: unreadable, non-finite, or not for its images.
 
     ``content``: the file's bytes, read by :func:`distilled_registry.bounded_read.read_file`; its
@@ -109,14 +115,15 @@ def check_transform(path: Path, prov: dict, content: bytes) -> str | None:
     from . import bounded_read
     from .transform import Transform
 
-    name = prov["preprocessing"].get("file")
-    if not name or name not in prov["files"]:
+    p = typed(prov)
+    name = p.transform_file
+    if not name or name not in p.files:
         return None
     try:
-        bounded_read.check_npz(content, str(path / name), bounded_read.transform_schema(prov),
-                               ("mean", "std", "meta_json"), bounded_read.size_limit(name, prov))
+        bounded_read.check_npz(content, str(path / name), bounded_read.transform_schema(p),
+                               ("mean", "std", "meta_json"), bounded_read.size_limit(name, p))
         t = Transform.load(path / name, content)
-        t.check_image_shape(tuple(prov["source"]["image_shape"]))
+        t.check_image_shape(p.source.image_shape)
     except UserError as e:
         return str(e)
     return None

@@ -7,6 +7,11 @@ config and the catalog say it is (:func:`distilled_registry.conformance.check`) 
 file is read; ``data.npz``'s member headers are held against the provenance before an array is
 allocated (:func:`bounded_read.npz_arrays`). Then: sha256 and size of every listed file, no
 unlisted file, finite arrays of the recorded shapes, a transform that fits, finite metrics.
+
+:func:`read_release` is the one reader of a release folder: loading (``api.load_path``), the store,
+the TFDS source, the Hugging Face export and the evaluation all read through it and get a
+:class:`ReleaseContents` (the typed provenance, the checked bytes, the arrays), all from one
+version of the folder. :func:`verify` is the same check made into a per-file report.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 from . import bounded_read, conformance
 from . import provenance as prov_schema
 from .errors import ReleaseError, UserError
+from .provenance import Provenance
 from .release_format import (
     DATA_FILE,
     DATA_KEYS,
@@ -56,34 +62,38 @@ def read_provenance(path: str | os.PathLike) -> dict:
         raise ReleaseError(f"cannot read {str(Path(path) / PROVENANCE_FILE)!r}: it is missing") from None
 
 
-def read_listed(folder: str | os.PathLike | int, name: str, prov: dict, check_sha: bool = True) -> bytes:
+def read_listed(folder: str | os.PathLike | int, name: str, prov: Provenance | dict, check_sha: bool = True) -> bytes:
     """The bytes of file ``name`` the provenance ``prov`` lists, read bounded (:func:`bounded_read.read_file`:
     exactly its listed size, at most what its shapes allow), and matching its sha256 (``check_sha``)."""
-    rec = prov["files"].get(name)
+    prov = prov_schema.typed(prov)
+    rec = prov.files.get(name)
     if rec is None:
         raise ReleaseError(f"{name}: not listed in provenance.json (so no sha256 covers it)")
     limit = bounded_read.size_limit(name, prov)
-    if rec["size"] > limit:
-        raise ReleaseError(f"{name}: provenance.json records {rec['size']} bytes, more than the {limit} bytes a file "
+    if rec.size > limit:
+        raise ReleaseError(f"{name}: provenance.json records {rec.size} bytes, more than the {limit} bytes a file "
                            "of this release can be (its shapes bound it): the provenance is damaged or forged")
-    b = bounded_read.read_file(folder, name, limit, size=rec["size"])
+    b = bounded_read.read_file(folder, name, limit, size=rec.size)
     if check_sha:
         sha = sha256_bytes(b)
-        if sha != rec["sha256"]:
-            raise ReleaseError(f"{name}: sha256 {sha}, provenance.json records {rec['sha256']}")
+        if sha != rec.sha256:
+            raise ReleaseError(f"{name}: sha256 {sha}, provenance.json records {rec.sha256}")
     return b
 
 
-def data_arrays(content: bytes, where: str, prov: dict) -> dict[str, np.ndarray]:
+def data_arrays(content: bytes, where: str, prov: Provenance | dict) -> dict[str, np.ndarray]:
     """The arrays of ``data.npz`` bytes, their headers held against the provenance first (nothing allocated
     for an array of another shape or dtype, nor for a member that inflates past its declared size)."""
+    prov = prov_schema.typed(prov)
     return bounded_read.npz_arrays(content, where, bounded_read.data_schema(prov), DATA_KEYS,
                                    bounded_read.size_limit(DATA_FILE, prov),
                                    check=lambda shapes, dtypes: shape_problem(shapes, dtypes, prov))
 
 
-def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dict[str, bytes]]:
-    """``(provenance, {name: bytes})`` of every file the release at ``path`` lists, all from one version.
+def read_snapshot(path: str | os.PathLike, attempts: int = 5,
+                  only: tuple[str, ...] | None = None) -> tuple[dict, dict[str, bytes]]:
+    """``(provenance, {name: bytes})`` of every file the release at ``path`` lists (or the listed files
+    ``only`` names), all from one version.
 
     A release may be replaced while it is read (``--overwrite`` swaps the folder atomically): the
     files are read through one open handle of the folder, and when a file is missing or does not
@@ -92,7 +102,12 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dic
     read. The bytes returned match the provenance's sha256 and size; a release that is damaged
     (not swapped) raises ReleaseError naming the file.
     """
-    path = Path(path)
+    record, _, files = _snapshot(Path(path), attempts, only)
+    return record, files
+
+
+def _snapshot(path: Path, attempts: int, only: tuple[str, ...] | None) -> tuple[dict, Provenance, dict[str, bytes]]:
+    """:func:`read_snapshot`, with the typed provenance too."""
     for _ in range(attempts):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -108,7 +123,7 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dic
                 return (now.st_ino, now.st_dev) != (was.st_ino, was.st_dev)
 
             try:
-                prov = _provenance_at(fd, str(path / PROVENANCE_FILE))
+                record = _provenance_at(fd, str(path / PROVENANCE_FILE))
             except FileNotFoundError:
                 if swapped():
                     continue
@@ -118,9 +133,10 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dic
                 if swapped():
                     continue
                 raise
+            prov = Provenance.from_valid(record)
             conformance.check(prov, where=str(path))
             files, bad = {}, []
-            for n in prov["files"]:
+            for n in prov.files if only is None else [n for n in only if n in prov.files]:
                 try:
                     files[n] = read_listed(fd, n, prov)
                 except FileNotFoundError:
@@ -132,79 +148,83 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5) -> tuple[dict, dic
             if bad:
                 raise ReleaseError(f"release {str(path)!r} failed verification: {'; '.join(bad)}. Fetch or regenerate "
                                    "it (`distilled-registry regenerate NAME --overwrite`)")
-            return prov, files
+            return record, prov, files
         finally:
             os.close(fd)
     raise ReleaseError(f"{str(path)!r} was replaced {attempts} times while being read; try again")
 
 
-def read_checked(path: str | os.PathLike) -> tuple[dict, dict[str, bytes], dict[str, np.ndarray]]:
-    """``(provenance, {name: bytes}, arrays of data.npz)`` of the release at ``path``, checked as
-    :func:`verify` checks it, all from one version of the folder (:func:`read_snapshot`).
+@dataclasses.dataclass(frozen=True)
+class ReleaseContents:
+    """A release folder as :func:`read_release` read it, all from one version of the folder.
+
+    Attributes:
+      path: the folder.
+      provenance: the typed, schema-checked provenance (:class:`distilled_registry.provenance.Provenance`).
+      record: the same ``provenance.json`` as a plain dict, as on disk.
+      files: ``{name: bytes}`` of the files read, each matching its recorded sha256 and size.
+      arrays: ``data.npz``: images (N, H, W, C) float32, labels (N, K) float32, class_ids (N,) int64.
+    """
+
+    path: Path
+    provenance: Provenance
+    record: dict
+    files: dict[str, bytes]
+    arrays: dict[str, np.ndarray]
+
+
+def read_release(path: str | os.PathLike, only: tuple[str, ...] | None = None) -> ReleaseContents:
+    """The release at ``path``, read bounded and checked as :func:`verify` checks it: the one reader.
 
     A reader never sees half of one release and half of another, nor no release at all, while
-    ``--overwrite`` replaces the folder. ReleaseError names what is wrong: a file whose sha256 or
-    size differs, a file not listed, arrays that are not finite or not of the recorded shapes, a
-    transform that does not fit, a recorded figure that is not finite, a release that is not what
-    its config says.
+    ``--overwrite`` replaces the folder (:func:`read_snapshot`). ReleaseError names what is wrong: a
+    provenance that is not what its config says (:func:`conformance.check`, before any other file
+    is read), a file whose sha256 or size differs, a file not listed, arrays that are not finite or
+    not of the recorded shapes, a transform that does not fit, a recorded figure that is not finite.
+
+    Args:
+      path: the release folder.
+      only: read just these listed files (e.g. ``("data.npz",)``: the arrays); then files the
+        folder holds beyond them are not looked at, and the transform is checked only if named.
     """
     path = Path(path)
-    prov, files = read_snapshot(path)
+    record, prov, files = _snapshot(path, 5, only)
     where = f"release {str(path)!r} failed verification"
-    extra = sorted(set(os.listdir(path)) - set(prov["files"]) - {PROVENANCE_FILE})
+    extra = sorted(set(os.listdir(path)) - set(prov.files) - {PROVENANCE_FILE}) if only is None else []
     if extra:
         raise ReleaseError(f"{where}: {', '.join(extra)} not listed in provenance.json. Fetch or regenerate it")
     if DATA_FILE not in files:
         raise ReleaseError(f"{where}: provenance.json lists no {DATA_FILE}. Fetch or regenerate it")
     data = data_arrays(files[DATA_FILE], str(path / DATA_FILE), prov)
-    t_name = prov["preprocessing"].get("file")
+    t_name = prov.transform_file
     problem = (check_arrays(data, prov) or check_metrics(prov) or
                (check_transform(path, prov, files[t_name]) if t_name in files else None))
     if problem:
         raise ReleaseError(f"{where}: {problem}. Fetch or regenerate it "
                            "(`distilled-registry regenerate NAME --overwrite`)")
-    return prov, files, data
-
-
-def read_files(path: str | os.PathLike) -> dict[str, bytes]:
-    """Every file of the release at ``path`` that its provenance lists, checked, name -> bytes
-    (one consistent version: :func:`read_checked`)."""
-    return read_checked(path)[1]
+    return ReleaseContents(path, prov, record, files, data)
 
 
 def read_data(path: str | os.PathLike, check: bool = False) -> dict[str, np.ndarray]:
     """The arrays of ``data.npz`` in release folder ``path``, read bounded by its provenance's shapes.
 
-    With ``check``, the provenance must also pass :func:`conformance.check`, ``data.npz`` must match
-    its recorded sha256 and size, and the arrays must be finite (a problem raises ReleaseError naming
-    the file).
+    With ``check``: :func:`read_release` of ``data.npz`` (the provenance passes
+    :func:`conformance.check`, ``data.npz`` matches its recorded sha256 and size, the arrays are
+    finite and of the recorded shapes; a problem raises ReleaseError naming the file). Without, the
+    bounded read alone, for a folder this process has just written.
     """
+    if check:
+        return read_release(path, only=(DATA_FILE,)).arrays
     path = Path(path)
     f = path / DATA_FILE
-    prov = read_provenance(path)
-    if check:
-        conformance.check(prov, where=str(path))
-    if DATA_FILE not in prov["files"]:
+    prov = Provenance.from_valid(read_provenance(path))
+    if DATA_FILE not in prov.files:
         raise ReleaseError(f"{str(path)!r}: provenance.json lists no {DATA_FILE}; fetch or regenerate it")
     try:
-        if check:
-            content = read_listed(path, DATA_FILE, prov)
-        else:
-            content = bounded_read.read_file(path, DATA_FILE, bounded_read.size_limit(DATA_FILE, prov))
+        content = bounded_read.read_file(path, DATA_FILE, bounded_read.size_limit(DATA_FILE, prov))
     except FileNotFoundError:
         raise ReleaseError(f"cannot read {str(f)!r}: it is missing; fetch or regenerate the release") from None
-    except ReleaseError as e:
-        if check:
-            raise ReleaseError(f"{str(f)!r}: {e}; the release is damaged: run `distilled-registry verify {path}` and "
-                               "fetch or regenerate it") from None
-        raise
-    data = data_arrays(content, str(f), prov)
-    if check:
-        problem = check_arrays(data, prov)
-        if problem:
-            raise ReleaseError(f"{str(f)!r}: {problem}; the release is damaged or forged: do not use it, "
-                               "fetch or regenerate it")
-    return data
+    return data_arrays(content, str(f), prov)
 
 
 @dataclasses.dataclass
@@ -221,7 +241,7 @@ class FileCheck:
         return self.problem is None
 
 
-def _file_problem(fd: int, name: str, prov: dict, keep: dict[str, bytes]) -> str | None:
+def _file_problem(fd: int, name: str, prov: Provenance, keep: dict[str, bytes]) -> str | None:
     """What is wrong with listed file ``name`` (None: it matches); its bytes go into ``keep`` when wanted."""
     try:
         b = read_listed(fd, name, prov)
@@ -233,7 +253,7 @@ def _file_problem(fd: int, name: str, prov: dict, keep: dict[str, bytes]) -> str
             if text.startswith(head):
                 return text[len(head):]
         return text
-    if name in (DATA_FILE, prov["preprocessing"].get("file")):
+    if name in (DATA_FILE, prov.transform_file):
         keep[name] = b
     return None
 
@@ -250,7 +270,7 @@ def verify(path: str | os.PathLike) -> list[FileCheck]:
     fails its schema raises (ReleaseError / ProvenanceError): nothing else can be checked without it.
     """
     path = Path(path)
-    prov = read_provenance(path)
+    prov = Provenance.from_valid(read_provenance(path))
     out, keep = [], {}
     try:
         conformance.check(prov, where=str(path))
@@ -260,9 +280,9 @@ def verify(path: str | os.PathLike) -> list[FileCheck]:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if conform is None:
-            for name, rec in sorted(prov["files"].items()):
-                out.append(FileCheck(name, _file_problem(fd, name, prov, keep), rec["sha256"], rec["size"]))
-        listed = set(prov["files"]) | {PROVENANCE_FILE}
+            for name, rec in sorted(prov.files.items()):
+                out.append(FileCheck(name, _file_problem(fd, name, prov, keep), rec.sha256, rec.size))
+        listed = set(prov.files) | {PROVENANCE_FILE}
         for e in sorted(os.scandir(fd), key=lambda e: e.name):
             if e.name not in listed:
                 st = e.stat(follow_symlinks=False)
@@ -278,7 +298,7 @@ def verify(path: str | os.PathLike) -> list[FileCheck]:
             problem = check_arrays(data_arrays(keep[DATA_FILE], str(path / DATA_FILE), prov), prov)
         except ReleaseError as e:
             problem = str(e)
-        t_name = prov["preprocessing"].get("file")
+        t_name = prov.transform_file
         t_problem = check_transform(path, prov, keep[t_name]) if t_name in keep else None
         out = [dataclasses.replace(c, problem=problem) if c.name == DATA_FILE and problem else
                dataclasses.replace(c, problem=t_problem) if c.name == t_name and t_problem else c for c in out]
@@ -299,20 +319,20 @@ def verified(path: str | os.PathLike) -> dict:
     return read_provenance(path)
 
 
-def transform_path(path: str | os.PathLike, prov: dict, missing_ok: bool = False) -> Path | None:
+def transform_path(path: str | os.PathLike, prov: Provenance | dict, missing_ok: bool = False) -> Path | None:
     """The release's transform file, ``provenance.preprocessing.file`` (default ``transform.npz``).
 
     Checked as every file name read from a provenance is (:func:`member`). A release with none (an
     imported published file whose source was not at hand) raises ReleaseError saying why, or gives
     None with ``missing_ok``; a forged name is refused either way.
     """
-    pre = prov["preprocessing"]
-    name = pre.get("file", TRANSFORM_FILE)
-    if ("file" not in pre and pre.get("fit_later")) or (missing_ok and name not in prov["files"]):
+    prov = prov_schema.typed(prov)
+    name = prov.transform_file or TRANSFORM_FILE
+    if (prov.transform_file is None and prov.fit_later) or (missing_ok and name not in prov.files):
         if missing_ok and PLAIN_NAME.match(str(name)):
             return None
-        raise ReleaseError(f"{str(path)!r}: {pre.get('fit_later') or f'{name!r} is not one of its files'}")
-    return member(path, name, prov["files"])
+        raise ReleaseError(f"{str(path)!r}: {prov.fit_later or f'{name!r} is not one of its files'}")
+    return member(path, name, prov.files)
 
 
 def member(path: str | os.PathLike, name: str, listed=None) -> Path:
@@ -346,12 +366,11 @@ def member(path: str | os.PathLike, name: str, listed=None) -> Path:
     return p
 
 
-
-
-def read_member(path: str | os.PathLike, name: str, prov: dict) -> bytes:
+def read_member(path: str | os.PathLike, name: str, prov: Provenance | dict) -> bytes:
     """The bytes of listed file ``name`` of the release at ``path`` (:func:`member`: a plain name, no link),
     read bounded and matching its recorded sha256 and size (:func:`read_listed`)."""
-    member(path, name, prov["files"])
+    prov = prov_schema.typed(prov)
+    member(path, name, prov.files)
     try:
         if name == PROVENANCE_FILE:  # not listed (it holds the list): bounded as JSON, and it must still parse
             b = bounded_read.read_file(path, name, bounded_read.MAX_JSON_BYTES)

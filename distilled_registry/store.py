@@ -286,7 +286,8 @@ def add(folder: str | os.PathLike, name: str | names.ReleaseName, version: str, 
     names.check_version(version)
     dest = release_dir(rn, version)
     damaged = check_destination(dest, f"{rn.name}:{version}", overwrite)
-    prov, files, _ = rel.read_checked(folder)  # one consistent version of the folder
+    read = rel.read_release(folder)  # one consistent version of the folder, checked
+    prov, files = read.record, read.files
     prov["release"] = {"name": rn.name, "family": rn.family, "config": rn.config, "version": version,
                        **(release_info or {})}
     check_identity(names.ReleaseName(rn.family, rn.config, version), folder, prov, adding=True)  # before any write

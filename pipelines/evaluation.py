@@ -95,9 +95,10 @@ def load(path: str | os.PathLike, source_dir: str | None = None, allow_other_sou
     from distilled_registry import release as rel
 
     path = Path(path)
-    prov = rel.verified(path)
+    read = rel.read_release(path)  # one checked read of one version of the folder
+    prov = read.record
     x_test, y_test, src, same = load_test_split(prov, path, source_dir, allow_other_source)
-    return Target(path, prov, KernelSpec.from_dict(prov["kernel"]), rel.read_data(path), x_test, y_test, src, same)
+    return Target(path, prov, KernelSpec.from_dict(prov["kernel"]), read.arrays, x_test, y_test, src, same)
 
 
 def _krr(t: Target, natural: bool, block: int = 1000) -> dict:

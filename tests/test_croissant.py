@@ -135,3 +135,34 @@ def test_the_plain_json_writer_equals_mlcroissants_own(release_dir, tmp_path, ve
     ours["@context"] = {k: v for k, v in ours["@context"].items() if k != "prov"}
     theirs = _mlcroissant_metadata(doc)
     assert json.dumps(ours, indent=1) == json.dumps(theirs, indent=1)
+
+
+def _validate(path) -> tuple[list[str], list[str]]:
+    """mlcroissant's validation of ``path`` (what its ``validate`` command does: the metadata built from the
+    JSON-LD, every node checked): ``(errors, warnings)``."""
+    import mlcroissant as mlc
+
+    try:
+        md = mlc.Metadata.from_file(ctx=mlc.Context(), file=str(path))
+    except mlc.ValidationError as e:  # raised for any error, with mlcroissant's report
+        return [str(e)], []
+    return sorted(md.ctx.issues.errors), sorted(md.ctx.issues.warnings)
+
+
+def test_croissant_passes_mlcroissant_validation(release_dir, tmp_path):
+    """A store release's croissant.json validates with no error or warning; one written outside a store (no
+    release block) with no error, its one warning the version it has not got yet; a broken one (a field
+    without its data type) is caught, so the check can fail."""
+    path, data = release_dir
+    assert _validate(path / "croissant.json") == ([], [])
+    prov = syn.provenance(data)
+    prov["files"] = {n: rel.digest(b) for n, b in syn.files(data).items()}
+    digests = {**prov["files"], croissant.RECORDS_FILE: rel.digest(croissant.records_parquet(**data))}
+    doc = croissant.jsonld(prov, digests, data["images"].shape[1:], data["labels"].shape[1])
+    (tmp_path / "croissant.json").write_text(json.dumps(doc))
+    errors, warnings = _validate(tmp_path / "croissant.json")
+    assert errors == [] and len(warnings) == 1 and '"https://schema.org/version" is recommended' in warnings[0]
+    del doc["recordSet"][1]["field"][0]["dataType"]
+    (tmp_path / "broken.json").write_text(json.dumps(doc))
+    errors, _ = _validate(tmp_path / "broken.json")
+    assert any("Field(image)" in e and "dataType" in e for e in errors), errors

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that run kernels: on a CPU they spread the work over every core (pipelines/devices.py).
 COMPUTING_COMMANDS = frozenset({"distill", "demo", "evaluate", "regenerate", "rerun", "plan"})
 # Commands of an extra other than distill (distilled_registry/extras.py): the modules they need.
-EXTRA_COMMANDS = {"builders": ("tensorflow_datasets",), "export-hf": ("datasets", "huggingface_hub"),
+EXTRA_COMMANDS = {"builders": ("tensorflow_datasets",), "export-hf": ("datasets", "huggingface_hub", "jinja2"),
                   "push": ("datasets", "huggingface_hub")}
 
 

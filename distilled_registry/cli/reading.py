@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import api, catalog, escape, names, references, store
 from .. import release as rel
 from ..errors import UsageError
+from ..provenance import Provenance
 from ..user_values import option
 from .arguments import add_json, add_source_dir, add_target, pct, target
 
@@ -182,37 +183,29 @@ def cmd_verify(a: argparse.Namespace) -> int:
                          "accuracy difference)")
     path, label = target(a.target, a.version)
     checks = rel.verify(path)
-    prov = rel.read_provenance(path)
-    r = prov.get("release") or {}
-    catalog_check = None
-    if r.get("name"):
-        try:
-            recorded = catalog.entry(r["name"]).releases.get(r.get("version"))
-        except (catalog.CatalogError, names.BadNameError):
-            recorded = None
-        if recorded:
-            found = prov["files"][rel.DATA_FILE]["sha256"]
-            catalog_check = {"data_sha256": recorded["data_sha256"], "ok": found == recorded["data_sha256"]}
+    record = rel.read_provenance(path)
+    p = Provenance.from_valid(record)
+    r, catalog_check = p.release, _catalog_check(p)
     from .. import published
 
-    pin_check = published.pin_status(prov)  # an imported published file: its sha256 against its pin
+    pin_check = published.pin_status(record)  # an imported published file: its sha256 against its pin
     bad = [c for c in checks if not c.ok]
     ok = not bad and (catalog_check is None or catalog_check["ok"]) and (pin_check is None or pin_check["ok"])
     accuracy = _check_accuracy(a, path) if ok and a.accuracy else None
     ok = ok and (accuracy is None or accuracy["within"])
     if a.json:
-        print(json.dumps({"target": a.target, "path": str(path), "release": label or r.get("name"), "ok": ok,
+        print(json.dumps({"target": a.target, "path": str(path), "release": label or (r and r.name), "ok": ok,
                           "files": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks],
                           "catalog": catalog_check, "published_pin": pin_check, "accuracy": accuracy}, indent=2))
     else:
-        _out(f"verify {path}" + (f" ({label})" if label else (f" ({r['name']}:{r['version']})" if r else "")))
+        _out(f"verify {path}" + (f" ({label})" if label else (f" ({r.name}:{r.version})" if r else "")))
         for c in checks:
             _out(f"  {'ok ' if c.ok else 'BAD'}  {c.name}: " +
                   (f"{c.size} bytes, sha256 {c.sha256}" if c.ok else c.problem))
         if catalog_check:
             _out(f"  {'ok ' if catalog_check['ok'] else 'BAD'}  data.npz sha256 "
                   f"{'matches' if catalog_check['ok'] else 'differs from'} the catalog's record for "
-                  f"{r['name']}:{r['version']} ({catalog_check['data_sha256']})")
+                  f"{r.name}:{r.version} ({catalog_check['data_sha256']})")
         if pin_check:
             _out(f"  {'ok ' if pin_check['ok'] else 'BAD'}  original file {pin_check['key']}: " +
                   (pin_check["state"] if pin_check["ok"] else pin_check["problem"]))
@@ -235,6 +228,20 @@ def cmd_verify(a: argparse.Namespace) -> int:
                         "under this name, or the source copy differs")
         raise rel.ReleaseError(f"{str(path)!r} failed verification: {'; '.join(what)}")
     return 0
+
+
+def _catalog_check(p: Provenance) -> dict | None:
+    """The release's data.npz sha256 against the catalog's record for its name and version (None: no record)."""
+    if p.release is None:
+        return None
+    try:
+        recorded = catalog.entry(p.release.name).releases.get(p.release.version)
+    except (catalog.CatalogError, names.BadNameError):
+        return None
+    if not recorded:
+        return None
+    found = p.files[rel.DATA_FILE].sha256
+    return {"data_sha256": recorded["data_sha256"], "ok": found == recorded["data_sha256"]}
 
 
 def _check_accuracy(a: argparse.Namespace, path: Path) -> dict:
