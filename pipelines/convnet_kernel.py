@@ -268,7 +268,7 @@ def _relu(geo: Level) -> Layer:
 
     With ``P[p, q] = v_a[p] v_b[q]`` (``var_left[relus]`` ``(B, HW_l)`` broadcast times
     ``var_right[relus]`` ``(B or 1, Kh, Kw, HW_l)``),
-    ``r = sqrt(max(P - S^2, 0))`` and ``theta = atan2(r, S)`` (:func:`_relu_maps`):
+    ``r = sqrt(max(P - S^2, 0))`` and ``theta = atan2(r, S)`` (:func:`relu_map.relu_maps`):
     ``S <- (r + (pi - theta) S) / (2 pi)``, ``T <- T (pi - theta) / (2 pi)``. Entries whose
     partner ``q`` is outside the image (offset layout) stay zero (``geo.tables.mask``).
     """

@@ -210,3 +210,13 @@ def test_the_fast_kernel_refuses_a_layer_it_does_not_compute(monkeypatch):
     monkeypatch.setattr(arch, "network", lambda a, d: tuple(arch.Conv(size=5) if x == arch.Conv() else x for x in net))
     with pytest.raises(ValueError, match="fast kernel computes"):
         convnet_kernel.kernel_fn(spec)
+
+
+def test_the_layout_and_the_layer_lists_import_no_jax():
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport distilled_registry.pipelines.convnet_layout\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'neural_tangents')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
