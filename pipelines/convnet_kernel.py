@@ -1,15 +1,13 @@
-"""A fast NTK / NNGP of the ConvNets of :mod:`kernels`, equal to neural-tangents' ``stax``.
+"""A fast NTK / NNGP of the ConvNets of :mod:`architectures`, equal to neural-tangents' ``stax``.
 
-The networks (:func:`kernels.stax_network`, NTK parameterisation, weight and bias standard
-deviations ``sigma_w = W_std``, ``sigma_b = b_std``)::
-
-    convnet:  [Conv3x3 SAME, ReLU], depth x [Conv3x3 SAME, ReLU, AvgPool 2x2/2 VALID], Flatten, Dense
-    convnet3:                       depth x [Conv3x3 SAME, ReLU, AvgPool 2x2/2 VALID], Flatten, Dense
-
-Their infinite-width kernels follow the convolutional NTK (CNTK) recursion of Arora, Du, Hu, Li,
-Salakhutdinov and Wang, "On Exact Computation with an Infinitely Wide Neural Net" (NeurIPS 2019),
-as used for dataset distillation by Nguyen, Novak, Xiao and Lee, "Dataset Distillation with
-Infinitely Wide Convolutional Networks" (NeurIPS 2021). For two images ``a, b`` (``H x W x C``)
+The networks are the layer lists of :func:`architectures.network` (``convnet`` and ``convnet3``:
+Conv3x3 SAME, ReLU, AvgPool 2x2/2 VALID, Flatten, Dense; NTK parameterisation, weight and bias
+standard deviations ``sigma_w = W_std``, ``sigma_b = b_std``); :func:`kernel_fn` maps each layer
+to one step of the recursion below. Their infinite-width kernels follow the convolutional NTK
+(CNTK) recursion of Arora, Du, Hu, Li, Salakhutdinov and Wang, "On Exact Computation with an
+Infinitely Wide Neural Net" (NeurIPS 2019), as used for dataset distillation by Nguyen, Novak,
+Xiao and Lee, "Dataset Distillation with Infinitely Wide Convolutional Networks" (NeurIPS 2021).
+For two images ``a, b`` (``H x W x C``)
 let ``S[p, q]`` be the NNGP covariance of the pre-activations at pixel ``p = (h, w)`` of ``a`` and
 pixel ``q = (h', w')`` of ``b``, ``T[p, q]`` the NTK, and ``v_a[p] = S_aa[p, p]`` the variance of
 image ``a`` alone. Layer by layer (neural-tangents' conventions, checked against ``stax``):
@@ -26,53 +24,32 @@ image ``a`` alone. Layer by layer (neural-tangents' conventions, checked against
             ``K_ntk = sigma_w^2 mean_p T[p, p] + K_nngp``.
 
 neural-tangents carries the whole ``(n1, n2, H, H, W, W)`` tensors through this recursion, with
-convolutions. Three facts make most of that work unnecessary:
-
-1. Conv and ReLU keep the pixel *offset* ``d = q - p``: ``S'[p, p+d]`` only reads ``S[p+e,
-   p+e+d]`` with the same ``d``. Only AvgPool mixes offsets: coarse offset ``D`` reads fine
-   offsets ``2D-1, 2D, 2D+1``.
-2. The readout reads offset 0 of the last layer. Walking the pools backwards, the layers at
-   resolution level ``l`` (``l`` pools done, ``l = 0..depth``) only need offsets
-   ``|d| <= R_l = 2^(depth - l) - 1`` per axis: ``|d| <= 7`` at 32x32 with three pools, 17% of
-   the ``H^2 W^2`` entries (``(32 * 15 - 56)^2`` of ``32^4``).
-3. The variances ``v_a`` come from the same recursion run on each image with itself (NNGP only),
-   which costs ``O(n1 + n2)``, not ``O(n1 n2)``; and only up to the last ReLU, whose diagonal
-   needs offsets up to ``2^(depth - 1 - l) - 1`` at level ``l`` (:func:`self_layouts`: 7 slots
-   per axis at level 0 with depth 3, not 15).
-
-Layout. Each spatial axis (of ``n`` pixels at level 0) is stored either
-
-- by *offset* (when ``n != 2^depth``): slot ``k`` of position ``h`` holds the partner
-  ``h + k - R_l``, ``2 R_l + 1`` slots; entries whose partner lies outside the image are kept at
-  zero;
-- or *in full* (when ``n = 2^depth``: the last feature map is 1 pixel wide, every offset is
-  needed, and ``n`` slots are fewer than ``2n - 1``): slot ``k`` holds partner ``k``, as in
-  neural-tangents.
+convolutions. This kernel keeps only the pixel offsets that reach the readout, in the layout of
+:mod:`convnet_layout` (pure numpy: which entries, where they are stored, and the index tables of
+each resolution level), and computes the variances ``v_a`` from each image's recursion with
+itself (NNGP only, up to the last ReLU), which costs ``O(n1 + n2)``, not ``O(n1 n2)``.
 
 A batch of ``B`` image pairs is a ``(B, Kh, Kw, H*W)`` array (``K`` slots per axis), positions
 flattened last: that long contiguous axis is what lets XLA vectorise the elementwise work (a
 minor axis of 15 slots or of 2 pool phases ran several times slower). Per layer:
 
-- Conv: for an offset axis the slot stays and the position moves, so the 3-tap sum is a product
-  with the band matrix ``(|i - j| <= 1)`` along that axis of the ``(.., H, W)`` view (a matmul:
-  it materialises its input, so XLA does not fuse the ReLU before it into 9 reads and recompute
-  it, and its transpose is itself); for a full axis slot and position shift together.
-- ReLU: elementwise; the partner variances ``v_b[q]`` are gathered once per image as
-  ``(Kh, Kw, H*W)`` windows. ``atan2`` is a degree-17 odd polynomial on ``[0, 1]`` plus octant
-  selects in float32 (XLA's ``atan2`` is a scalar libm call per element on CPU).
-- AvgPool: strided slices of slots and positions (coarse slot ``D`` of an offset axis reads fine
-  slots ``2D + (j - i + 1) + R_f - 2 R_c - 1`` at fine positions ``2P + i``). Like
-  neural-tangents (VALID padding), an odd side loses its last row or column: 28 -> 14 -> 7 -> 3.
+- Conv (:func:`_box`): for an offset axis the slot stays and the position moves, so the 3-tap sum
+  is a product with the band matrix ``(|i - j| <= 1)`` along that axis of the ``(.., H, W)`` view
+  (a matmul: it materialises its input, so XLA does not fuse the ReLU before it into 9 reads and
+  recompute it, and its transpose is itself); for a full axis slot and position shift together.
+- ReLU (:mod:`relu_map`): elementwise; the partner variances ``v_b[q]`` are gathered once per
+  image as ``(Kh, Kw, H*W)`` windows. ``atan2`` is a degree-17 odd polynomial on ``[0, 1]`` plus
+  octant selects in float32 (XLA's ``atan2`` is a scalar libm call per element on CPU).
+- AvgPool (:func:`_pool`): strided slices of slots (:meth:`convnet_layout.Level.pool_slots`) and
+  positions. Like neural-tangents (VALID padding), an odd side loses its last row or column:
+  28 -> 14 -> 7 -> 3.
 
 Composition, neural-tangents' ``stax`` way: a layer is a function from one :class:`_Cov` (``S``,
-``T`` or ``None`` for the NNGP, the variances of both sides at every ReLU, the ReLUs applied so
-far) to the next, made for its level by :func:`_conv`, :func:`_relu`, :func:`_avg_pool` or
-:func:`_readout`; :func:`_serial` applies a list of them in order. :func:`_layers` lists the
-network for pairs of images, from the input covariance (:func:`_input_cov`) to the readout.
-:func:`_self_layers` lists the self pass, each image with itself (NNGP only, on the
-:func:`self_layouts`): the same Conv, ReLU and AvgPool, with a :func:`_variance` before each ReLU
-that reads ``v[p] = S[p, p]`` and hands it to that ReLU; it ends at the last ReLU's variance. The
-variances it collects are those the pairs' ReLUs read.
+``T`` or ``None`` for the NNGP, the variances of both sides at every ReLU) to the next, made for
+its level by :func:`_conv`, :func:`_relu`, :func:`_avg_pool` or :func:`_readout` from one layer of
+:func:`architectures.network` (:func:`_step`); :func:`_serial` applies them in order, for pairs of
+images (:func:`_layers`) and, up to the last ReLU, for each image with itself (:func:`_self_layers`,
+with a :func:`_variance` before each ReLU: the variances the pairs' ReLUs read).
 
 Loops: over the images of ``x2`` (``lax.map``; their windows are built once), and within, over
 batches of images of ``x1`` (``lax.scan``), about ``2^18`` level-0 entries per array on CPU so a
@@ -80,9 +57,7 @@ batch stays in the L2/L3 caches, ``2^24`` on accelerators. Every batch is remate
 backward pass (``jax.checkpoint``), so the memory of the vjp stays that of one batch plus the
 windows of the images of ``x2`` (rematerialised as well beyond :data:`RESIDUAL_BYTES`).
 
-The ReLU map has a hand-written JVP equal to the one jax derives for neural-tangents' formula
-(its ``_sqrt`` and ``_arctan2`` with safe derivatives), but cheaper, and stable where ``P = s^2``
-(an image against itself): ``dS'/ds = (pi - theta)/(2 pi)``, ``dS'/dP = r / (4 pi P)``. The
+The ReLU map (:func:`relu_map.relu_maps`) has a hand-written JVP, stable where ``P = s^2``. The
 3x3 box sum is linear and self-adjoint, so its vjp is itself (a ``custom_vjp``): reverse mode
 (what KIP needs) works, forward mode (``jax.jvp``) does not; jit it.
 
@@ -100,202 +75,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import architectures as arch
+from .convnet_layout import Level, band, layer_levels, layouts, self_layouts
 from .kernel_spec import KernelSpec
+from .relu_map import relu_maps
 
 Array = Any
 KernelFn = Callable[[Array, Array], Array]
-
-_TINY = 1e-30  # neural-tangents' safe tolerance in the derivatives of sqrt and arctan2
-
-
-@dataclasses.dataclass(frozen=True)
-class AxisLayout:
-    """How one spatial axis is stored at each resolution level ``0 .. depth``.
-
-    Attributes:
-      full: ``True``: ``(n_l, n_l)`` (position, partner); ``False``: ``(n_l, 2 R_l + 1)``
-        (position, offset).
-      sizes: ``n_l``, the axis length after ``l`` pools (``floor(n_{l-1} / 2)``).
-      radii: ``R_l = 2^(depth - l) - 1``, the largest offset that reaches the readout.
-    """
-
-    full: bool
-    sizes: tuple[int, ...]
-    radii: tuple[int, ...]
-
-    @classmethod
-    def make(cls, n: int, depth: int) -> "AxisLayout":
-        """Layout of an axis of ``n >= 2^depth`` pixels; odd sizes pool down (7 -> 3), as in nt."""
-        if n < 2 ** depth:
-            raise ValueError(f"an axis of {n} pixels cannot be pooled {depth} times by 2")
-        sizes = [n]
-        for _ in range(depth):
-            sizes.append(sizes[-1] // 2)
-        # n >= 2^depth keeps n_l >= 2^(depth - l) > R_l: the offset window never exceeds the side
-        radii = tuple(2 ** (depth - level) - 1 for level in range(depth + 1))
-        return cls(full=n == 2 ** depth, sizes=tuple(sizes), radii=radii)
-
-    def width(self, level: int) -> int:
-        """Length of the second (offset or partner) axis at ``level``."""
-        return self.sizes[level] if self.full else 2 * self.radii[level] + 1
-
-    def entries(self, level: int) -> int:
-        return self.sizes[level] * self.width(level)
-
-
-def layouts(spec: KernelSpec, height: int, width: int) -> tuple[AxisLayout, AxisLayout]:
-    """The :class:`AxisLayout` of the height and width axes of ``spec`` on ``height x width`` images."""
-    return AxisLayout.make(height, spec.depth), AxisLayout.make(width, spec.depth)
-
-
-def self_layouts(lays: tuple[AxisLayout, AxisLayout]) -> tuple[AxisLayout, AxisLayout]:
-    """The layouts of an image's recursion with itself, which only feeds the variances.
-
-    ``v[p] = S[p, p]`` is read at each ReLU; the last ReLU is at level ``depth - 1`` and reads
-    offset 0 there, so (walking the pools back as for the readout) level ``l`` needs offsets up to
-    ``2^(depth - 1 - l) - 1``: 7 slots per axis at level 0 with depth 3, not 15 (a fifth of the
-    entries). Offset layout on every axis; the last level is never reached (radius 0).
-    """
-    depth = len(lays[0].sizes) - 1
-    radii = tuple(max(2 ** (depth - 1 - level) - 1, 0) for level in range(depth + 1))
-    return tuple(dataclasses.replace(lay, full=False, radii=radii) for lay in lays)
-
-
-# ----------------------------------------------------------------------------------------------
-# ReLU (arc-cosine) map with a stable custom JVP
-
-# atan(x) / x = P(x^2) on [0, 1]: a degree-8 least-maximum-error fit (Lawson iterations on
-# Chebyshev nodes); |x P(x^2) - atan(x)| <= 1.4e-8 in exact arithmetic, 1.1e-7 evaluated in float32.
-_ATAN_COEFFS = (1.0, -0.3333309292793274, 0.19993053376674652, -0.14207130670547485,
-                0.10654667019844055, -0.0753365233540535, 0.043039076030254364,
-                -0.01628282107412815, 0.0029035040643066168)
-
-
-def _angle(r: Array, s: Array) -> Array:
-    """``theta = atan2(r, s)`` in ``[0, pi]`` for ``r >= 0``, and ``pi/2`` where ``r = s = 0``.
-
-    float32: ``atan(min/max)`` by the polynomial above, then the octant, in plain jax arithmetic
-    (one division, no table), which XLA vectorises; ``jnp.arctan2`` is a scalar libm call per
-    element on CPU, ten times slower. Other dtypes: ``jnp.arctan2``.
-    """
-    if s.dtype != jnp.float32:
-        return jnp.where((r == 0) & (s == 0), jnp.pi / 2, jnp.arctan2(r, s))
-    a = jnp.abs(s)
-    den = jnp.maximum(r, a)
-    x = jnp.minimum(r, a) / jnp.where(den == 0, 1.0, den)
-    z = x * x
-    p = _ATAN_COEFFS[-1]
-    for coef in _ATAN_COEFFS[-2::-1]:
-        p = p * z + coef
-    p = p * x  # atan(min/max) in [0, pi/4]
-    t = jnp.where(r > a, np.float32(np.pi / 2) - p, p)  # atan2(r, |s|)
-    theta = jnp.where(s < 0, np.float32(np.pi) - t, t)
-    return jnp.where(den == 0, np.float32(np.pi / 2), theta)
-
-
-@jax.custom_jvp
-def _relu_maps(s: Array, prod: Array) -> tuple[Array, Array]:
-    """``(S', dot)`` of a ReLU: ``S' = (r + (pi - theta) s)/(2 pi)``, ``dot = (pi - theta)/(2 pi)``.
-
-    ``s``: cross-covariance; ``prod``: the product of the two variances (same shape, broadcast).
-    ``theta = atan2(r, s)`` with ``r = sqrt(max(prod - s^2, 0))``, ``pi/2`` where ``r = s = 0``.
-    """
-    r = jnp.sqrt(jnp.maximum(prod - s * s, 0.0))
-    dot = 0.5 - _angle(r, s) * (0.5 / np.pi)
-    return r * (0.5 / np.pi) + dot * s, dot
-
-
-@_relu_maps.defjvp
-def _relu_maps_jvp(primals, tangents):
-    s, prod = primals
-    ds, dprod = tangents
-    gap = prod - s * s
-    r = jnp.sqrt(jnp.maximum(gap, 0.0))
-    dot = 0.5 - _angle(r, s) * (0.5 / np.pi)
-    nngp = r * (0.5 / np.pi) + dot * s
-    # d nngp: exact and finite everywhere (the r terms cancel analytically).
-    safe_prod = jnp.where(prod > 0, prod, 1.0)
-    dnngp = dot * ds + jnp.where(prod > 0, r * (0.25 / np.pi) / safe_prod, 0.0) * dprod
-    # d dot = -d theta / (2 pi), with neural-tangents' conventions: d sqrt(gap) = 0 where
-    # gap <= 1e-30, and the arctan2 denominator max(r^2 + s^2, 1e-30).
-    safe_r = jnp.where(gap > _TINY, r, 1.0)
-    dr = jnp.where(gap > _TINY, (dprod - 2 * s * ds) / (2 * safe_r), 0.0)
-    denom = jnp.maximum(r * r + s * s, _TINY)
-    dtheta = (dr * s - ds * r) / denom
-    return (nngp, dot), (dnngp, -dtheta * (0.5 / np.pi))
-
-
-# ----------------------------------------------------------------------------------------------
-# Level geometry: index tables (numpy, static) for the (B, Kh, Kw, H*W) layout
-
-class _Tables(NamedTuple):
-    """Index tables of one level (numpy, static).
-
-    Attributes:
-      gather: ``(Kh, Kw, H*W)``: flat index of the partner pixel, ``H*W`` (a zero row) outside.
-      mask: the same shape, ``True`` where the partner is inside the image.
-      center: ``(H*W,)``: flat index of the offset-0 entry of each position in a
-        ``(Kh * Kw * H*W)`` array.
-    """
-
-    gather: np.ndarray
-    mask: np.ndarray
-    center: np.ndarray
-
-
-@dataclasses.dataclass(frozen=True)
-class _Level:
-    """Static geometry of one resolution level: sizes, layouts, index tables."""
-
-    lays: tuple[AxisLayout, AxisLayout]
-    level: int
-
-    @property
-    def h(self) -> int:
-        return self.lays[0].sizes[self.level]
-
-    @property
-    def w(self) -> int:
-        return self.lays[1].sizes[self.level]
-
-    @property
-    def kh(self) -> int:
-        return self.lays[0].width(self.level)
-
-    @property
-    def kw(self) -> int:
-        return self.lays[1].width(self.level)
-
-    def _partner(self, axis: int) -> np.ndarray:
-        """``(K, n)``: the partner coordinate of position ``p`` in slot ``k`` (may be outside)."""
-        lay = self.lays[axis]
-        n = lay.sizes[self.level]
-        if lay.full:
-            return np.broadcast_to(np.arange(n)[:, None], (n, n))
-        r = lay.radii[self.level]
-        return np.arange(2 * r + 1)[:, None] - r + np.arange(n)[None, :]
-
-    def _slot(self, axis: int) -> np.ndarray:
-        """``(n,)``: the slot ``k`` holding partner = position."""
-        lay = self.lays[axis]
-        n = lay.sizes[self.level]
-        return np.arange(n) if lay.full else np.full(n, lay.radii[self.level])
-
-    @functools.cached_property
-    def tables(self) -> _Tables:
-        """The level's index tables (built once per level, shared by its layers)."""
-        qh, qw = self._partner(0), self._partner(1)
-        inh = (qh >= 0) & (qh < self.h)
-        inw = (qw >= 0) & (qw < self.w)
-        mask = inh[:, None, :, None] & inw[None, :, None, :]
-        flat = qh[:, None, :, None] * self.w + qw[None, :, None, :]
-        gather = np.where(mask, flat, self.h * self.w).reshape(self.kh, self.kw, -1)
-        sh, sw = self._slot(0), self._slot(1)
-        hw = np.arange(self.h * self.w)
-        center = (sh[:, None] * self.kw + sw[None, :]).reshape(-1) * (self.h * self.w) + hw
-        return _Tables(gather.astype(np.int32), mask.reshape(self.kh, self.kw, -1),
-                       center.astype(np.int32))
-
 
 # ----------------------------------------------------------------------------------------------
 # Building blocks on (B, Kh, Kw, H*W) covariances: slot k of each axis holds the partner pixel
@@ -321,17 +107,11 @@ def _shift(x: Array, axis: int, k: int) -> Array:
     return jax.lax.slice_in_dim(jnp.pad(x, pad), max(k, 0), max(k, 0) + n, axis=axis)
 
 
-def _band(n: int, dtype) -> np.ndarray:
-    """``(n, n)`` ones where ``|i - j| <= 1``: a 3-tap box filter with zero padding, as a matrix."""
-    i = np.arange(n)
-    return (np.abs(i[:, None] - i[None, :]) <= 1).astype(dtype)
-
-
 _HIGHEST = jax.lax.Precision.HIGHEST  # no TF32 / bf16 passes on accelerators
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _box(x: Array, geo: _Level) -> Array:
+def _box(x: Array, geo: Level) -> Array:
     """``sum_{e in {-1,0,1}^2} X[p+e, q+e]``, zero outside the image (the unscaled 3x3 conv).
 
     Linear and self-adjoint (the offsets ``e`` and ``-e`` are both summed, with zero padding on
@@ -347,25 +127,24 @@ def _box(x: Array, geo: _Level) -> Array:
     return _box_apply(x, geo)
 
 
-def _box_apply(x: Array, geo: _Level) -> Array:
+def _box_apply(x: Array, geo: Level) -> Array:
     shape = x.shape
     h, w = geo.h, geo.w
     if geo.lays[1].full:
-        col = np.arange(h * w) % w
         terms = [x]
         for e in (-1, 1):
             y = _shift(_shift(x, 3, e), 2, e)
-            terms.append(jnp.where((col + e >= 0) & (col + e < w), y, 0.0))
+            terms.append(jnp.where(geo.column_inside(e), y, 0.0))
         x = terms[0] + terms[1] + terms[2]
     else:
-        x = jnp.matmul(x.reshape(-1, w), _band(w, x.dtype), precision=_HIGHEST).reshape(shape)
+        x = jnp.matmul(x.reshape(-1, w), band(w, x.dtype), precision=_HIGHEST).reshape(shape)
     if geo.lays[0].full:
         x = x + _shift(_shift(x, 3, -w), 1, -1) + _shift(_shift(x, 3, w), 1, 1)
     else:
         # a batched product with the band matrix repeated per batch: no transposes of x, which a
         # plain "gh,nhw->ngw" contraction would need (in the forward and the backward pass)
         n = x.size // (h * w)
-        x = jnp.einsum("ngh,nhw->ngw", np.broadcast_to(_band(h, x.dtype), (n, h, h)),
+        x = jnp.einsum("ngh,nhw->ngw", np.broadcast_to(band(h, x.dtype), (n, h, h)),
                        x.reshape(n, h, w), precision=_HIGHEST).reshape(shape)
     return x
 
@@ -374,7 +153,7 @@ _box.defvjp(lambda x, geo: (_box_apply(x, geo), None),
             lambda geo, _, cotangent: (_box_apply(cotangent, geo),))
 
 
-def _pool(x: Array, geo: _Level) -> Array:
+def _pool(x: Array, geo: Level) -> Array:
     """AvgPool 2 / stride 2: ``1/16 sum X[2P+i, 2Q+j]`` over ``i, j in {0,1}`` per axis.
 
     offset axis: coarse (position ``P``, slot ``D``) reads fine positions ``2P + i`` at fine slots
@@ -388,27 +167,23 @@ def _pool(x: Array, geo: _Level) -> Array:
         h, w = h - h % 2, w - w % 2
         x = x.reshape(x.shape[:3] + (h * w,))
 
-    def slot_slice(x, axis, lay, i, j):
-        if lay.full:
-            start, count = j, lay.sizes[geo.level] // 2
-        else:
-            rf, rc = lay.radii[geo.level], lay.radii[geo.level + 1]
-            start, count = (rf - 2 * rc - 1) + j - i + 1, 2 * rc + 1
-        return jax.lax.slice_in_dim(x, start, start + 2 * (count - 1) + 1, stride=2, axis=axis)
+    def slot_slice(x, axis, i, j):  # the slots geo.pool_slots names, on axis 1 (height) or 2 (width)
+        start, stop = geo.pool_slots(axis - 1, i, j)
+        return jax.lax.slice_in_dim(x, start, stop, stride=2, axis=axis)
 
     # width: positions h*W + 2*wc + i (stride 2 in the flat axis), slots on axis 2
     out = 0
     for i in (0, 1):
         xi = jax.lax.slice_in_dim(x, i, h * w, stride=2, axis=3)  # (b, kh, kw, h * wc)
         for j in (0, 1):
-            out = out + slot_slice(xi, 2, geo.lays[1], i, j)
+            out = out + slot_slice(xi, 2, i, j)
     x = out.reshape(out.shape[:3] + (h // 2, 2 * (w // 2)))  # rows 2*hc + i: [i * wc, (i+1) * wc)
     out = 0
     wc = w // 2
     for i in (0, 1):
         xi = jax.lax.slice_in_dim(x, i * wc, (i + 1) * wc, axis=4)  # (b, kh, kwc, hc, wc)
         for j in (0, 1):
-            out = out + slot_slice(xi, 1, geo.lays[0], i, j)
+            out = out + slot_slice(xi, 1, i, j)
     return out.reshape(out.shape[:3] + (-1,)) * (1.0 / 16.0)
 
 
@@ -468,7 +243,7 @@ def _input_cov(xa: Array, xw) -> Array:
     return s * (1.0 / c)
 
 
-def _conv(geo: _Level, w2: float, b2: float, ntk: bool) -> Layer:
+def _conv(geo: Level, w2: float, b2: float, ntk: bool) -> Layer:
     """Conv 3x3, SAME padding, at ``geo``'s level: ``(B, Kh, Kw, HW_l)`` to the same shape.
 
     ``S <- (sigma_w^2 / 9) box(S) + sigma_b^2`` and, with ``ntk``,
@@ -488,12 +263,12 @@ def _conv(geo: _Level, w2: float, b2: float, ntk: bool) -> Layer:
     return conv
 
 
-def _relu(geo: _Level) -> Layer:
+def _relu(geo: Level) -> Layer:
     """ReLU at ``geo``'s level, the arc-cosine maps: ``(B, Kh, Kw, HW_l)`` to the same shape.
 
     With ``P[p, q] = v_a[p] v_b[q]`` (``var_left[relus]`` ``(B, HW_l)`` broadcast times
     ``var_right[relus]`` ``(B or 1, Kh, Kw, HW_l)``),
-    ``r = sqrt(max(P - S^2, 0))`` and ``theta = atan2(r, S)`` (:func:`_relu_maps`):
+    ``r = sqrt(max(P - S^2, 0))`` and ``theta = atan2(r, S)`` (:func:`relu_map.relu_maps`):
     ``S <- (r + (pi - theta) S) / (2 pi)``, ``T <- T (pi - theta) / (2 pi)``. Entries whose
     partner ``q`` is outside the image (offset layout) stay zero (``geo.tables.mask``).
     """
@@ -502,7 +277,7 @@ def _relu(geo: _Level) -> Layer:
     def relu(cov: _Cov) -> _Cov:
         k = cov.relus
         prod = cov.var_left[k][:, None, None, :] * cov.var_right[k]
-        s, dot = _relu_maps(cov.s, prod)
+        s, dot = relu_maps(cov.s, prod)
         t = cov.t
         if not mask.all():  # entries whose partner is outside the image stay zero
             s = jnp.where(mask, s, 0.0)
@@ -515,7 +290,7 @@ def _relu(geo: _Level) -> Layer:
     return relu
 
 
-def _variance(geo: _Level) -> Layer:
+def _variance(geo: Level) -> Layer:
     """The self pass's step before each ReLU: the variances it reads, from ``S`` itself.
 
     For an image with itself, ``v[p] = S[p, p]``: the offset-0 entries of ``S``
@@ -533,7 +308,7 @@ def _variance(geo: _Level) -> Layer:
     return variance
 
 
-def _avg_pool(fine: _Level, coarse: _Level) -> Layer:
+def _avg_pool(fine: Level, coarse: Level) -> Layer:
     """AvgPool 2x2 / stride 2, VALID: ``(B, Kh, Kw, HW_l)`` to ``(B, Kh', Kw', HW_{l+1})``.
 
     ``S[P, Q] <- 1/16 sum_{i, j in {0,1}^2} S[2P+i, 2Q+j]``, the same for ``T`` (:func:`_pool`
@@ -556,7 +331,7 @@ def _avg_pool(fine: _Level, coarse: _Level) -> Layer:
     return avg_pool
 
 
-def _readout(geo: _Level, w2: float, b2: float) -> Layer:
+def _readout(geo: Level, w2: float, b2: float) -> Layer:
     """Flatten + Dense at the last level ``geo``: ``(B, Kh, Kw, HW)`` to ``(B,)``.
 
     ``S <- sigma_w^2 mean_p S[p, p] + sigma_b^2``, ``T <- sigma_w^2 mean_p T[p, p] + S`` (the new
@@ -573,41 +348,69 @@ def _readout(geo: _Level, w2: float, b2: float) -> Layer:
     return readout
 
 
-def _blocks(spec: KernelSpec) -> list[tuple[int, bool]]:
-    """The network as ``(level, pooled)`` blocks: Conv and ReLU at ``level``, then AvgPool if
-    ``pooled``. convnet: ``(0, False), (0, True), .., (depth - 1, True)``; convnet3: without the
-    first. One ReLU per block."""
-    first = [(0, False)] if spec.architecture == "convnet" else []
-    return first + [(level, True) for level in range(spec.depth)]
+# The layers the recursion implements, as :mod:`architectures` writes them (Flatten and the readout
+# Dense are one step: the readout reads the diagonal of the flattened features).
+_HIDDEN = (arch.Conv(), arch.Relu(), arch.AvgPool())
+_READOUT = (arch.Flatten(), arch.Dense(readout=True))
 
 
-def _layers(spec: KernelSpec, geos: list[_Level], ntk: bool) -> list[Layer]:
+def _network(spec: KernelSpec) -> tuple[arch.Layer, ...]:
+    """The layer list of ``spec`` (:func:`architectures.network`), checked to be one this recursion computes."""
+    if spec.architecture not in ("convnet", "convnet3"):
+        raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
+    net = arch.network(spec.architecture, spec.depth)
+    if net[-2:] != _READOUT or any(layer not in _HIDDEN for layer in net[:-2]):
+        raise ValueError(f"the fast kernel computes Conv3x3 SAME, ReLU and AvgPool2x2 layers, then Flatten and "
+                         f"the readout Dense; {spec.architecture} is {arch.describe(spec.architecture, spec.depth)}")
+    return net
+
+
+def _step(layer: arch.Layer, geos: list[Level], level: int, w2: float, b2: float, ntk: bool) -> Layer | None:
+    """The recursion's step for ``layer`` at resolution ``level`` (None for Flatten: the readout flattens)."""
+    if isinstance(layer, arch.Conv):
+        return _conv(geos[level], w2, b2, ntk)
+    if isinstance(layer, arch.Relu):
+        return _relu(geos[level])
+    if isinstance(layer, arch.AvgPool):
+        return _avg_pool(geos[level], geos[level + 1])
+    if isinstance(layer, arch.Dense):
+        return _readout(geos[level], w2, b2)
+    return None
+
+
+def _layers(spec: KernelSpec, geos: list[Level], ntk: bool) -> list[Layer]:
     """The layers of the kernel of two images, input covariance to readout (``geos``: levels
-    ``0 .. depth`` in the pairs' layouts). Their :func:`_serial` maps a :class:`_Cov` with the
-    input ``S`` and the variances at every ReLU to one whose ``s`` (and ``t``) are ``(B,)``."""
+    ``0 .. depth`` in the pairs' layouts): one :func:`_step` per layer of :func:`_network`. Their
+    :func:`_serial` maps a :class:`_Cov` with the input ``S`` and the variances at every ReLU to one
+    whose ``s`` (and ``t``) are ``(B,)``."""
     w2, b2 = spec.W_std ** 2, spec.b_std ** 2
-    layers = []
-    for level, pooled in _blocks(spec):
-        layers += [_conv(geos[level], w2, b2, ntk), _relu(geos[level])]
-        if pooled:
-            layers.append(_avg_pool(geos[level], geos[level + 1]))
-    return layers + [_readout(geos[-1], w2, b2)]
+    net = _network(spec)
+    steps = [_step(layer, geos, level, w2, b2, ntk) for layer, level in zip(net, layer_levels(net))]
+    return [step for step in steps if step is not None]
 
 
-def _self_layers(spec: KernelSpec, geos: list[_Level]) -> list[Layer]:
+def _self_layers(spec: KernelSpec, geos: list[Level]) -> list[Layer]:
     """The layers of each image with itself, which yield the variances (``geos``: levels in the
-    :func:`self_layouts`). NNGP only; a :func:`_variance` before each ReLU feeds it and collects
-    ``var_left``; they end at the last ReLU's variance (the layers after it change no variance).
-    Their :func:`_serial` maps a :class:`_Cov` with the input ``S`` to one whose ``var_left`` holds
-    the ``(B, HW_l)`` variances at every ReLU."""
+    :func:`convnet_layout.self_layouts`). NNGP only; a :func:`_variance` before each ReLU feeds it
+    and collects ``var_left``; they end at the last ReLU's variance (the layers after it change no
+    variance). Their :func:`_serial` maps a :class:`_Cov` with the input ``S`` to one whose
+    ``var_left`` holds the ``(B, HW_l)`` variances at every ReLU."""
     w2, b2 = spec.W_std ** 2, spec.b_std ** 2
-    *blocks, (last, _) = _blocks(spec)
-    layers = []
-    for level, pooled in blocks:
-        layers += [_conv(geos[level], w2, b2, False), _variance(geos[level]), _relu(geos[level])]
-        if pooled:
-            layers.append(_avg_pool(geos[level], geos[level + 1]))
-    return layers + [_conv(geos[last], w2, b2, False), _variance(geos[last])]
+    net = _network(spec)
+    last = max(i for i, layer in enumerate(net) if isinstance(layer, arch.Relu))
+    steps = []
+    for i, (layer, level) in enumerate(zip(net[:last + 1], layer_levels(net))):
+        if isinstance(layer, arch.Relu):
+            steps.append(_variance(geos[level]))
+        if i < last:
+            steps.append(_step(layer, geos, level, w2, b2, False))
+    return steps
+
+
+def _relu_levels(spec: KernelSpec) -> list[int]:
+    """The resolution level of each ReLU of the network, in order."""
+    net = _network(spec)
+    return [level for layer, level in zip(net, layer_levels(net)) if isinstance(layer, arch.Relu)]
 
 
 def _batched_map(body: Callable[[Array], Any], n: int, batch: int) -> Any:
@@ -654,6 +457,31 @@ def pairs_per_batch(lays, target_entries: int | None = None) -> int:
     return max(1, target // (lays[0].entries(0) * lays[1].entries(0)))
 
 
+def _channel_windows(x: Array, gather: np.ndarray):
+    """``(B, HW, C)`` -> the partner windows :func:`_input_cov` reads: ``C`` arrays ``(B, Kh, Kw, HW)``
+    (``C <= 8``), else one ``(B, C, Kh, Kw, HW)`` (channel-major); 0 outside the image."""
+    c = x.shape[-1]
+    xt = jnp.swapaxes(x, 1, 2)  # (B, C, HW)
+    zero = jnp.zeros_like(xt[:, :, :1])
+    xw = jnp.take(jnp.concatenate([xt, zero], axis=2), gather, axis=2, mode="clip")
+    return [xw[:, i] for i in range(c)] if c <= 8 else xw
+
+
+def _variances(spec: KernelSpec, lays, xs: Array, batch: int) -> list[Array]:
+    """``v[p] = S_aa[p, p]`` at every ReLU of each image ``a`` of ``xs (B, HW, C)``: one ``(B, HW_l)``
+    array per ReLU, from each image's recursion with itself (:func:`_self_layers`, NNGP only) on the
+    smaller windows that reach the last ReLU's diagonal (:func:`convnet_layout.self_layouts`)."""
+    sgeos = [Level(self_layouts(lays), level) for level in range(spec.depth + 1)]
+    self_net = _serial(*_self_layers(spec, sgeos))
+
+    def self_body(i):
+        xa = xs[i]
+        s = _input_cov(xa, _channel_windows(xa, sgeos[0].tables.gather))
+        return self_net(_Cov(s)).var_left
+
+    return _batched_map(self_body, xs.shape[0], batch)
+
+
 def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     """``fn(x1 (n1, H, W, C), x2 (n2, H, W, C)) -> (n1, n2)``: the NTK or NNGP (``spec.get``).
 
@@ -662,16 +490,13 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     either input. ``H`` and ``W`` must be at least ``2 ** spec.depth``; like neural-tangents'
     VALID pooling, an odd side loses its last row or column at a pool (28 -> 14 -> 7 -> 3).
 
-    Loops: over the images ``b`` of ``x2`` (their partner windows are built once), and within,
-    over batches of images of ``x1``. ``target_entries`` sets the batch (about that many entries
-    per level-0 covariance array; default :func:`default_target_entries`); it changes speed and
-    memory, not the result. The inner loop is rematerialised in the backward pass; the outer one
-    keeps each image's windows (about ``(C + 2) * 15^2 * H * W`` floats at depth 3) when all of
-    them fit in :data:`RESIDUAL_BYTES`, else it is rematerialised too (one more forward pass). Results are
-    deterministic (no atomics, fixed order).
+    Loops (module docstring): ``target_entries`` sets the batch of images of ``x1`` (about that many
+    entries per level-0 covariance array; default :func:`default_target_entries`); it changes speed
+    and memory, not the result. The loop over ``x2`` keeps each image's windows (about
+    ``(C + 2) * 15^2 * H * W`` floats at depth 3) for the backward pass when all of them fit in
+    :data:`RESIDUAL_BYTES`, else makes them again. Deterministic (no atomics, fixed order).
     """
-    if spec.architecture not in ("convnet", "convnet3"):
-        raise ValueError(f"the fast kernel covers convnet and convnet3, not {spec.architecture!r}")
+    _network(spec)  # refuses what it does not compute, before any image
     ntk = spec.get == "ntk"
 
     def fn(x1: Array, x2: Array) -> Array:
@@ -688,35 +513,18 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
         n2 = x2.shape[0]
         x1 = x1.astype(dtype).reshape(n1, h * w, c)
         x2 = x2.astype(dtype).reshape(n2, h * w, c)
-        lays = layouts(spec, h, w)
-        geos = [_Level(lays, level) for level in range(spec.depth + 1)]
-        relus = [level for level, _ in _blocks(spec)]  # the level of each ReLU
+        lays = layouts(spec.depth, h, w)
+        geos = [Level(lays, level) for level in range(spec.depth + 1)]
+        relus = _relu_levels(spec)
         batch = pairs_per_batch(lays, target_entries)
 
-        def channel_windows(x, gather):  # (B, HW, C) -> (B, C, Kh, Kw, HW), channel-major
-            xt = jnp.swapaxes(x, 1, 2)  # (B, C, HW)
-            zero = jnp.zeros_like(xt[:, :, :1])
-            xw = jnp.take(jnp.concatenate([xt, zero], axis=2), gather, axis=2, mode="clip")
-            return [xw[:, i] for i in range(c)] if c <= 8 else xw
-
-        # Variances of every image, from its recursion with itself (NNGP only), on the smaller
-        # windows that reach the last ReLU's diagonal (self_layouts).
-        xs = jnp.concatenate([x1, x2])
-        sgeos = [_Level(self_layouts(lays), level) for level in range(spec.depth + 1)]
-        self_net = _serial(*_self_layers(spec, sgeos))
-
-        def self_body(i):
-            xa = xs[i]
-            s = _input_cov(xa, channel_windows(xa, sgeos[0].tables.gather))
-            return self_net(_Cov(s)).var_left
-
-        vs = _batched_map(self_body, n1 + n2, batch)
+        vs = _variances(spec, lays, jnp.concatenate([x1, x2]), batch)
         v1 = [v[:n1] for v in vs]
         v2 = [v[n1:] for v in vs]
         net = _serial(*_layers(spec, geos, ntk))
 
         def per_b(b):  # one image of x2 against all of x1
-            xw = channel_windows(x2[b][None], geos[0].tables.gather)
+            xw = _channel_windows(x2[b][None], geos[0].tables.gather)
             vw = tuple(_windows(v[b][None], geos[k].tables.gather) for v, k in zip(v2, relus))
 
             def body(i):
@@ -737,5 +545,5 @@ def kernel_fn(spec: KernelSpec, target_entries: int | None = None) -> KernelFn:
     return fn
 
 
-__all__ = ["AxisLayout", "TARGET_ENTRIES_ACCELERATOR", "TARGET_ENTRIES_CPU", "default_target_entries",
-           "kernel_fn", "layouts", "pairs_per_batch"]
+__all__ = ["TARGET_ENTRIES_ACCELERATOR", "TARGET_ENTRIES_CPU", "default_target_entries", "kernel_fn",
+           "pairs_per_batch"]

@@ -4,14 +4,11 @@ A kernel is described by a small serialisable :class:`KernelSpec` (:mod:`.kernel
 function ``kernel_fn(x1, x2) -> K`` with ``x1: (n1, H, W, C)``, ``x2: (n2, H, W, C)`` and
 ``K: (n1, n2)`` float32.
 
-Architectures (neural-tangents ``stax``, NTK parameterisation, ``W_std = sqrt(2)``,
-``b_std = 0.1`` by default), as in Nguyen et al., "Dataset Meta-Learning from Kernel Ridge
-Regression" (ICLR 2021) and "Dataset Distillation with Infinitely Wide Convolutional
-Networks" (NeurIPS 2021):
-
-- ``fc``:       Flatten, depth x [Dense, ReLU], Dense.
-- ``convnet``:  [3x3 Conv SAME, ReLU], then depth x [3x3 Conv SAME, ReLU, AvgPool 2x2], Flatten, Dense.
-- ``convnet3``: ``convnet`` without the prepended [Conv, ReLU].
+Architectures: the layer lists of :mod:`architectures` (``fc``, ``convnet``, ``convnet3``; NTK
+parameterisation, ``W_std = sqrt(2)``, ``b_std = 0.1`` by default), as in Nguyen et al., "Dataset
+Meta-Learning from Kernel Ridge Regression" (ICLR 2021) and "Dataset Distillation with Infinitely
+Wide Convolutional Networks" (NeurIPS 2021). :func:`stax_network` builds neural-tangents' network
+from them (the reference, ``impl nt``), :mod:`convnet_kernel` its own recursion (``impl fast``).
 
 The width of a layer does not enter the infinite-width kernel, so the spec has none.
 
@@ -25,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import architectures as arch
 from .kernel_spec import ARCHITECTURES, GETS, IMPLS, KernelSpec  # noqa: F401 - re-exported: kernels.KernelSpec
 from .limits import MAX_DEPTH  # noqa: F401 - re-exported
 from .tiling import pad_rows
@@ -35,33 +33,34 @@ KernelFn = Callable[[Any, Any], Any]
 def stax_network(spec: KernelSpec, width: int = 1024, out_dim: int = 1):
     """The neural-tangents ``stax.serial`` network of ``spec``: ``(init_fn, apply_fn, kernel_fn)``.
 
-    ``width`` (hidden units or channels) and ``out_dim`` (outputs of the last Dense) only shape the
-    finite network of ``init_fn`` / ``apply_fn``; ``kernel_fn`` does not depend on them.
+    One ``stax`` layer per layer of :func:`architectures.network` (NTK parameterisation, the spec's
+    ``W_std`` and ``b_std``). ``width`` (hidden units or channels) and ``out_dim`` (outputs of the
+    readout Dense) only shape the finite network of ``init_fn`` / ``apply_fn``; ``kernel_fn`` does
+    not depend on them.
     """
     from .nt_compat import stax as import_stax
 
     stax = import_stax()
+    return stax.serial(*(_stax_layer(stax, layer, spec, width, out_dim)
+                         for layer in arch.network(spec.architecture, spec.depth)))
 
-    def dense(width):
-        return stax.Dense(width, W_std=spec.W_std, b_std=spec.b_std, parameterization="ntk")
 
-    def conv(width):
-        return stax.Conv(width, (3, 3), padding="SAME", W_std=spec.W_std, b_std=spec.b_std,
-                         parameterization="ntk")
-
-    if spec.architecture == "fc":
-        layers = [stax.Flatten()]
-        for _ in range(spec.depth):
-            layers += [dense(width), stax.Relu()]
-        layers += [dense(out_dim)]
-    else:
-        layers = []
-        if spec.architecture == "convnet":
-            layers += [conv(width), stax.Relu()]
-        for _ in range(spec.depth):
-            layers += [conv(width), stax.Relu(), stax.AvgPool((2, 2), strides=(2, 2))]
-        layers += [stax.Flatten(), dense(out_dim)]
-    return stax.serial(*layers)
+def _stax_layer(stax, layer: arch.Layer, spec: KernelSpec, width: int, out_dim: int):
+    """The ``stax`` layer of one :mod:`architectures` layer."""
+    if isinstance(layer, arch.Conv):
+        return stax.Conv(width, (layer.size, layer.size), padding=layer.padding, W_std=spec.W_std,
+                         b_std=spec.b_std, parameterization="ntk")
+    if isinstance(layer, arch.Dense):
+        return stax.Dense(out_dim if layer.readout else width, W_std=spec.W_std, b_std=spec.b_std,
+                          parameterization="ntk")
+    if isinstance(layer, arch.AvgPool):
+        return stax.AvgPool((layer.window, layer.window), strides=(layer.stride, layer.stride),
+                            padding=layer.padding)
+    if isinstance(layer, arch.Relu):
+        return stax.Relu()
+    if isinstance(layer, arch.Flatten):
+        return stax.Flatten()
+    raise TypeError(f"no stax layer for {layer!r}")
 
 
 def make_kernel_fn(spec: KernelSpec, spread: bool = True) -> KernelFn:

@@ -7,9 +7,10 @@ The recipe (:class:`TransferConfig` holds every number of it):
 
 - Network: the finite network of the release's kernel spec, ``kernels.stax_network(spec,
   width, out_dim=C)`` (neural-tangents ``stax``, NTK parameterisation, the spec's ``W_std`` and
-  ``b_std``): FC = Flatten, depth x [Dense(width), ReLU], Dense(C); ConvNet(3) = [3x3 Conv(width)
-  SAME, ReLU], depth x [3x3 Conv(width) SAME, ReLU, AvgPool 2x2], Flatten, Dense(C). The default
-  width is 1024 (the notebook's); ConvNets on a CPU use a smaller stated width.
+  ``b_std``), built from the layer list of :func:`architectures.network`, the one the kernel is
+  computed from; :func:`architectures.describe` writes it into the recipe (e.g. FC = Flatten,
+  depth x [Dense(width), ReLU], Dense(C)). The default width is 1024 (the notebook's); ConvNets
+  on a CPU use a smaller stated width.
 - Parameters drawn by ``init_fn(PRNGKey(seed))``; one training run per seed.
 - Training data: the release's images (already in the preprocessed space) and its labels as they
   are (centred one-hot ``one_hot - 1/C``, or learned ones); ``label_scale`` multiplies them (1 by
@@ -58,6 +59,7 @@ import optax
 from distilled_registry import user_values
 from distilled_registry.errors import UserError
 
+from . import architectures
 from .kernels import KernelSpec, kernel_matrix, make_kernel_fn, stax_network
 from .limits import MAX_EVAL_SUBSET, MAX_SEED, MAX_STEPS, MAX_TRANSFER_SEEDS, MAX_WIDTH
 from .tiling import pad_rows
@@ -147,9 +149,7 @@ class TransferConfig:
 def recipe(spec: KernelSpec, config: TransferConfig) -> dict:
     """The whole recipe as provenance records it: numbers and the words that go with them."""
     arch = spec.architecture
-    net = ("Flatten, " + f"{spec.depth} x [Dense({config.width}), ReLU], Dense(C)" if arch == "fc" else
-           ("[Conv3x3(%d) SAME, ReLU], " % config.width if arch == "convnet" else "") +
-           f"{spec.depth} x [Conv3x3({config.width}) SAME, ReLU, AvgPool2x2], Flatten, Dense(C)")
+    net = architectures.describe(arch, spec.depth, config.width)
     return {
         "format": RECIPE_VERSION,
         "what": "train the finite network of the release's kernel on the release's images and labels, "

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from jax_x64 import enable_x64, float64_reference
 
-from distilled_registry.pipelines import convnet_kernel, kernels
+from distilled_registry.pipelines import convnet_kernel, convnet_layout, kernels
 
 
 def _digits():
@@ -149,22 +149,9 @@ def test_batching_does_not_change_the_kernel():
     x1, x2 = _images("rand16")
     spec = kernels.KernelSpec("convnet", depth=2, get="ntk", impl="fast")
     one = jax.jit(convnet_kernel.kernel_fn(spec, target_entries=1))(x1, x2)
-    assert convnet_kernel.pairs_per_batch(convnet_kernel.layouts(spec, 16, 16), 2 ** 40) > 6
+    assert convnet_kernel.pairs_per_batch(convnet_layout.layouts(spec.depth, 16, 16), 2 ** 40) > 6
     all_at_once = jax.jit(convnet_kernel.kernel_fn(spec, target_entries=2 ** 40))(x1, x2)
     np.testing.assert_allclose(one, all_at_once, rtol=1e-6)
-
-
-def test_layouts():
-    spec = kernels.KernelSpec("convnet", depth=3, impl="fast")
-    h, w = convnet_kernel.layouts(spec, 32, 8)
-    assert not h.full and h.radii == (7, 3, 1, 0) and h.sizes == (32, 16, 8, 4)
-    assert w.full and w.sizes == (8, 4, 2, 1)
-    # 32x32, depth 3: 32 * 15 entries per axis instead of 32 * 32
-    assert h.entries(0) == 32 * 15
-    # 28 -> 14 -> 7 -> 3 and 9 -> 4 -> 2 -> 1 (neural-tangents' VALID pooling rounds down)
-    h, w = convnet_kernel.layouts(spec, 28, 9)
-    assert h.sizes == (28, 14, 7, 3) and h.radii == (7, 3, 1, 0)
-    assert w.sizes == (9, 4, 2, 1) and not w.full
 
 
 def test_rejects_what_it_does_not_compute():
