@@ -186,7 +186,7 @@ def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float,
     from distilled_registry import catalog
     from distilled_registry.pipelines import checkpoint, kip, krr
     from distilled_registry.pipelines.backends import make_workers
-    from distilled_registry.pipelines.distill import DistillConfig, kip_config, prepare
+    from distilled_registry.pipelines.distill import DistillConfig, prepare
     from distilled_registry.pipelines.distributed import TiledEngine
     from distilled_registry.pipelines.kernels import make_kernel_fn
 
@@ -197,7 +197,7 @@ def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float,
         return
     prepared = prepare(cfg, str(src_dir))
     src = prepared.source
-    kcfg = kip_config(cfg)
+    kcfg = kip.KipConfig.of(cfg)
     state, _ = kip.init(kcfg, prepared.x_train, src.y_train, src.num_classes)
     history: list[float] = []
     ckpt = work / "kip_checkpoint"

@@ -46,13 +46,6 @@ class Prepared:
     x_test: np.ndarray
 
 
-def kip_config(config: DistillConfig) -> kip.KipConfig:
-    """The KIP hyper-parameters of ``config`` (KIP learns the images, and the labels with ``learn_labels``)."""
-    return kip.KipConfig(ipc=config.ipc, steps=config.steps, learning_rate=config.learning_rate,
-                         target_batch=config.target_batch, reg=config.reg, learn_images=True,
-                         learn_labels=config.learn_labels, seed=config.seed)
-
-
 def check_images(config: DistillConfig, shape: tuple) -> None:
     """ConfigError when images of ``shape`` (N, H, W, C) cannot go through ``config``'s kernel (too deep)."""
     try:
@@ -267,7 +260,7 @@ def _distil(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bo
     if config.algorithm == "kip":
         from . import checkpoint
 
-        kcfg = kip_config(config)
+        kcfg = kip.KipConfig.of(config)
         state, _ = kip.init(kcfg, data.x_train, src.y_train, src.num_classes)
         history: list[float] = []
         if ckpt.resume:

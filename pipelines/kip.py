@@ -64,6 +64,13 @@ class KipConfig:
         if not (self.learn_images or self.learn_labels):
             raise ValueError("KIP must learn images, labels or both")
 
+    @classmethod
+    def of(cls, config: DistillConfig) -> "KipConfig":
+        """The KIP hyper-parameters of a run's ``config`` (images learned, labels too with ``learn_labels``)."""
+        return cls(ipc=config.ipc, steps=config.steps, learning_rate=config.learning_rate,
+                   target_batch=config.target_batch, reg=config.reg, learn_images=True,
+                   learn_labels=config.learn_labels, seed=config.seed)
+
 
 class KipState(NamedTuple):
     """Everything a run needs to continue: ``step`` done so far, parameters, Adam state."""

@@ -373,7 +373,7 @@ def step_overhead(run: Run, source_info: dict, seconds: float = 1.0) -> tuple[fl
     shape = tuple(source_info["image_shape"])
     x_train = np.broadcast_to(np.zeros((1, *shape), np.float32), (train, *shape))
     y_train = np.random.default_rng(0).permutation(np.arange(train) % c)
-    kcfg = dataclasses.replace(cfg.kip_config(), steps=50)
+    kcfg = dataclasses.replace(kip.KipConfig.of(cfg), steps=50)
     engine = TiledEngine(_InstantWorkers(), cfg.reg, cfg.tile or max(support_and_targets(cfg, source_info)))
     stamps = [time.perf_counter()]
 
@@ -415,7 +415,7 @@ def checkpoint_seconds(run: Run) -> float:
     cfg = run.config
     c = 10
     x = np.zeros((cfg.ipc * c, 2, 2, 1), np.float32)
-    state, _ = kip.init(cfg.kip_config(), x, np.arange(len(x)) % c, c)
+    state, _ = kip.init(kip.KipConfig.of(cfg), x, np.arange(len(x)) % c, c)
     with tempfile.TemporaryDirectory(prefix="distilled-registry-plan-") as tmp:
         t = time.perf_counter()
         checkpoint.save(tmp, state, cfg.to_dict(), [0.0] * 100)

@@ -195,11 +195,11 @@ def test_sigkill_then_resume_gives_the_uninterrupted_release(local_release, tmp_
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
     from distilled_registry.pipelines import checkpoint, sources
-    from distilled_registry.pipelines.distill import DistillConfig, kip_config
+    from distilled_registry.pipelines.distill import DistillConfig
 
     d = sources.load_source("digits")
     cfg = DistillConfig(ipc=1, steps=5)
-    state, _ = kip.init(kip_config(cfg), d.x_train, d.y_train, 10)
+    state, _ = kip.init(kip.KipConfig.of(cfg), d.x_train, d.y_train, 10)
     checkpoint.save(tmp_path / "c", state, {**cfg.to_dict(), "seed": 99})
     args = ["distill", "--ipc", "1", "--steps", "5", "--quiet", "--out", str(tmp_path / "o"), "--resume",
             "--checkpoint-dir", str(tmp_path / "c")]
@@ -264,16 +264,16 @@ def test_a_checkpoint_gives_back_every_leaf_with_its_shape_and_value(digits, tmp
     differently from an uninterrupted one)."""
     from distilled_registry.npz import npz_bytes
     from distilled_registry.pipelines import checkpoint
-    from distilled_registry.pipelines.distill import DistillConfig, kip_config
+    from distilled_registry.pipelines.distill import DistillConfig
 
     with np.load(__import__("io").BytesIO(npz_bytes({"c": np.int32(3), "v": np.ones((2, 3))}))) as z:
         assert z["c"].shape == () and z["c"] == 3 and z["v"].shape == (2, 3)
     cfg = DistillConfig(ipc=1, steps=4, learn_labels=True, target_batch=50)
-    state, _ = kip.init(kip_config(cfg), digits.x_train, digits.y_train, 10)
-    state, losses = kip.run(kip_config(cfg), make_kernel_fn(cfg.kernel), digits.x_train, digits.y_train, 10,
+    state, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
+    state, losses = kip.run(kip.KipConfig.of(cfg), make_kernel_fn(cfg.kernel), digits.x_train, digits.y_train, 10,
                             state=state, progress=False)
     checkpoint.save(tmp_path, state, cfg.to_dict(), losses)
-    template, _ = kip.init(kip_config(cfg), digits.x_train, digits.y_train, 10)
+    template, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
     loaded, got_losses = checkpoint.load(tmp_path, template, cfg.to_dict())
     want = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     got = jax.tree_util.tree_leaves((loaded.learned, loaded.fixed, loaded.opt_state))

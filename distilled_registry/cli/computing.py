@@ -366,13 +366,16 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
         return _print_release(a, e, Path(a.out), prov, None)
     store.check_destination(store.release_dir(e.name, e.version), f"{e.name}:{e.version}", a.overwrite)
 
-    def into_store(files: dict, prov: dict) -> Path:  # the release is written once, straight into the store
-        return store.put(files, prov, rn, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
+    written: list[Path] = []
 
-    with store.staging() as tmp:  # never written: distill's out when it writes elsewhere
-        prov = distill(cfg, tmp / "release", src, progress=not a.quiet, overrides=overrides, write=into_store,
-                       **kwargs)
-    path = store.release_dir(e.name, e.version)
+    def into_store(files: dict, prov: dict) -> Path:  # the release is written once, straight into the store
+        written.append(store.put(files, prov, rn, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite))
+        return written[-1]
+
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-regenerate-") as tmp:  # distill's unused out
+        prov = distill(cfg, Path(tmp) / "release", src, progress=not a.quiet, overrides=overrides,
+                       write=into_store, **kwargs)
+    path = written[0]
     rec = recording.record_release(e.name, path) if a.record else None
     return _print_release(a, e, path, prov, rec)
 
