@@ -197,7 +197,7 @@ def step_kip(report: Report, data: Path, out: Path, work: Path, deadline: float,
         return
     prepared = prepare(cfg, str(src_dir))
     src = prepared.source
-    kcfg = cfg.kip_config()
+    kcfg = kip.KipConfig.of(cfg)
     state, _ = kip.init(kcfg, prepared.x_train, src.y_train, src.num_classes)
     history: list[float] = []
     ckpt = work / "kip_checkpoint"

@@ -17,6 +17,7 @@ import numpy as np
 
 from distilled_registry import catalog, provenance, store
 from distilled_registry import release as rel
+from distilled_registry.distill_config import DistillConfig, KernelSpec
 from distilled_registry.transform import Transform
 
 SHA0 = "0" * 64
@@ -71,10 +72,9 @@ def dummy_provenance(entry: catalog.Entry, data: dict[str, np.ndarray], seed: in
 
 def _variant_spec(entry: catalog.Entry) -> dict:
     """A stand-in spec for an entry with none (an explicit published variant): a ConvNet KIP run."""
-    kernel = {"architecture": "convnet", "depth": 3, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": "nt"}
-    return {"source": entry.source, "algorithm": entry.algorithm, "kernel": kernel, "ipc": 1, "steps": 0,
-            "learning_rate": 0.04, "target_batch": 5000, "learn_labels": True, "reg": 1e-6, "ls_reg": 1e-10,
-            "zca": False, "zca_reg": 0.1, "seed": 0}
+    kernel = KernelSpec(architecture="convnet", depth=3, get="ntk", impl="nt")
+    return DistillConfig(source=entry.source, algorithm=entry.algorithm, kernel=kernel, ipc=1, steps=0,
+                         learn_labels=True).to_spec()  # the other hyper-parameters: the one config's defaults
 
 
 def write_dummy_release(name: str, home: str | os.PathLike, per_class: int | None = None, seed: int = 0,

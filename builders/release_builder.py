@@ -6,7 +6,7 @@
 
 Each family is a TFDS dataset folder, ``builders/<family>/``, whose module
 ``<family>_dataset_builder.py`` defines ``class Builder(ReleaseBuilder): FAMILY = "<family>"``, the
-TFDS way (TFDS's folder loading finds it: ``python -m distilled_registry.builders.tfds_build builders/<family>``,
+TFDS way (TFDS's folder loading finds it: ``python -m distilled_registry.cli.tfds_build builders/<family>``,
 which is ``tfds build`` without its Apache Beam import). :class:`ReleaseBuilder` fills in the rest from
 the catalog when the class is defined: the family ``kip_cifar10`` becomes the TFDS dataset
 ``kip_cifar10``, each catalog config a ``BuilderConfig`` whose version is the catalog config's version

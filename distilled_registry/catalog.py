@@ -95,7 +95,7 @@ def _entries(_records_key: tuple) -> tuple[Entry, ...]:
         info = source_facts.get(f.source).to_dict()
         for cfg, c in f.configs.items():
             out.append(Entry(family=fam, config=cfg, version=c.version, algorithm=f.algorithm, source=f.source,
-                             description=c.description, spec=c.spec, settings=c.settings, paper=c.paper,
+                             description=c.description, spec=c.spec.to_spec(), settings=c.settings, paper=c.paper,
                              releases=dict(recs.get(f"{fam}/{cfg}", {})), source_info=info,
                              published=published_block(f"{fam}/{cfg}", *c.published, pins) if c.published else None))
     return tuple(out)

@@ -1,25 +1,22 @@
 """Errors a user can cause: each message names the offending value and what to do instead.
 
-The CLI prints them as one line, without a traceback, and exits with the class's ``exit_code``:
+The CLI prints them as one line, without a traceback; which exit status each class gives is the CLI's
+(``distilled_registry.cli.exit_codes``):
 
-- :class:`UsageError` (exit 2): the command line itself is wrong: a malformed name, an unknown
-  release, an option value out of range, options that contradict each other. Nothing was done.
-- :class:`UserError` (exit 1): the command was well formed but the world is not as it needs: a
-  damaged or missing file, a failed download, a release that fails verification, a run that
-  diverged. Nothing was left half-written.
+- :class:`UsageError`: the command line itself is wrong: a malformed name, an unknown release, an
+  option value out of range, options that contradict each other. Nothing was done.
+- :class:`UserError`: the command was well formed but the world is not as it needs: a damaged or
+  missing file, a failed download, a release that fails verification, a run that diverged. Nothing
+  was left half-written.
 """
 
 
 class UserError(ValueError):
-    """A failure the user can fix (a file, a download, a release); the CLI exits with code 1."""
-
-    exit_code = 1
+    """A failure the user can fix (a file, a download, a release)."""
 
 
 class UsageError(UserError):
-    """A bad command line (a name, an option value); the CLI exits with code 2."""
-
-    exit_code = 2
+    """A bad command line or call (a name, an option value): nothing was done."""
 
 
 # The authors' published files (distilled_registry.published, published_variants): here, in a module
@@ -31,7 +28,7 @@ class PublishedError(UserError):
 
 
 class PublishedUsageError(PublishedError, UsageError):
-    """A published-file name, ``--name``, ``--dataset`` or path the command line got wrong (exit 2)."""
+    """A published-file name, ``--name``, ``--dataset`` or path the command line got wrong."""
 
 
 class PinError(PublishedError):

@@ -282,15 +282,27 @@ def add(folder: str | os.PathLike, name: str | names.ReleaseName, version: str, 
       ReleaseError: the release is not one ``name:version`` may hold (:func:`check_identity`:
         another family, or a run that is not the catalog spec of ``name``); nothing is written.
     """
+    read = rel.read_release(folder)  # one consistent version of the folder, checked
+    return put(read.files, dict(read.record), name, version, release_info, overwrite, where=folder)
+
+
+def put(files: dict[str, bytes], prov: dict, name: str | names.ReleaseName, version: str,
+        release_info: dict | None = None, overwrite: bool = False, where: str | os.PathLike | None = None) -> Path:
+    """Write a release (its ``files`` and ``prov``, not yet on disk) into the store as ``name:version``, once.
+
+    What :func:`add` does for a folder, for a release made in memory (``regenerate`` writes its run here
+    directly); ``where`` names it in messages. Raises as :func:`add`.
+    """
     rn = names.parse(name) if isinstance(name, str) else name
     names.check_version(version)
     dest = release_dir(rn, version)
     damaged = check_destination(dest, f"{rn.name}:{version}", overwrite)
-    read = rel.read_release(folder)  # one consistent version of the folder, checked
-    prov, files = read.record, read.files
+    prov = dict(prov)
     prov["release"] = {"name": rn.name, "family": rn.family, "config": rn.config, "version": version,
                        **(release_info or {})}
-    check_identity(names.ReleaseName(rn.family, rn.config, version), folder, prov, adding=True)  # before any write
+    prov.setdefault("files", {n: rel.digest(b) for n, b in sorted(files.items())})  # what the identity check reads
+    where = where if where is not None else f"the new release of {rn.name}"
+    check_identity(names.ReleaseName(rn.family, rn.config, version), where, prov, adding=True)  # before any write
     if not damaged:
         rel.write_release(dest, files, prov, overwrite=overwrite)
         return _inside(dest, home())

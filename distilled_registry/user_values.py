@@ -1,13 +1,13 @@
 """Rule E, a user's mistake is refused in one line before any work: the one check of every number and path given.
 
 Every size, count, rate and path a user gives goes through here where it enters: the command line's
-options (:func:`option`, an argparse ``type``) and the Python API's entry points
-(``pipelines.distill.DistillConfig.validate`` and ``distill``, ``pipelines.demo.run_demo``,
-``pipelines.transfer.TransferConfig``, ``pipelines.evaluation.check_accuracy``). A value of the wrong
-kind (text, a bool for a number, a float for a count), NaN, an infinity (``1e400`` parses as one), a
-sign or zero where the value must be positive, or a number past its bound raises :class:`BadValue`,
-a usage error (exit 2), naming the option and the allowed range, before a source is loaded or a file
-written. The bounds of counts are in ``pipelines/limits.py`` (plain numbers: no JAX).
+options (``distilled_registry.cli.option_types.option``, an argparse ``type``) and the Python API's entry
+points (:meth:`distilled_registry.distill_config.DistillConfig.validate`, ``pipelines.distill.distill``,
+``pipelines.demo.run_demo``, ``pipelines.transfer.TransferConfig``, ``pipelines.evaluation.check_accuracy``).
+A value of the wrong kind (text, a bool for a number, a float for a count), NaN, an infinity (``1e400``
+parses as one), a sign or zero where the value must be positive, or a number past its bound raises
+:class:`BadValue`, a usage error (the CLI exits 2), naming the option and the allowed range, before a
+source is loaded or a file written. The bounds of counts are in :mod:`.limits` (plain numbers: no JAX).
 
     count(v, name, low, high)    an integer in [low, high]
     real(v, name, low, high, above=None)
@@ -17,12 +17,10 @@ written. The bounds of counts are in ``pipelines/limits.py`` (plain numbers: no 
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 import os
 from pathlib import Path
-from typing import Callable
 
 from .errors import UsageError
 
@@ -31,14 +29,14 @@ MAX_NAME_BYTES = 255   # NAME_MAX: one component
 
 
 class BadValue(UsageError):
-    """A number or path out of range, of the wrong kind, NaN or infinite (exit 2; nothing was done)."""
+    """A number or path out of range, of the wrong kind, NaN or infinite (a usage error; nothing was done)."""
 
 
 def _num(x) -> str:
     return str(x) if isinstance(x, int) else f"{x:g}"
 
 
-def _range_text(low, high, above=None, integer: bool = False) -> str:
+def range_text(low, high, above=None, integer: bool = False) -> str:
     if integer and low is not None and high is not None:
         return f"{low}..{high}"
     if above is None and low is not None and high is not None:
@@ -51,12 +49,12 @@ def _range_text(low, high, above=None, integer: bool = False) -> str:
 def count(value, name: str, low: int | None = 1, high: int | None = None, shown: str | None = None) -> int:
     """``value`` as an int when it is an integer in ``[low, high]``; BadValue naming ``name`` otherwise
     (``shown``: the text the user typed, for the message)."""
-    what = shown if shown is not None else _show(value)
+    what = shown if shown is not None else show(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise BadValue(f"{name} {what} is not an integer; give an integer {_range_text(low, high, integer=True)}")
+        raise BadValue(f"{name} {what} is not an integer; give an integer {range_text(low, high, integer=True)}")
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
-        raise BadValue(f"{name} {what} is out of range: give an integer {_range_text(low, high, integer=True)}")
+        raise BadValue(f"{name} {what} is out of range: give an integer {range_text(low, high, integer=True)}")
     return v
 
 
@@ -64,14 +62,14 @@ def real(value, name: str, low: float | None = None, high: float | None = None, 
          shown: str | None = None) -> float:
     """``value`` as a float when it is a finite number in ``[low, high]`` (and ``> above``); BadValue otherwise
     (``shown``: the text the user typed, for the message)."""
-    what = shown if shown is not None else _show(value)
+    what = shown if shown is not None else show(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise BadValue(f"{name} {what} is not a number; give a finite number {_range_text(low, high, above)}")
+        raise BadValue(f"{name} {what} is not a number; give a finite number {range_text(low, high, above)}")
     v = float(value)
     if not math.isfinite(v):
-        raise BadValue(f"{name} {what} is not a finite number; give one {_range_text(low, high, above)}")
+        raise BadValue(f"{name} {what} is not a finite number; give one {range_text(low, high, above)}")
     if (low is not None and v < low) or (high is not None and v > high) or (above is not None and not v > above):
-        raise BadValue(f"{name} {what} is out of range: give a number {_range_text(low, high, above)}")
+        raise BadValue(f"{name} {what} is out of range: give a number {range_text(low, high, above)}")
     return v
 
 
@@ -83,11 +81,11 @@ def path(value, name: str) -> Path:
         try:
             value = os.fsdecode(os.fspath(value))
         except TypeError:
-            raise BadValue(f"{name} {_show(value)} is not a path; give a folder or file name") from None
+            raise BadValue(f"{name} {show(value)} is not a path; give a folder or file name") from None
     if not value:
         raise BadValue(f"{name} is empty; give a folder or file name")
     if "\0" in value:
-        raise BadValue(f"{name} {_show(value)} holds a NUL byte, which no file name can; give another path")
+        raise BadValue(f"{name} {show(value)} holds a NUL byte, which no file name can; give another path")
     raw = os.fsencode(value)
     if len(raw) > MAX_PATH_BYTES:
         raise BadValue(f"{name} is {len(raw)} bytes long, more than the {MAX_PATH_BYTES} a path may be; give a "
@@ -99,49 +97,9 @@ def path(value, name: str) -> Path:
     return Path(value)
 
 
-def _show(value) -> str:
+def show(value) -> str:
     try:
         text = value if isinstance(value, str) else repr(value)
     except ValueError:  # an integer past Python's str() digit limit
         return "(an integer of over 4000 digits)"
     return repr(text[:60] + "...") if len(text) > 60 else (repr(text) if isinstance(value, str) else text)
-
-
-def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
-    """An argparse ``type`` for the option ``name``: parses the text as ``kind`` (``count``, ``real``, ``path``)
-    and checks it with the function of that name and ``bounds``; a bad value is one line (:class:`Parser`)."""
-
-    def parse(text: str):
-        try:
-            if kind == "path":
-                return str(path(text, name))
-            shown = text if len(text) <= 60 and text.isprintable() and " " not in text else _show(text)
-            try:
-                v = int(text.strip()) if kind == "count" else float(text.strip())
-            except ValueError:
-                if kind == "count" and text.strip().lstrip("+-").isdigit():  # past Python's digit limit
-                    raise BadValue(f"{name} {_show(text)} is out of range: give an integer "
-                                   f"{_range_text(bounds.get('low', 1), bounds.get('high'), integer=True)}") from None
-                if kind == "count":
-                    raise BadValue(f"{name} {_show(text)} is not an integer; give an integer "
-                                   f"{_range_text(bounds.get('low', 1), bounds.get('high'), integer=True)}") from None
-                raise BadValue(f"{name} {_show(text)} is not a number; give a finite number "
-                               f"{_range_text(bounds.get('low'), bounds.get('high'), bounds.get('above'))}") from None
-            return (count if kind == "count" else real)(v, name, **bounds, shown=shown)
-        except UsageError as e:  # BadValue: argparse keeps an ArgumentTypeError's own words
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    parse.__name__ = kind
-    parse.kind, parse.option, parse.bounds = kind, name, dict(bounds)  # for --help and the tests
-    return parse
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors (an unknown option, a missing argument, a value a ``type`` refused) raise
-    BadValue, which the CLI prints as one line (exit 2), instead of printing its usage text and exiting."""
-
-    def error(self, message: str):
-        head, sep, rest = message.partition(": ")
-        if sep and head.startswith("argument ") and rest.startswith(head[len("argument "):].split("/")[0]):
-            message = rest  # "argument --steps: --steps -1 is out of range ...": the option named once
-        raise BadValue(message)

@@ -1,8 +1,9 @@
 """The main job: source -> preprocessing -> KIP or LS -> evaluation -> release folder.
 
 ``distill(config, out)`` is what ``distilled-registry distill`` runs. Every input that decides
-the result is in :class:`DistillConfig`, and the whole config is written into the release's
-provenance, so ``DistillConfig.from_dict(provenance["config"])`` reruns it.
+the result is in :class:`DistillConfig` (:mod:`distilled_registry.distill_config`, the one home of the
+hyper-parameters, their defaults and their checks; re-exported here), and the whole config is written
+into the release's provenance, so ``DistillConfig.from_dict(provenance["config"])`` reruns it.
 """
 
 from __future__ import annotations
@@ -14,125 +15,27 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from distilled_registry import environment, output_folder, preview, provenance, references, user_values
 from distilled_registry import release as rel
-from distilled_registry.errors import UsageError
+from distilled_registry.distill_config import (  # noqa: F401 - re-exported: pipelines.distill.DistillConfig, ...
+    ALGORITHMS,
+    ConfigError,
+    DistillConfig,
+    KernelSpec,
+)
 
 from . import algorithm as alg
-from . import algorithms, kip, krr, label_solve, sources, user_sources
-from .kernels import KernelSpec
-from .limits import DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_IPC, MAX_SEED, MAX_STEPS, MAX_TARGET_BATCH, MAX_TILE, MAX_WORKERS
+from . import algorithms, kip, krr, sources
+from .limits import DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_STEPS, MAX_TILE, MAX_WORKERS  # noqa: F401 - MAX_TILE re-exported
 from .preprocess import fit_transform
 
-ALGORITHMS = ("kip", "ls")
 CHECKPOINT_FILE = "kip_state.npz"  # checkpoint.FILE (that module imports jax)
 # jax's matmul precision for a run, recorded in the provenance (environment.device.matmul_precision).
 MATMUL_PRECISION = "highest"
-
-
-class ConfigError(UsageError):
-    """A distillation config that cannot run; says which value and what is allowed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DistillConfig:
-    """One distillation run: source, preprocessing, kernel, algorithm and its hyper-parameters."""
-
-    source: str = "digits"
-    algorithm: str = "kip"
-    kernel: KernelSpec = KernelSpec()
-    ipc: int = 10
-    steps: int = 1000            # KIP only
-    learning_rate: float = 0.04  # KIP only
-    target_batch: int = 5000     # KIP only
-    learn_labels: bool = False   # KIP only (LS always solves labels)
-    reg: float = krr.DEFAULT_REG
-    ls_reg: float = label_solve.DEFAULT_LS_REG  # LS only
-    zca: bool = False
-    zca_reg: float = 0.1
-    seed: int = 0
-    eval_block: int = 1000
-    tile: int = DEFAULT_TILE  # most rows per kernel tile (tiling.block_size); 0: one dense step, local only
-    # user sources only (user_sources.py); left out of to_dict() at their defaults, so the configs of
-    # catalog runs (and their checkpoints) read as before
-    image_size: tuple | None = None     # (H, W): resize every image
-    test_fraction: float | None = None  # cut a stratified test split from train
-    split_seed: int = 0                 # ... with this seed
-
-    def validate(self) -> None:
-        """Raise ConfigError (or user_values.BadValue) naming the first bad value (before any work: nothing is loaded).
-
-        Every float hyper-parameter must be a finite number: ``inf`` or ``nan`` would only come back
-        as a release of NaN images (or a run that diverges at its first step); every count an integer
-        within its bound (``limits.py``).
-        """
-        user = user_sources.is_user_source(self.source)
-        if self.source not in sources.FACTS and not user:
-            raise ConfigError(f"unknown source {self.source!r}; known sources: {', '.join(sources.FACTS)}, or your "
-                              "own: an image folder, an .npz, tfds:NAME, hf:REPO_ID")
-        if not user and (self.image_size is not None or self.test_fraction is not None):
-            raise ConfigError(f"--image-size and --test-fraction are for your own sources, not {self.source}")
-        if self.image_size is not None and (len(self.image_size) != 2 or not all(
-                isinstance(v, int) and 1 <= v <= user_sources.MAX_SIDE for v in self.image_size)):
-            raise ConfigError(f"--image-size {self.image_size!r}: give HxW (or one side), "
-                              f"each 1..{user_sources.MAX_SIDE}")
-        if self.test_fraction is not None and not (isinstance(self.test_fraction, (int, float))
-                                                   and 0 < self.test_fraction < 1):
-            raise ConfigError(f"--test-fraction {self.test_fraction!r} must be between 0 and 1 (e.g. 0.2)")
-        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed <= MAX_SEED):
-            raise ConfigError(f"--split-seed {self.split_seed!r} is out of range 0..{MAX_SEED}")
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
-        # rule E: every number through user_values (BadValue, a usage error, names the option and its range)
-        user_values.count(self.ipc, "--ipc", 1, MAX_IPC)
-        user_values.count(self.steps, "--steps", 0, MAX_STEPS)
-        user_values.real(self.learning_rate, "--lr", above=0)
-        user_values.count(self.target_batch, "--target-batch", 1, MAX_TARGET_BATCH)
-        user_values.real(self.reg, "--reg", low=0)
-        user_values.real(self.ls_reg, "--ls-reg", low=0)
-        user_values.real(self.zca_reg, "--zca-reg", above=0)
-        user_values.count(self.tile, "--tile", 0, MAX_TILE)
-        user_values.count(self.seed, "--seed", 0, MAX_SEED)
-        user_values.count(self.eval_block, "eval_block", 1, MAX_EVAL_SUBSET)
-        for flag in ("zca", "learn_labels"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
-
-    def kip_config(self) -> kip.KipConfig:
-        return kip.KipConfig(ipc=self.ipc, steps=self.steps, learning_rate=self.learning_rate,
-                             target_batch=self.target_batch, reg=self.reg, learn_images=True,
-                             learn_labels=self.learn_labels, seed=self.seed)
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["kernel"] = self.kernel.to_dict()
-        for key in ("image_size", "test_fraction", "split_seed"):  # user sources' options, when set
-            if d[key] == getattr(DistillConfig, key):
-                del d[key]
-        if d.get("image_size") is not None:
-            d["image_size"] = list(d["image_size"])
-        return d
-
-    def source_options(self) -> dict:
-        """What :func:`sources.load_source` needs besides the name to read a user source as this run did."""
-        return user_sources.options_of(self.to_dict()) if user_sources.is_user_source(self.source) else {}
-
-    def family(self) -> str:
-        """The default family of a run: ``<algorithm>_<source>`` (a user source: its short name)."""
-        if user_sources.is_user_source(self.source):
-            return f"{self.algorithm}_{user_sources.short_name(self.source)}"
-        return f"{self.algorithm}_{self.source}"
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DistillConfig":
-        d = dict(d)
-        d["kernel"] = KernelSpec.from_dict(d["kernel"])
-        if d.get("image_size") is not None:
-            d["image_size"] = tuple(d["image_size"])
-        return cls(**d)
 
 
 @dataclasses.dataclass
@@ -199,7 +102,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
             resume: bool = False, eval_every: int = 0, eval_subset: int = 1000, family: str | None = None,
             source_notes: dict | None = None, resume_on_other_devices: bool = False,
-            _fault: tuple[int, int] | None = None) -> dict:
+            overrides: list[dict] | None = None, write: Callable[[dict, dict], Path] | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance as written (``files`` included).
 
     Nothing is written at ``out`` unless the whole run succeeds.
@@ -217,7 +120,10 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       family: the provenance's family name (default :meth:`DistillConfig.family`); a release put into the
         store by name carries that name's family.
       source_notes: a user source's ``licence`` and ``citation``, recorded in the provenance's source block.
-      _fault: test-only ``(step, worker)`` for the Ray backend: that worker dies after that step's forward.
+      overrides: the fields changed from the config the run was asked for (``--set``: ``[{"field", "value",
+        "was"}]``), recorded in the provenance beside the config, which holds the values run.
+      write: how the release's ``(files, provenance)`` are written, once (default: a release folder at
+        ``out``; ``regenerate`` writes into the store, :func:`distilled_registry.store.put`); returns the folder.
     """
     config.validate()
     check_workers(backend, workers)
@@ -262,8 +168,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         from . import backends
 
         try:
-            pool = backends.make_workers(config.kernel.to_dict(), backend, workers, ray_address,
-                                         **({"fault": _fault} if _fault else {}))
+            pool = backends.make_workers(config.kernel.to_dict(), backend, workers, ray_address)
         except ValueError as e:
             raise ConfigError(str(e)) from e
     import jax
@@ -284,12 +189,14 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                       "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
             files = _files(config, data, d, natural, distilled, curve)
             prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
-        rel.write_release(out, files, prov, overwrite=overwrite)
+        if overrides:
+            prov["overrides"] = list(overrides)
+        written = write(files, prov) if write is not None else rel.write_release(out, files, prov, overwrite=overwrite)
         if algo.has_steps and ckpt.used:
             from . import checkpoint
 
             checkpoint.remove(ckpt.folder)  # its own files only; the folder too when that leaves it empty
-        return rel.read_provenance(out)  # as written: with "files" (every file's sha256 and size, croissant's too)
+        return rel.read_provenance(written)  # as written: with "files" (every file's sha256 and size, croissant's too)
 
 
 def check_out(out: Path, overwrite: bool = False, flag: str | None = "--overwrite") -> None:

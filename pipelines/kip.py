@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from distilled_registry.distill_config import DistillConfig, check_value
 from distilled_registry.errors import UserError
 
 from . import algorithm as alg
@@ -49,30 +50,29 @@ class KipDiverged(UserError):
 
 @dataclasses.dataclass(frozen=True)
 class KipConfig:
-    """Hyper-parameters of one KIP run (reference defaults: Adam 0.04, batches of 5000, reg 1e-6)."""
+    """Hyper-parameters of one KIP run: defaults and checks are :class:`DistillConfig`'s, the one home of both."""
 
     ipc: int
-    steps: int = 1000
-    learning_rate: float = 0.04
-    target_batch: int = 5000
-    reg: float = krr.DEFAULT_REG
+    steps: int = DistillConfig.steps
+    learning_rate: float = DistillConfig.learning_rate
+    target_batch: int = DistillConfig.target_batch
+    reg: float = DistillConfig.reg
     learn_images: bool = True
-    learn_labels: bool = False
-    seed: int = 0
+    learn_labels: bool = DistillConfig.learn_labels
+    seed: int = DistillConfig.seed
 
     def __post_init__(self):
-        if not isinstance(self.ipc, int) or self.ipc < 1:
-            raise ValueError(f"ipc (images per class) must be a positive integer, got {self.ipc!r}")
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.target_batch < 1:
-            raise ValueError(f"target_batch must be >= 1, got {self.target_batch}")
-        if not self.reg >= 0:
-            raise ValueError(f"the regulariser reg must be >= 0, got {self.reg}")
+        for name in ("ipc", "steps", "learning_rate", "target_batch", "reg", "learn_labels", "seed"):
+            check_value(DistillConfig, name, getattr(self, name))
         if not (self.learn_images or self.learn_labels):
             raise ValueError("KIP must learn images, labels or both")
+
+    @classmethod
+    def of(cls, config: DistillConfig) -> "KipConfig":
+        """The KIP hyper-parameters of a run's ``config`` (images learned, labels too with ``learn_labels``)."""
+        return cls(ipc=config.ipc, steps=config.steps, learning_rate=config.learning_rate,
+                   target_batch=config.target_batch, reg=config.reg, learn_images=True,
+                   learn_labels=config.learn_labels, seed=config.seed)
 
 
 def class_balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -173,7 +173,7 @@ def algorithm(config: KipConfig) -> alg.Algorithm:
 
 def make(config) -> alg.Algorithm:
     """The run's KIP from its :class:`distill.DistillConfig` (the registry's constructor, :mod:`algorithms`)."""
-    return algorithm(config.kip_config())
+    return algorithm(KipConfig.of(config))
 
 
 def kernel_calls(n: int, m: int, tile: int) -> list[tuple]:

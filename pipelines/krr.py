@@ -19,9 +19,11 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
+from distilled_registry.distill_config import DistillConfig
+
 from .kernels import KernelFn, kernel_matrix
 
-DEFAULT_REG = 1e-6
+DEFAULT_REG = DistillConfig.reg  # the one default (distilled_registry.distill_config)
 
 
 def centered_one_hot(labels, num_classes: int) -> np.ndarray:

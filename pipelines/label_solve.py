@@ -34,12 +34,14 @@ from typing import Callable
 
 import numpy as np
 
+from distilled_registry.distill_config import DistillConfig
+
 from . import algorithm as alg
 from . import krr
 from .kernels import KernelFn, kernel_matrix
 from .tiling import Tiling, block_size
 
-DEFAULT_LS_REG = 1e-10
+DEFAULT_LS_REG = DistillConfig.ls_reg  # the one default (distilled_registry.distill_config)
 
 # A block producer: given (start, stop) target indices, returns K_ts rows (stop-start, n).
 BlockFn = Callable[[int, int], np.ndarray]

@@ -37,20 +37,16 @@ from pathlib import Path
 
 import numpy as np
 
+from distilled_registry.limits import MAX_SIDE  # pixels: a larger image (or --image-size) is refused before decoding
+from distilled_registry.source_specs import KINDS, is_user_source, short_name  # noqa: F401 - re-exported
+
 from .source_errors import SourceUsageError
 from .source_record import Source, fingerprint_arrays
 
-KINDS = ("folder", "npz", "tfds", "hf")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-MAX_SIDE = 4096          # pixels: a larger image (or --image-size) is refused before it is decoded
 MAX_NPZ_BYTES = 8 << 30  # uncompressed size of an .npz's arrays read at most
 SHOWN = 3                # unreadable files named in one message
 UNKNOWN = "unknown"
-
-
-def is_user_source(spec: str | None) -> bool:
-    """Whether ``spec`` names a user source (``folder:``, ``npz:``, ``tfds:``, ``hf:``)."""
-    return isinstance(spec, str) and spec.split(":", 1)[0] in KINDS and ":" in spec
 
 
 def canonical(text: str) -> str:
@@ -71,14 +67,6 @@ def canonical(text: str) -> str:
     raise SourceUsageError(f"unknown source {text!r}: known sources are digits, mnist, fashion_mnist, cifar10, "
                            "cifar100, svhn_cropped; your own is an existing image folder, an .npz file, tfds:NAME "
                            "or hf:REPO_ID")
-
-
-def short_name(spec: str) -> str:
-    """A lower-case identifier for ``spec`` (the folder or file stem, the dataset name): ``my_images``."""
-    kind, _, rest = spec.partition(":")
-    base = Path(rest).stem if kind in ("folder", "npz") else rest.split(":")[0].split("/")[-1]
-    slug = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_") or kind
-    return slug if slug[0].isalpha() else f"{kind}_{slug}"
 
 
 def options_of(config: dict | None) -> dict:

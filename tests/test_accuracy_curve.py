@@ -71,11 +71,11 @@ def _checkpoint_at(tmp_path, steps: int, every: int):
                               cfg.eval_block)
                 checkpoint.save(folder, s, _config(99).to_dict() | {"steps": steps}, losses, curve=curve.points)
 
-        state, _ = kip.init(cfg.kip_config(), data.x_train, data.source.y_train, 10)
+        state, _ = kip.init(kip.KipConfig.of(cfg), data.x_train, data.source.y_train, 10)
         curve.measure(kernel_fn, 0, state.images, state.labels, data.x_test, data.source.y_test, cfg.reg,
                       cfg.eval_block)
         with jax.default_matmul_precision(MATMUL_PRECISION):  # as distill runs: the checkpoint records it (rule F)
-            kip.run(cfg.kip_config(), kernel_fn, data.x_train, data.source.y_train, 10, state=state,
+            kip.run(kip.KipConfig.of(cfg), kernel_fn, data.x_train, data.source.y_train, 10, state=state,
                     engine=TiledEngine(pool, cfg.reg, cfg.tile), hook=hook, hook_every=1, progress=False)
     finally:
         pool.close()

@@ -102,17 +102,17 @@ def test_dataset_info_json_carries_the_source_licence(default_dir_run):
 
 
 def test_the_documented_build_command_builds_a_family_folder(tmp_path):
-    """README: ``python -m distilled_registry.builders.tfds_build builders/kip_digits --config ipc10``
+    """README: ``python -m distilled_registry.cli.tfds_build builders/kip_digits --config ipc10``
     (``tfds build`` itself needs apache_beam); it prepares into the default data_dir."""
     home = tmp_path / "home"
     arrays = _dummy_home(home)
-    _run(["-m", "distilled_registry.builders.tfds_build", str(REPO / "builders" / "kip_digits"), "--config", "ipc10"],
+    _run(["-m", "distilled_registry.cli.tfds_build", str(REPO / "builders" / "kip_digits"), "--config", "ipc10"],
          _env(home))
     prepared = home / "tensorflow_datasets" / "kip_digits" / "ipc10" / "1.0.0"
     info = json.loads((prepared / "dataset_info.json").read_text())
     assert info["fileFormat"] == "parquet" and int(info["splits"][0]["shardLengths"][0]) == len(arrays["images"])
     readme = (REPO / "README.md").read_text()
-    assert "python -m distilled_registry.builders.tfds_build builders/kip_digits --config ipc10" in readme
+    assert "python -m distilled_registry.cli.tfds_build builders/kip_digits --config ipc10" in readme
 
 
 def test_builders_writes_into_out_and_never_into_an_installed_package(tmp_path, monkeypatch, capsys):
@@ -162,7 +162,7 @@ def test_checksums_tsv_is_written_and_tfds_checks_downloads_against_it(tmp_path,
             url + "provenance.json": (record["provenance_size"], record["provenance_sha256"])}
 
         # no records now: only the folder's checksums.tsv knows the release; the URL comes from the base
-        build = ["-m", "distilled_registry.builders.tfds_build", str(folders / "kip_digits"), "--config", "ipc10"]
+        build = ["-m", "distilled_registry.cli.tfds_build", str(folders / "kip_digits"), "--config", "ipc10"]
         _run(build, _env(tmp_path / "home1", DISTILLED_REGISTRY_URL_BASE=base))
         got = json.loads((tmp_path / "home1" / "tensorflow_datasets" / "kip_digits" / "ipc10" / "1.0.0" /
                           "dataset_info.json").read_text())

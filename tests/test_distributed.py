@@ -154,13 +154,15 @@ def test_ray_backend_gives_the_local_release(local_release, tmp_path):
     assert prov["backend"]["tiles_recomputed"] == 0
 
 
-def test_a_worker_lost_mid_step_changes_nothing(local_release, tmp_path):
+def test_a_worker_lost_mid_step_changes_nothing(local_release, tmp_path, monkeypatch):
     from distilled_registry.pipelines.distill import DistillConfig, distill
 
     prov_local = json.loads((local_release / "provenance.json").read_text())
     cfg = DistillConfig.from_dict(prov_local["config"])
     out = tmp_path / "fault"
-    prov = distill(cfg, out, progress=False, backend="ray", workers=2, _fault=(5, 1))
+    make_workers = backends.make_workers  # worker 1 dies after step 5's forward: the pool the run gets has a fault
+    monkeypatch.setattr(backends, "make_workers", lambda *a, **k: make_workers(*a, **k, fault=(5, 1)))
+    prov = distill(cfg, out, progress=False, backend="ray", workers=2)
     assert prov["backend"]["tiles_recomputed"] > 0  # the victim's tiles really were recomputed
     _assert_same_release(out, local_release)
 
@@ -197,7 +199,7 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
 
     d = sources.load_source("digits")
     cfg = DistillConfig(ipc=1, steps=5)
-    state, _ = kip.init(cfg.kip_config(), d.x_train, d.y_train, 10)
+    state, _ = kip.init(kip.KipConfig.of(cfg), d.x_train, d.y_train, 10)
     checkpoint.save(tmp_path / "c", state, {**cfg.to_dict(), "seed": 99})
     args = ["distill", "--ipc", "1", "--steps", "5", "--quiet", "--out", str(tmp_path / "o"), "--resume",
             "--checkpoint-dir", str(tmp_path / "c")]
@@ -267,11 +269,11 @@ def test_a_checkpoint_gives_back_every_leaf_with_its_shape_and_value(digits, tmp
     with np.load(__import__("io").BytesIO(npz_bytes({"c": np.int32(3), "v": np.ones((2, 3))}))) as z:
         assert z["c"].shape == () and z["c"] == 3 and z["v"].shape == (2, 3)
     cfg = DistillConfig(ipc=1, steps=4, learn_labels=True, target_batch=50)
-    state, _ = kip.init(cfg.kip_config(), digits.x_train, digits.y_train, 10)
-    state, losses = kip.run(cfg.kip_config(), make_kernel_fn(cfg.kernel), digits.x_train, digits.y_train, 10,
+    state, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
+    state, losses = kip.run(kip.KipConfig.of(cfg), make_kernel_fn(cfg.kernel), digits.x_train, digits.y_train, 10,
                             state=state, progress=False)
     checkpoint.save(tmp_path, state, cfg.to_dict(), losses)
-    template, _ = kip.init(cfg.kip_config(), digits.x_train, digits.y_train, 10)
+    template, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
     loaded, got_losses = checkpoint.load(tmp_path, template, cfg.to_dict())
     want = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
     got = jax.tree_util.tree_leaves((loaded.learned, loaded.fixed, loaded.opt_state))

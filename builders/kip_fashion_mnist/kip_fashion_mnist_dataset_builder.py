@@ -7,7 +7,7 @@ Configs, versions, features and where data come from are the catalog's (see
     ds = tfds.load("kip_fashion_mnist/CONFIG", split="train")
 
 or, as a TFDS dataset folder (TFDS's ``tfds build``, which itself needs apache_beam):
-``python -m distilled_registry.builders.tfds_build builders/kip_fashion_mnist --config CONFIG``.
+``python -m distilled_registry.cli.tfds_build builders/kip_fashion_mnist --config CONFIG``.
 """
 
 from distilled_registry.builders import release_builder

@@ -6,7 +6,7 @@ One package, a module per kind of command: :mod:`.reading` (list, info, verify: 
 :mod:`.publishing` (import-published, export-hf, push, builders); the options they share are
 defined once in :mod:`.arguments`.
 
-Exit codes (``errors.py``): 0 success; 2 a bad command line (``UsageError``: a malformed name, an unknown
+Exit codes (:mod:`.exit_codes`): 0 success; 2 a bad command line (``UsageError``: a malformed name, an unknown
 release, an option out of range, options that contradict each other; nothing was done); 1 a runtime
 failure (``UserError``: a damaged file, a failed download, a release that fails verification; also out
 of memory and the system's own errors, such as a full disk); 130 interrupted. Each error is one line,
@@ -20,13 +20,15 @@ import sys
 
 from .. import user_values
 from ..errors import UserError
+from .exit_codes import FAILURE, INTERRUPTED, exit_code
+from .option_types import Parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from . import computing, planning, publishing, reading
 
-    p = user_values.Parser(prog="distilled-registry",
+    p = Parser(prog="distilled-registry",
                                 description="Regenerate, publish and load KIP / Label Solve distilled datasets.")
     p.add_argument("--version", action="version", version=f"distilled-registry {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         given = sys.argv[1:] if argv is None else argv
         command = next((x for x in given if not x.startswith("-")), None)
         print(f"distilled-registry{' ' + command if command else ''}: error: {_one_line(str(e))}", file=sys.stderr)
-        return e.exit_code
+        return exit_code(e)
     try:
         from ..extras import require
 
@@ -67,18 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         from ..escape import terminal  # a message may quote a file's text: no control character reaches the terminal
 
         print(f"distilled-registry {args.command}: error: {terminal(_one_line(str(e)))}", file=sys.stderr)
-        return e.exit_code
+        return exit_code(e)
     except KeyboardInterrupt:
         print(f"distilled-registry {args.command}: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except MemoryError:
         print(f"distilled-registry {args.command}: error: out of memory; use a smaller --tile, --target-batch "
               "or --ipc", file=sys.stderr)
-        return 1
+        return FAILURE
     except OSError as e:  # a full disk, a permission, a path that is a file: the system's own words
         where = f" {e.filename!r}" if getattr(e, "filename", None) else ""
         print(f"distilled-registry {args.command}: error:{where} {e.strerror or e}", file=sys.stderr)
-        return 1
+        return FAILURE
 
 
 def _one_line(text: str) -> str:

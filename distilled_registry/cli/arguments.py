@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import api, names
 from .. import release as rel
 from ..errors import UsageError
-from ..user_values import option
+from .option_types import option
 
 SOURCE_DIR_ENV = "DISTILLED_REGISTRY_SOURCE_DIR"
 

@@ -19,17 +19,14 @@ from pathlib import Path
 from .. import catalog, names, recording, records, store
 from .. import release as rel
 from ..errors import UsageError, UserError
-from ..user_values import option
 from .arguments import add_backend, add_json, add_quiet, add_source_dir, add_target, add_tile, pct, source_dir, target
+from .config_flags import add_config_flags, add_set, apply_sets, config_from_args
+from .option_types import option
 
 
 def add(sub) -> None:
     """Add distill, demo, evaluate, regenerate, rerun and plan to the CLI's subparsers."""
-    from ..pipelines.limits import (  # plain numbers
-        MAX_STEPS,
-        MAX_TRANSFER_SEEDS,
-        MAX_WIDTH,
-    )
+    from ..limits import MAX_STEPS, MAX_TRANSFER_SEEDS, MAX_WIDTH  # plain numbers
 
     _add_distill(sub)
 
@@ -75,7 +72,11 @@ def add(sub) -> None:
     p = sub.add_parser("regenerate", help="run NAME's catalog spec and put the release into the local store")
     p.add_argument("name", metavar="NAME", help="a catalog config with a spec, e.g. kip_digits/ipc10")
     _add_run_args(p)
-    p.add_argument("--overwrite", action="store_true", help="replace that version if it is already in the store")
+    p.add_argument("--overwrite", action="store_true", help="replace that version if it is already in the store (with "
+                                                            "--out: that release folder)")
+    p.add_argument("--out", default=None, type=option("path", "--out"),
+                   help="write the release to this folder instead of the store (needed when --set changes what the "
+                        "release is: the store holds a catalog name's spec only)")
     p.add_argument("--record", action="store_true",
                    help="also record the release (store location, sha256, metrics) in the records file "
                         f"(${records.RECORDS_ENV} or the packaged records.json): for maintainers")
@@ -95,61 +96,19 @@ def add(sub) -> None:
 
 
 def _add_distill(sub) -> None:
-    """The ``distill`` command and its options (each number and path checked by ``user_values`` as parsed)."""
-    from ..pipelines.limits import (  # plain numbers: no JAX
-        MAX_DEPTH,
-        MAX_EVAL_SUBSET,
-        MAX_IPC,
-        MAX_SEED,
-        MAX_STEPS,
-        MAX_TARGET_BATCH,
-    )
+    """The ``distill`` command and its options: the config's flags from its fields (:mod:`.config_flags`), and
+    where the run goes (each number and path checked by ``user_values`` as parsed)."""
+    from ..limits import MAX_EVAL_SUBSET, MAX_STEPS
 
     p = sub.add_parser("distill", help="distil a source dataset into a release folder")
-    p.add_argument("--source", default="digits",
-                   help="digits (embedded), mnist, fashion_mnist, cifar10, cifar100, svhn_cropped; or your own: an "
-                        "image folder (train/<class>/, test/<class>/; or <class>/ with --test-fraction), an .npz "
-                        "(x_train, y_train, x_test, y_test[, class_names]), tfds:NAME[:VERSION] (prepared in "
-                        "$TFDS_DATA_DIR) or hf:REPO_ID")
+    add_config_flags(p)  # every field of DistillConfig with a flag: --source, --kernel, --ipc, --lr, ...
     add_source_dir(p)
-    p.add_argument("--image-size", default=None, metavar="HxW",
-                   help="your own source: resize every image to HxW (or SxS given one number), bilinear")
-    p.add_argument("--test-fraction", type=option("real", "--test-fraction", above=0, high=0.999), default=None,
-                   help="your own source without a test split: cut this fraction of each class off as test")
-    p.add_argument("--split-seed", type=option("count", "--split-seed", low=0, high=MAX_SEED), default=0,
-                   help="the seed of the --test-fraction split (default 0)")
     p.add_argument("--licence", default=None, help="your own source: its licence, recorded and shown on the card "
                                                    "(default: unknown)")
     p.add_argument("--citation", default=None, help="your own source: how to cite it (default: unknown)")
     p.add_argument("--name", default=None, metavar="FAMILY/CONFIG[:VERSION]",
                    help="also put the release into the local store under this name (your own family, e.g. "
                         "my_flowers/ipc10; version default 1.0.0), for load, verify, tfds.load and export-hf")
-    p.add_argument("--algorithm", choices=["kip", "ls"], default="kip",
-                   help="kip (Kernel Inducing Points: learns the images) or ls (Label Solve: solves the labels)")
-    p.add_argument("--kernel", choices=["fc", "convnet", "convnet3"], default="fc",
-                   help="the infinite-width network whose kernel is used (default fc)")
-    p.add_argument("--depth", type=option("count", "--depth", high=MAX_DEPTH), default=None,
-                   help=f"1..{MAX_DEPTH}: hidden layers (fc) or pooling blocks (convnets, at most log2 of the image "
-                        "side: 3 for digits, 4 for mnist, 5 for cifar); default 1 for fc, 3 for convnets")
-    p.add_argument("--kernel-get", choices=["ntk", "nngp"], default="ntk",
-                   help="ntk (neural tangent kernel, default) or nngp (Gaussian process kernel)")
-    p.add_argument("--kernel-impl", choices=["nt", "fast"], default=None,
-                   help="convnets: fast (default; this package's recursion, equal to neural-tangents) or nt; "
-                        "fc: nt")
-    p.add_argument("--ipc", type=option("count", "--ipc", high=MAX_IPC), default=10,
-                   help="images per class, at least 1 and at most the smallest class of the source's training split")
-    p.add_argument("--steps", type=option("count", "--steps", low=0, high=MAX_STEPS), default=1000,
-                   help=f"KIP steps (0..{MAX_STEPS})")
-    p.add_argument("--lr", type=option("real", "--lr", above=0), default=0.04, help="KIP Adam learning rate (> 0)")
-    p.add_argument("--target-batch", type=option("count", "--target-batch", high=MAX_TARGET_BATCH), default=5000,
-                   help=f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})")
-    p.add_argument("--learn-labels", action="store_true", help="KIP also learns the support labels")
-    p.add_argument("--reg", type=option("real", "--reg", low=0), default=1e-6, help="KRR ridge, scaled by trace(K_ss)/n (>= 0)")
-    p.add_argument("--ls-reg", type=option("real", "--ls-reg", low=0), default=1e-10, help="LS normal-equation ridge (trace-scaled, >= 0)")
-    p.add_argument("--zca", action="store_true", help="ZCA-whiten after standardising")
-    p.add_argument("--zca-reg", type=option("real", "--zca-reg", above=0), default=0.1, help="ZCA regulariser, added to the eigenvalues (> 0)")
-    p.add_argument("--seed", type=option("count", "--seed", low=0, high=MAX_SEED), default=0,
-                   help=f"0..{MAX_SEED}: picks the real images the run starts from and its target batches")
     add_backend(p)
     add_tile(p, "{DEFAULT_TILE} for every backend, so --backend alone never changes a release; 0: one dense step, "
                 "local only")
@@ -177,10 +136,11 @@ def _add_distill(sub) -> None:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    """What ``regenerate`` and ``rerun`` share: where the source is, where tiles run, the tile, quiet."""
+    """What ``regenerate`` and ``rerun`` share: where the source is, where tiles run, the tile, --set, quiet."""
     add_source_dir(p)
     add_backend(p)
     add_tile(p, "the spec's, else {DEFAULT_TILE} for every backend")
+    add_set(p)
     add_quiet(p)
 
 
@@ -199,22 +159,8 @@ MSE_RTOL = 1e-2  # rerun: relative tolerance on mean squared errors
 
 
 def _config_from_args(a: argparse.Namespace):
-    from ..pipelines.distill import ConfigError, DistillConfig
-    from ..pipelines.kernels import KernelSpec
-
-    depth = a.depth if a.depth is not None else (1 if a.kernel == "fc" else 3)
-    try:
-        impl = a.kernel_impl or ("nt" if a.kernel == "fc" else "fast")
-        spec = KernelSpec(architecture=a.kernel, depth=depth, get=a.kernel_get, impl=impl)
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
     source, options = _source_from_args(a)
-    cfg = DistillConfig(source=source, algorithm=a.algorithm, kernel=spec, ipc=a.ipc, steps=a.steps,
-                        learning_rate=a.lr, target_batch=a.target_batch, learn_labels=a.learn_labels,
-                        reg=a.reg, ls_reg=a.ls_reg, zca=a.zca, zca_reg=a.zca_reg, seed=a.seed, **options,
-                        **({} if a.tile is None else {"tile": a.tile}))
-    cfg.validate()
-    return cfg
+    return config_from_args(a, source, options)
 
 
 def _source_from_args(a: argparse.Namespace) -> tuple[str, dict]:
@@ -255,12 +201,10 @@ def cmd_distill(a: argparse.Namespace) -> int:
     rn = _user_name(a.name, a.overwrite) if a.name else None
     if a.out is not None:
         check_out(Path(a.out), a.overwrite)
-    fault = tuple(int(v) for v in os.environ["DISTILLED_REGISTRY_TEST_FAULT"].split(",")) \
-        if os.environ.get("DISTILLED_REGISTRY_TEST_FAULT") else None  # test-only: "step,worker"
     notes = {"licence": a.licence, "citation": a.citation} if cfg.source not in _catalog_sources() else None
     kwargs = dict(progress=not a.quiet, **backend, checkpoint_every=a.checkpoint_every,
                   checkpoint_dir=a.checkpoint_dir, resume=a.resume, eval_every=a.eval_every,
-                  eval_subset=a.eval_subset, source_notes=notes, _fault=fault,
+                  eval_subset=a.eval_subset, source_notes=notes,
                   resume_on_other_devices=a.resume_on_other_devices, family=rn.family if rn else None)
     with store.staging() if a.out is None else _nothing() as tmp:
         out = Path(a.out) if a.out is not None else tmp / "release"
@@ -363,12 +307,13 @@ def _transfer_config(a: argparse.Namespace, transfer):
 
 
 def _config(spec: dict, a: argparse.Namespace, what: str):
-    """The DistillConfig of ``spec`` (a catalog spec or a provenance's config, ``what`` names it), with ``--tile``.
+    """``(config, overrides)``: the DistillConfig of ``spec`` (a catalog spec or a provenance's config, ``what``
+    names it) with ``--tile`` and the ``--set`` fields, and those fields as the provenance records them.
 
-    A spec this version cannot run is the file's fault (UserError, exit 1); a bad ``--tile`` is the
-    command line's (ConfigError, exit 2).
+    A spec this version cannot run is the file's fault (UserError, exit 1); a bad ``--tile`` or ``--set``
+    is the command line's (ConfigError, exit 2).
     """
-    from ..pipelines.distill import DistillConfig
+    from ..distill_config import DistillConfig
 
     try:
         cfg = DistillConfig.from_dict(dict(spec))  # the spec's tile, or the one default of every backend
@@ -378,7 +323,7 @@ def _config(spec: dict, a: argparse.Namespace, what: str):
     if a.tile is not None:
         cfg = dataclasses.replace(cfg, tile=a.tile)
         cfg.validate()
-    return cfg
+    return apply_sets(cfg, a.overrides)
 
 
 def _paper_text(e: catalog.Entry) -> str:
@@ -403,22 +348,47 @@ def cmd_regenerate(a: argparse.Namespace) -> int:
                                    f"`distilled-registry import-published {e.name}`")
     if rn.version not in (None, e.version):
         raise catalog.CatalogError(f"the catalog spec of {e.name} makes version {e.version}, not {rn.version}")
-    from ..pipelines.distill import distill
-
-    cfg = _config(e.spec, a, f"the catalog spec of {e.name}")
+    cfg, overrides = _config(e.spec, a, f"the catalog spec of {e.name}")
     kwargs = _backend_kwargs(a)
+    rn = names.ReleaseName(e.family, e.config, e.version)
+    other = store.spec_differences(rn, cfg.to_dict())  # a --set that changes what the release is
+    if other and a.out is None:
+        raise UsageError(f"--set makes another run than the catalog spec of {e.name} ({'; '.join(other)}), which "
+                         f"the store cannot hold as {e.name}; give --out FOLDER to write it as a release folder")
+    if a.out is not None and a.record:
+        raise UsageError("--record records a release of the store; it does not go with --out")
+    from ..pipelines.distill import check_out, distill
+
+    src = source_dir(a.source_dir, cfg.source)
+    if a.out is not None:
+        check_out(Path(a.out), a.overwrite)
+        prov = distill(cfg, a.out, src, progress=not a.quiet, overwrite=a.overwrite, overrides=overrides, **kwargs)
+        return _print_release(a, e, Path(a.out), prov, None)
     store.check_destination(store.release_dir(e.name, e.version), f"{e.name}:{e.version}", a.overwrite)
-    with store.staging() as tmp:
-        distill(cfg, tmp / "release", source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
-        path = store.add(tmp / "release", e.name, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite)
-    prov = rel.read_provenance(path)
-    m = prov["metrics"]
+
+    written: list[Path] = []
+
+    def into_store(files: dict, prov: dict) -> Path:  # the release is written once, straight into the store
+        written.append(store.put(files, prov, rn, e.version, {"catalog_spec": e.spec}, overwrite=a.overwrite))
+        return written[-1]
+
+    with tempfile.TemporaryDirectory(prefix="distilled-registry-regenerate-") as tmp:  # distill's unused out
+        prov = distill(cfg, Path(tmp) / "release", src, progress=not a.quiet, overrides=overrides,
+                       write=into_store, **kwargs)
+    path = written[0]
     rec = recording.record_release(e.name, path) if a.record else None
+    return _print_release(a, e, path, prov, rec)
+
+
+def _print_release(a: argparse.Namespace, e: catalog.Entry, path: Path, prov: dict, rec: dict | None) -> int:
+    """What ``regenerate`` prints about the release it wrote (``--json``: :func:`release_summary`)."""
+    where = f"{e.name}:{e.version} to {path}" if rec is not None or a.out is None else str(path)
+    m = prov["metrics"]
     if a.json:
         print(json.dumps({**release_summary(path, prov), "paper": e.paper.get("krr_test_accuracy"),
                           "recorded": rec}, indent=2))
         return 0
-    print(f"wrote {e.name}:{e.version} to {path}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
+    print(f"wrote {where}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
           f"(natural {m['natural_krr_test_accuracy']:.4f}; {_paper_text(e)}), {prov['timing']['wall_seconds']:.1f} s")
     if rec is not None:
         print(f"recorded in {records.path()}: {rec['location']}, data.npz sha256 {rec['data_sha256']}")
@@ -455,7 +425,7 @@ def cmd_rerun(a: argparse.Namespace) -> int:
                         "it has no config to rerun. `distilled-registry evaluate` measures it")
     from ..pipelines.distill import distill
 
-    cfg = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
+    cfg, overrides = _config(old["config"], a, f"the config in {str(path / rel.PROVENANCE_FILE)!r}")
     kwargs = _backend_kwargs(a)
     if a.out:
         from ..pipelines.distill import check_out
@@ -463,7 +433,8 @@ def cmd_rerun(a: argparse.Namespace) -> int:
         check_out(Path(a.out), flag=None)  # before the run: --out must not exist, nor lie under a file
     with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
         out = Path(a.out) if a.out else Path(tmp) / "release"
-        new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, **kwargs)
+        new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, overrides=overrides,
+                      **kwargs)
         new_data_sha = rel.sha256_file(out / rel.DATA_FILE)
     rows = compare_metrics(old["metrics"], new["metrics"], a.acc_tol, a.mse_rtol)
     same_source = old["source"]["fingerprint_sha256"] == new["source"]["fingerprint_sha256"]
@@ -472,10 +443,12 @@ def cmd_rerun(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps({"release": label or str(path), "path": str(path), "ok": ok, "metrics": rows,
                           "same_source": same_source, "data_npz_identical": same_data,
-                          "kept_at": a.out, "config": cfg.to_dict(), **kwargs}, indent=2))
+                          "kept_at": a.out, "config": cfg.to_dict(), "overrides": overrides, **kwargs}, indent=2))
     else:
         print(f"rerun of {label or path} ({cfg.algorithm}, {cfg.source}, seed {cfg.seed}, "
               f"{cfg.steps if cfg.algorithm == 'kip' else 0} steps, backend {kwargs.get('backend', 'local')})")
+        for o in overrides:
+            print(f"  --set {o['field']}={o['value']} (the release's config: {o['was']})")
         print(f"  {'metric':<27}{'recorded':>10}{'rerun':>10}{'diff':>11}  {'tolerance':<16}verdict")
         for r in rows:
             print(f"  {r['metric']:<27}{r['recorded']:>10.6f}{r['rerun']:>10.6f}{r['diff']:>+11.6f}  "

@@ -16,8 +16,8 @@ import time
 
 from .. import catalog, names, source_facts
 from ..errors import UsageError
-from ..user_values import option
 from .arguments import add_backend, add_json, add_source_dir, add_tile, source_dir
+from .option_types import option
 
 RUN_COMMANDS = ("distill", "regenerate", "demo")
 _OVERRIDES = {"steps": "--steps", "target_batch": "--target-batch", "ipc": "--ipc", "lr": "--lr",

@@ -26,8 +26,8 @@ import urllib.request
 from pathlib import Path
 
 from .. import names, published, records
-from ..user_values import option
 from .arguments import add_json, add_source_dir
+from .option_types import option
 
 
 def add(sub) -> None:

@@ -15,8 +15,8 @@ from .. import api, catalog, escape, names, references, store
 from .. import release as rel
 from ..errors import UsageError
 from ..provenance import Provenance
-from ..user_values import option
 from .arguments import add_json, add_source_dir, add_target, pct, target
+from .option_types import option
 
 
 def add(sub) -> None:

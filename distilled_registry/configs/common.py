@@ -3,8 +3,8 @@
 A family file (``configs/<family>.py``) states only what differs: which config group, which images
 per class, the paper's figure. Everything else is written here once:
 
-- :data:`DEFAULTS`: the hyper-parameters every spec shares (Adam 0.04, target batches of 5000,
-  ``reg = 1e-6`` trace-scaled, ``ls_reg = 1e-10``, ZCA strength 0.1, seed 0);
+- the hyper-parameters every spec shares: :class:`~distilled_registry.distill_config.DistillConfig`'s
+  defaults (Adam's learning rate, the target batch, the ridges, ZCA strength, seed), stated there once;
 - the kernels: :data:`FC1` (FC NTK depth 1, neural-tangents), :data:`CONVNET`, :data:`CONVNET3`
   (ConvNet NTK depth 3, the fast kernel);
 - the config groups: :func:`digits` (this registry's offline family), :func:`kip_convnet` (NeurIPS
@@ -12,7 +12,9 @@ per class, the paper's figure. Everything else is written here once:
   figures), :func:`ls_published` (one config per published Label Solve set, with the authors'
   index figures).
 
-A config's spec is a ``DistillConfig`` as a dict (``pipelines.distill.DistillConfig.from_dict``).
+A config's spec is a :class:`~distilled_registry.distill_config.DistillConfig`; each family file's
+``get_config(arg)`` returns the one of config ``arg`` (big_vision's shape), and the catalog holds it as
+a dict (:meth:`DistillConfig.to_spec`).
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ import dataclasses
 
 from .. import published_variants as pub
 from .. import source_facts
+from ..distill_config import DistillConfig, KernelSpec
 
 VERSION = "1.0.0"  # the release version a catalog spec produces
 
-DEFAULTS = {"learning_rate": 0.04, "target_batch": 5000, "reg": 1e-06, "ls_reg": 1e-10, "zca_reg": 0.1, "seed": 0}
 
-
-def kernel(architecture: str, depth: int, impl: str) -> dict:
-    """A kernel spec: NTK parameterisation, ``W_std = sqrt(2)``, ``b_std = 0.1``."""
-    return {"architecture": architecture, "depth": depth, "W_std": 2 ** 0.5, "b_std": 0.1, "get": "ntk", "impl": impl}
+def kernel(architecture: str, depth: int, impl: str) -> KernelSpec:
+    """A kernel spec: NTK parameterisation, ``W_std`` and ``b_std`` at :class:`KernelSpec`'s defaults."""
+    return KernelSpec(architecture=architecture, depth=depth, get="ntk", impl=impl)
 
 
 FC1 = kernel("fc", 1, "nt")
@@ -40,9 +41,9 @@ ARCH_NAMES = {"fc": "FC", "convnet": "ConvNet", "convnet3": "ConvNet3"}
 DIGITS_SETTINGS = "this registry's small offline family (scikit-learn digits); seconds on a CPU"
 KIP_CONVNET_SETTINGS = (
     "NeurIPS 2021 setting as far as recorded here: ConvNet kernel (depth 3), learned labels, ZCA for the RGB sources "
-    "(the authors publish MNIST and Fashion-MNIST sets without ZCA only), class-balanced target batches of 5000, "
-    "Adam 0.04; steps: 1000 is this registry's choice, the authors' published checkpoints run to 50,000 steps and "
-    "which one a headline figure used is not recorded here")
+    f"(the authors publish MNIST and Fashion-MNIST sets without ZCA only), class-balanced target batches of "
+    f"{DistillConfig.target_batch}, Adam {DistillConfig.learning_rate}; steps: 1000 is this registry's choice, the "
+    "authors' published checkpoints run to 50,000 steps and which one a headline figure used is not recorded here")
 KIP_FC_SETTINGS = (
     "ICLR 2021 KIP-FC figure; kernel depth, preprocessing and step count of the paper's run are not recorded here: "
     "FC depth 1, no ZCA, learned labels and 3000 steps are this registry's choices")
@@ -61,7 +62,7 @@ class Config:
     """
 
     description: str
-    spec: dict
+    spec: DistillConfig
     settings: str
     paper: dict
     published: tuple | None = None
@@ -80,24 +81,28 @@ class Family:
     def description(self) -> str:
         return {"kip": "Kernel Inducing Points", "ls": "Label Solve"}[self.algorithm] + f" distilled {self.source}"
 
-
-def spec(source: str, algorithm: str, kernel_: dict, ipc: int, steps: int = 0, learn_labels: bool = False,
-         zca: bool = False) -> dict:
-    """A full spec: the arguments and :data:`DEFAULTS` (keys in ``DistillConfig`` order)."""
-    d = DEFAULTS
-    return {"source": source, "algorithm": algorithm, "kernel": dict(kernel_), "ipc": ipc, "steps": steps,
-            "learning_rate": d["learning_rate"], "target_batch": d["target_batch"], "learn_labels": learn_labels,
-            "reg": d["reg"], "ls_reg": d["ls_reg"], "zca": zca, "zca_reg": d["zca_reg"], "seed": d["seed"]}
+    def get_config(self, arg: str) -> DistillConfig:
+        """The run of config ``arg`` (``ipc10``): big_vision's ``get_config(arg)``."""
+        return self.configs[arg].spec
 
 
-def describe(s: dict, say_zca: bool = True) -> str:
+def spec(source: str, algorithm: str, kernel_: KernelSpec, ipc: int, steps: int = 0, learn_labels: bool = False,
+         zca: bool = False) -> DistillConfig:
+    """A full spec: the arguments, and :class:`DistillConfig`'s defaults for every other hyper-parameter."""
+    cfg = DistillConfig(source=source, algorithm=algorithm, kernel=kernel_, ipc=ipc, steps=steps,
+                        learn_labels=learn_labels, zca=zca)
+    cfg.validate()
+    return cfg
+
+
+def describe(s: DistillConfig, say_zca: bool = True) -> str:
     """``"10 per class, ConvNet NTK (depth 3), ZCA, images and labels learned"`` for a spec."""
-    k = s["kernel"]
-    parts = [f"{s['ipc']} per class", f"{ARCH_NAMES[k['architecture']]} {k['get'].upper()} (depth {k['depth']})"]
+    k = s.kernel
+    parts = [f"{s.ipc} per class", f"{ARCH_NAMES[k.architecture]} {k.get.upper()} (depth {k.depth})"]
     if say_zca:
-        parts.append("ZCA" if s["zca"] else "no ZCA")
-    parts.append("images and labels learned" if s["algorithm"] == "kip" and s["learn_labels"] else
-                 "images learned" if s["algorithm"] == "kip" else "labels solved for real images")
+        parts.append("ZCA" if s.zca else "no ZCA")
+    parts.append("images and labels learned" if s.algorithm == "kip" and s.learn_labels else
+                 "images learned" if s.algorithm == "kip" else "labels solved for real images")
     return ", ".join(parts)
 
 

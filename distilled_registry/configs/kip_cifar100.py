@@ -3,3 +3,4 @@
 from .common import Family, kip_convnet
 
 FAMILY = Family("kip", "cifar100", kip_convnet("cifar100", ipcs=(1, 10)))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

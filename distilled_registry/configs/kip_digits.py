@@ -3,3 +3,4 @@
 from .common import Family, digits
 
 FAMILY = Family("kip", "digits", digits("kip"))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

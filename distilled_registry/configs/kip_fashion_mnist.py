@@ -3,3 +3,4 @@
 from .common import Family, kip_convnet
 
 FAMILY = Family("kip", "fashion_mnist", kip_convnet("fashion_mnist"))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

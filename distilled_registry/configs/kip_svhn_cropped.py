@@ -3,3 +3,4 @@
 from .common import Family, kip_convnet
 
 FAMILY = Family("kip", "svhn_cropped", kip_convnet("svhn_cropped"))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

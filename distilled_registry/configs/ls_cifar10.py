@@ -18,3 +18,4 @@ FAMILY = Family("ls", "cifar10", ls_published("cifar10", [
     ("ipc50-convnet3", "ConvNet3", 50, True, 0.6548, 0.029904),
     ("ipc50-convnet3-nozca", "ConvNet3", 50, False, 0.5689, 0.032244),
 ]))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

@@ -11,3 +11,4 @@ FAMILY = Family("ls", "cifar100", ls_published("cifar100", [
     ("ipc10", "ConvNet", 10, True, 0.3917, 0.004436),
     ("ipc10-nozca", "ConvNet", 10, False, 0.3127, 0.004469),
 ]))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

@@ -3,3 +3,4 @@
 from .common import Family, digits
 
 FAMILY = Family("ls", "digits", digits("ls"))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

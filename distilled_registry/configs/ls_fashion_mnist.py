@@ -8,3 +8,4 @@ FAMILY = Family("ls", "fashion_mnist", ls_published("fashion_mnist", [
     ("ipc10", "ConvNet", 10, False, 0.8084, 0.016468),
     ("ipc50", "ConvNet", 50, False, 0.8685, 0.011954),
 ]))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

@@ -8,3 +8,4 @@ FAMILY = Family("ls", "mnist", ls_published("mnist", [
     ("ipc10", "ConvNet", 10, False, 0.9639, 0.00946),
     ("ipc50", "ConvNet", 50, False, 0.9828, 0.005096),
 ]))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

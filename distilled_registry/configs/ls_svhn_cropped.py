@@ -11,3 +11,4 @@ FAMILY = Family("ls", "svhn_cropped", ls_published("svhn_cropped", [
     ("ipc50", "ConvNet", 50, True, 0.768362, 0.02439),
     ("ipc50-nozca", "ConvNet", 50, False, 0.692263, 0.029268),
 ]))
+get_config = FAMILY.get_config  # config name -> its DistillConfig

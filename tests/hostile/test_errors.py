@@ -227,8 +227,11 @@ def fake_distill(monkeypatch):
     """``distill`` writes a synthetic release (no JAX): regenerate's store handling, not its run."""
     from distilled_registry.pipelines import distill as distill_module
 
-    def fake(config, out, source_dir=None, **kw):
+    def fake(config, out, source_dir=None, write=None, **kw):
         syn.write(out)
+        if write is not None:  # regenerate writes the release once, through write (into the store)
+            prov, files, _ = rel.read_checked(out)
+            return rel.read_provenance(write(files, prov))
         return rel.read_provenance(out)
 
     monkeypatch.setattr(distill_module, "distill", fake)

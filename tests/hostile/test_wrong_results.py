@@ -445,7 +445,9 @@ def test_transform_refuses_images_of_another_shape(tmp_path):
             with pytest.raises(TransformError, match=rf"\(8, 8, 1\).*{shape[1]}, {shape[2]}, {shape[3]}"):
                 t2.apply(np.zeros(shape, np.float32))
     assert issubclass(TransformError, UserError) and issubclass(TransformError, ValueError)
-    assert TransformError.exit_code == 1 and not issubclass(TransformError, UsageError)
+    from distilled_registry.cli.exit_codes import exit_code
+
+    assert exit_code(TransformError("x")) == 1 and not issubclass(TransformError, UsageError)
 
 
 @pytest.mark.parametrize("x, message", [
