@@ -234,8 +234,8 @@ def test_regenerate_record_writes_the_records_file_and_no_hand_written_file(home
     def fake_distill(config, out, source_dir=None, write=None, **kw):
         syn.write(out)
         if write is not None:  # regenerate writes the release once, through write (into the store)
-            prov, files, _ = rel.read_checked(out)
-            return rel.read_provenance(write(files, prov))
+            read = rel.read_release(out)
+            return rel.read_provenance(write(read.files, dict(read.record)))
         return rel.read_provenance(out)
 
     monkeypatch.setattr(distill_module, "distill", fake_distill)

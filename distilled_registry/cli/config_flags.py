@@ -68,7 +68,8 @@ def config_from_args(a: argparse.Namespace, source: str, options: dict) -> Disti
     kernel = {f.name: getattr(a, dest(f.metadata["flag"])) for cls, f in _fields(DistillConfig) if cls is KernelSpec}
     spec = KernelSpec.of(**kernel)
     given = {f.name: getattr(a, dest(f.metadata["flag"])) for cls, f in _fields(DistillConfig) if cls is DistillConfig}
-    given.update(source=source, image_size=None, test_fraction=None, split_seed=DistillConfig.split_seed, **options)
+    given.update({"source": source, "image_size": None, "test_fraction": None, "split_seed": DistillConfig.split_seed,
+                  **{k: v for k, v in options.items() if v is not None}})
     if getattr(a, "tile", None) is not None:
         given["tile"] = a.tile
     cfg = DistillConfig(kernel=spec, **given)

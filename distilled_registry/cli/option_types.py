@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
+from .. import user_values
 from ..errors import UsageError
-from ..user_values import BadValue, count, path, range_text, real, show
+from ..user_values import BadValue, range_text, show
 
 
 def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
@@ -23,7 +24,7 @@ def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
     def parse(text: str):
         try:
             if kind == "path":
-                return str(path(text, name))
+                return str(user_values.path(text, name))  # looked up on the module: the one check, patchable
             shown = text if len(text) <= 60 and text.isprintable() and " " not in text else show(text)
             try:
                 v = int(text.strip()) if kind == "count" else float(text.strip())
@@ -36,7 +37,7 @@ def option(kind: str, name: str, **bounds) -> Callable[[str], object]:
                                    f"{range_text(bounds.get('low', 1), bounds.get('high'), integer=True)}") from None
                 raise BadValue(f"{name} {show(text)} is not a number; give a finite number "
                                f"{range_text(bounds.get('low'), bounds.get('high'), bounds.get('above'))}") from None
-            return (count if kind == "count" else real)(v, name, **bounds, shown=shown)
+            return (user_values.count if kind == "count" else user_values.real)(v, name, **bounds, shown=shown)
         except UsageError as e:  # BadValue: argparse keeps an ArgumentTypeError's own words
             raise argparse.ArgumentTypeError(str(e)) from None
 

@@ -230,8 +230,8 @@ def fake_distill(monkeypatch):
     def fake(config, out, source_dir=None, write=None, **kw):
         syn.write(out)
         if write is not None:  # regenerate writes the release once, through write (into the store)
-            prov, files, _ = rel.read_checked(out)
-            return rel.read_provenance(write(files, prov))
+            read = rel.read_release(out)
+            return rel.read_provenance(write(read.files, dict(read.record)))
         return rel.read_provenance(out)
 
     monkeypatch.setattr(distill_module, "distill", fake)
