@@ -137,8 +137,8 @@ def test_fast_and_nt_kernels_give_the_same_release(tmp_path):
     outs = {}
     for impl in ("nt", "fast"):
         outs[impl] = tmp_path / impl
-        assert cli.main(["distill", "--kernel", "convnet", "--depth", "1", "--kernel-impl", impl, "--ipc", "2",
-                         "--learn-labels", "--steps", "10", "--target-batch", "100", "--out", str(outs[impl]),
+        assert cli.main(["distill", "--kernel", "convnet", "--depth", "1", "--kernel-impl", impl, "--ipc", "1",
+                         "--learn-labels", "--steps", "4", "--target-batch", "40", "--out", str(outs[impl]),
                          "--quiet"]) == 0
     a, b = read_data(outs["nt"]), read_data(outs["fast"])
     for key in ("images", "labels"):
