@@ -30,7 +30,7 @@ walkthrough: $(STAMP)
 
 # -n auto: one pytest-xdist worker per core, each test file whole in one worker (its fixtures stay its own)
 test: $(STAMP) lint
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal
 
 clean-venv:
 	rm -rf $(VENV)
