@@ -102,7 +102,13 @@ def differences(prov: dict, e) -> list[str]:
         for key in ("target_batch", "learning_rate"):
             if cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in out):
                 out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
+        if cfg.get("lr_drop_at") is not None:
+            out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {cfg['lr_drop_at']} "
+                       f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
         out.append("no augmentation (authors: with)")
+    if cfg["algorithm"] == "ls" and cfg.get("ls_targets") is not None:
+        out.append(f"labels solved against {cfg['ls_targets']:,} class-balanced training images "
+                   f"(authors: the whole training split)")
     src = prov.get("source") or {}
     if src.get("exact_copy") is False:
         out.append(f"a lossy copy of {src.get('name')} ({src.get('origin', 'not the exact files')}; authors: exact)")
@@ -119,6 +125,19 @@ def _wall(seconds) -> str:
     if seconds is None:
         return "-"
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
+
+
+def _run_time(prov: dict) -> str:
+    """The run's wall time; a resumed run's adds the time its checkpoint recorded for the processes before, or
+    says that time was not recorded."""
+    timing = prov.get("timing") or {}
+    wall, resumed = timing.get("wall_seconds"), (prov.get("algorithm") or {}).get("resumed_from_step") or 0
+    if not resumed or wall is None:
+        return _wall(wall)
+    before = timing.get("seconds_before_resume")
+    if before is None:
+        return f"{_wall(wall)} after a resume at step {resumed:,} (the time before it not recorded)"
+    return f"{_wall(before + wall)} (resumed at step {resumed:,})"
 
 
 def _device(prov: dict) -> str:
@@ -147,7 +166,7 @@ def rows(runs: Path) -> list[dict]:
                     "method": method, "authors": acc, "authors_from": where,
                     "ours": m.get("krr_test_accuracy") if verified else None,
                     "natural": m.get("natural_krr_test_accuracy") if verified else None,
-                    "device": _device(prov), "wall_seconds": (prov.get("timing") or {}).get("wall_seconds"),
+                    "device": _device(prov), "wall": _run_time(prov),
                     "differences": differences(prov, e), "verified": verified})
     return out
 
@@ -163,7 +182,7 @@ def table(rs: list[dict], runs_label: str, png_label: str) -> str:
         ours = _pct(r["ours"]) if r["verified"] else "files fail their sha256: not shown"
         lines.append(f"| `{r['config']}` ([{r['folder']}]({runs_label}/{r['folder']})) | {r['method']} | "
                      f"{_pct(r['authors'])} ({r['authors_from']}) | {ours} | {_pct(r['natural'])} | {r['device']} | "
-                     f"{_wall(r['wall_seconds'])} | {'; '.join(r['differences']) or 'none'} |")
+                     f"{r['wall']} | {'; '.join(r['differences']) or 'none'} |")
     lines += ["", f"![ConvNet releases: ours vs the authors]({png_label})"]
     return "\n".join(lines)
 

@@ -46,6 +46,8 @@ KINDS = ("text", "choice", "count", "real", "bool", "size", "kernel")  # what a 
 # Fields a source of your own reads (pipelines/user_sources.py): left out of to_dict() at their defaults,
 # so the configs of catalog runs (and their checkpoints) read as before.
 USER_SOURCE_FIELDS = ("image_size", "test_fraction", "split_seed")
+# Fields left out of to_dict() at their defaults (None), so configs made before them read as before.
+OPTIONAL_FIELDS = USER_SOURCE_FIELDS + ("ls_targets", "lr_drop_at", "lr_drop_scale")
 # Fields that say how the kernel is computed, not what: a catalog spec leaves them out at their defaults.
 HOW_FIELDS = ("eval_block", "tile")
 
@@ -170,12 +172,21 @@ class DistillConfig:
                       "training split", "--ipc", high=MAX_IPC)
     steps: int = option(1000, "count", f"KIP steps (0..{MAX_STEPS})", "--steps", low=0, high=MAX_STEPS)
     learning_rate: float = option(0.04, "real", "KIP Adam learning rate (> 0)", "--lr", above=0)
+    lr_drop_at: int | None = option(None, "count", "KIP: from this step on the learning rate is --lr times "
+                                    "--lr-drop-scale (one step of optax.piecewise_constant_schedule); a run resumed "
+                                    "may add it at or after its checkpoint's step", "--lr-drop-at", low=0,
+                                    high=MAX_STEPS)
+    lr_drop_scale: float | None = option(None, "real", "KIP: the factor of --lr-drop-at, in (0, 1]", "--lr-drop-scale",
+                                         above=0, high=1)
     target_batch: int = option(5000, "count", f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})",
                                "--target-batch", high=MAX_TARGET_BATCH)
     learn_labels: bool = option(False, "bool", "KIP also learns the support labels (LS always solves them)",
                                 "--learn-labels")
     reg: float = option(1e-6, "real", "KRR ridge, scaled by trace(K_ss)/n (>= 0)", "--reg", low=0)
     ls_reg: float = option(1e-10, "real", "LS normal-equation ridge (trace-scaled, >= 0)", "--ls-reg", low=0)
+    ls_targets: int | None = option(None, "count", "LS solves against a class-balanced sample of this many training "
+                                    "images, drawn with --seed (default: the whole training split)", "--ls-targets",
+                                    high=MAX_TARGET_BATCH)
     zca: bool = option(False, "bool", "ZCA-whiten after standardising", "--zca")
     zca_reg: float = option(0.1, "real", "ZCA regulariser, added to the eigenvalues (> 0)", "--zca-reg", above=0)
     seed: int = option(0, "count", f"0..{MAX_SEED}: picks the real images the run starts from and its target batches",
@@ -205,16 +216,30 @@ class DistillConfig:
             raise ConfigError(f"--image-size and --test-fraction are for your own sources, not {self.source}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
+        if self.ls_targets is not None and self.algorithm != "ls":
+            raise ConfigError(f"--ls-targets {self.ls_targets} is for --algorithm ls; KIP samples --target-batch "
+                              "targets each step")
+        if (self.lr_drop_at is None) != (self.lr_drop_scale is None):
+            raise ConfigError("give --lr-drop-at STEP and --lr-drop-scale FACTOR together (the learning rate is "
+                              "--lr times FACTOR from STEP on)")
+        if self.lr_drop_at is not None and self.algorithm != "kip":
+            raise ConfigError(f"--lr-drop-at {self.lr_drop_at} is for --algorithm kip (Label Solve has no steps)")
+        if self.ls_targets is not None and not user and isinstance(self.ipc, int):
+            classes = source_facts.SOURCES[self.source].num_classes
+            if self.ls_targets < self.ipc * classes:
+                raise ConfigError(f"--ls-targets {self.ls_targets} is fewer than the {self.ipc * classes} support "
+                                  f"images (--ipc {self.ipc} x {classes} classes): give at least {self.ipc * classes}")
         if not isinstance(self.kernel, KernelSpec):
             raise ConfigError(f"kernel must be a KernelSpec, got {self.kernel!r}")
         for f in dataclasses.fields(self):
             check_value(DistillConfig, f.name, getattr(self, f.name))
 
     def to_dict(self) -> dict:
-        """Every field (the kernel as a dict), but the user-source fields at their defaults."""
+        """Every field (the kernel as a dict), but the optional fields (user-source fields, ``ls_targets``) at their
+        defaults."""
         d = dataclasses.asdict(self)
         d["kernel"] = self.kernel.to_dict()
-        for key in USER_SOURCE_FIELDS:
+        for key in OPTIONAL_FIELDS:
             if d[key] == getattr(DistillConfig, key):
                 del d[key]
         if d.get("image_size") is not None:

@@ -34,9 +34,10 @@ class CheckpointError(UserError):
 
 
 def save(directory: str | os.PathLike, state: KipState, config: dict, losses: list[float] | None = None,
-         curve: list[tuple[int, float]] | None = None) -> Path:
-    """Write ``state``, the losses so far, the accuracy-curve points ``(step, accuracy)`` measured so far and
-    ``config`` (to refuse resuming another run) atomically."""
+         curve: list[tuple[int, float]] | None = None, seconds: float | None = None) -> Path:
+    """Write ``state``, the losses so far, the accuracy-curve points ``(step, accuracy)`` measured so far,
+    ``config`` (to refuse resuming another run) and ``seconds``, the run's time so far over every process that
+    ran it (None: not known, as for a run resumed from a checkpoint that did not record it), atomically."""
     d = Path(directory)
     if not os.path.lexists(d):  # the folder appears with its marker (rule A), in one rename: never without it
         with atomic.staged_dir(d) as tmp:
@@ -51,6 +52,8 @@ def save(directory: str | os.PathLike, state: KipState, config: dict, losses: li
     meta = {"format": FORMAT, "step": int(state.step), "config": config, "leaves": len(leaves), "machine": machine()}
     if curve:
         meta["curve"] = [[int(s), float(a)] for s, a in curve]
+    if seconds is not None:
+        meta["seconds"] = round(float(seconds), 3)
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
     return atomic.write_bytes(d / FILE, npz_bytes(arrays))
 
@@ -81,14 +84,22 @@ def load(directory: str | os.PathLike, template: KipState, config: dict,
                 raise CheckpointError(f"{str(f)!r} is not a KIP checkpoint of this version "
                                       f"(format {meta.get('format') if isinstance(meta, dict) else None!r}); "
                                       "remove it to start afresh")
-            # ``steps`` alone may differ: the step count decides only where the run stops (constant Adam rate,
-            # target batches a function of (seed, step)), so a run can be extended or ended at a checkpoint
-            if _without_steps(meta["config"]) != _without_steps(config):
+            # ``steps`` may differ: the step count decides only where the run stops (target batches a function
+            # of (seed, step)), so a run can be extended or ended at a checkpoint; and the learning-rate drop
+            # (``lr_drop_at``, ``lr_drop_scale``) may differ where it changes no step already taken
+            step = int(meta["step"])
+            if _without_free(meta["config"]) != _without_free(config):
                 diff = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r}, this run {config.get(k)!r}"
                                  for k in sorted(set(meta["config"]) | set(config))
-                                 if k != "steps" and meta["config"].get(k) != config.get(k))
+                                 if k not in FREE and meta["config"].get(k) != config.get(k))
                 raise CheckpointError(f"{str(f)!r} belongs to a run with a different config ({diff}); "
                                       "resume with the same arguments, or remove the checkpoint folder")
+            if _drop_before(meta["config"], step) != _drop_before(config, step):
+                raise CheckpointError(
+                    f"{str(f)!r} is at step {step} and its steps so far ran with the learning-rate drop "
+                    f"{_drop_before(meta['config'], step) or 'none'}; this run's --lr-drop-at "
+                    f"{config.get('lr_drop_at')} --lr-drop-scale {config.get('lr_drop_scale')} would change them: give "
+                    f"a drop at step {step} or later (or the checkpoint's own)")
             if not other_machine:
                 check_machine(f, meta.get("machine"))
             leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
@@ -159,8 +170,27 @@ def check_machine(f: Path, saved) -> None:
                           "--resume-on-other-devices to continue anyway, or remove it to start afresh")
 
 
-def _without_steps(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k != "steps"} if isinstance(config, dict) else config
+# config fields a resumed run may change: where it stops, and a learning-rate drop not yet reached
+FREE = ("steps", "lr_drop_at", "lr_drop_scale")
+
+
+def _without_free(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in FREE} if isinstance(config, dict) else config
+
+
+def _drop_before(config: dict, step: int) -> tuple | None:
+    """``(lr_drop_at, lr_drop_scale)`` of ``config`` when the drop acts on a step before ``step``, else None."""
+    at = config.get("lr_drop_at") if isinstance(config, dict) else None
+    return (at, config.get("lr_drop_scale")) if at is not None and at < step else None
+
+
+def saved_seconds(directory: str | os.PathLike) -> float | None:
+    """The run's time up to the checkpoint in ``directory`` over every process that ran it (None when the
+    checkpoint did not record it; call after :func:`load` has accepted the file)."""
+    with np.load(Path(directory) / FILE, allow_pickle=False) as z:
+        seconds = json.loads(bytes(z["meta_json"]).decode()).get("seconds")
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < float("inf")
+    return float(seconds) if ok else None
 
 
 def load_curve(directory: str | os.PathLike) -> list[tuple[int, float]]:

@@ -187,6 +187,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
             timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
                       "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
+            if d.resumed_from:  # this process resumed the run: its time before, over every earlier process
+                timing["seconds_before_resume"] = None if d.seconds_before is None else round(d.seconds_before, 3)
             files = _files(config, data, d, natural, distilled, curve)
             prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
         if overrides:
@@ -244,6 +246,7 @@ class Distilled:
     resumed_from: int
     seconds: float
     resumed_on_other_devices: dict | None = None  # {"checkpoint", "here"}: the machines, when they differ
+    seconds_before: float | None = 0.0  # the algorithm's time in earlier processes (resumes); None: not recorded
 
 
 def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_fn, pool, progress: bool,
@@ -272,6 +275,8 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
             if other is not None and other != checkpoint.machine():  # recorded in the provenance (rule F)
                 other_devices = {"checkpoint": other, "here": checkpoint.machine()}
     resumed_from = state.step
+    # the run's time before this process (None: resumed from a checkpoint that did not record it)
+    before = 0.0 if resumed_from == 0 else checkpoint.saved_seconds(ckpt.folder)
 
     def measure(s) -> None:
         curve.measure(kernel_fn, s.step, s.images, s.labels, data.x_test, src.y_test, config.reg, config.eval_block)
@@ -286,14 +291,15 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
             from . import checkpoint
 
             checkpoint.save(ckpt.folder, s, config.to_dict(), losses_so_far,
-                            curve=curve.points if curve is not None else None)
+                            curve=curve.points if curve is not None else None,
+                            seconds=None if before is None else before + time.perf_counter() - t)
 
     state, losses = alg.run(algo, problem, state, hook=hook, hook_every=1 if stepped and (curve or ckpt.every) else 0,
                             progress=progress, losses=history)
     if curve is not None and curve.points[-1][0] != state.step:
         measure(state)
     return Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
-                     resumed_from, time.perf_counter() - t, other_devices)
+                     resumed_from, time.perf_counter() - t, other_devices, before)
 
 
 def _problem(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool) -> alg.Problem:

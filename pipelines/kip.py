@@ -60,9 +60,14 @@ class KipConfig:
     learn_images: bool = True
     learn_labels: bool = DistillConfig.learn_labels
     seed: int = DistillConfig.seed
+    lr_drop_at: int | None = None     # from this step on the rate is learning_rate * lr_drop_scale
+    lr_drop_scale: float | None = None
 
     def __post_init__(self):
-        for name in ("ipc", "steps", "learning_rate", "target_batch", "reg", "learn_labels", "seed"):
+        if (self.lr_drop_at is None) != (self.lr_drop_scale is None):
+            raise ValueError("lr_drop_at and lr_drop_scale go together")
+        for name in ("ipc", "steps", "learning_rate", "target_batch", "reg", "learn_labels", "seed", "lr_drop_at",
+                     "lr_drop_scale"):
             check_value(DistillConfig, name, getattr(self, name))
         if not (self.learn_images or self.learn_labels):
             raise ValueError("KIP must learn images, labels or both")
@@ -72,7 +77,13 @@ class KipConfig:
         """The KIP hyper-parameters of a run's ``config`` (images learned, labels too with ``learn_labels``)."""
         return cls(ipc=config.ipc, steps=config.steps, learning_rate=config.learning_rate,
                    target_batch=config.target_batch, reg=config.reg, learn_images=True,
-                   learn_labels=config.learn_labels, seed=config.seed)
+                   learn_labels=config.learn_labels, seed=config.seed, lr_drop_at=config.lr_drop_at,
+                   lr_drop_scale=config.lr_drop_scale)
+
+    def rate_scale(self, step: int) -> float:
+        """The factor of ``learning_rate`` at step ``step`` (0-based): ``lr_drop_scale`` from ``lr_drop_at`` on,
+        else 1, as ``optax.piecewise_constant_schedule(lr, {lr_drop_at: lr_drop_scale})`` gives it."""
+        return self.lr_drop_scale if self.lr_drop_at is not None and step >= self.lr_drop_at else 1.0
 
 
 def class_balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,10 +149,13 @@ def algorithm(config: KipConfig) -> alg.Algorithm:
     target_batch, seed, s)``, then with ``K_reg = K_ss + reg * tr(K_ss)/n * I`` (n support images)
 
         L = 1/2 mean_{t, c} (y_t - K_ts K_reg^-1 y_s)^2,     (loss, g) = problem.gradients(...)
-        (u, opt_state) = adam.update(g, opt_state),         learned <- learned + u,
+        (u, opt_state) = adam.update(g, opt_state),         learned <- learned + gamma_s * u,
 
     Adam's ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` from the bias-corrected first and second moments of
-    ``g`` (``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``, optax's defaults). A non-finite loss or learned
+    ``g`` (``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``, optax's defaults), and ``gamma_s`` the step's rate
+    factor (:meth:`KipConfig.rate_scale`: ``lr_drop_scale`` from ``lr_drop_at`` on, else 1). The factor
+    multiplies the update, not Adam's moments, so Adam's state (and a checkpoint's leaves) is the same
+    with or without a drop, and a run may add a drop when resumed at or before its step. A non-finite loss or learned
     value raises :class:`KipDiverged`.
     """
     opt = optimizer(config)
@@ -156,7 +170,7 @@ def algorithm(config: KipConfig) -> alg.Algorithm:
     def update(problem: alg.Problem, state: KipState) -> tuple[KipState, float]:
         idx = target_indices(problem.y_train, config.target_batch, config.seed, state.step)
         loss, grads = problem.gradients(state.learned, state.fixed, problem.x_train[idx], problem.targets[idx])
-        state = apply_gradients(opt, state, grads)
+        state = apply_gradients(opt, state, grads, config.rate_scale(state.step))
         loss = float(loss)
         if not (np.isfinite(loss) and all(bool(jnp.isfinite(v).all()) for v in state.learned.values())):
             raise KipDiverged(f"KIP diverged at step {state.step} of {config.steps}: the loss is {loss:g} or a "
@@ -198,9 +212,12 @@ def init(config: KipConfig, x_train: np.ndarray, y_train: np.ndarray, num_classe
     return algorithm(config).init(alg.problem(x_train, y_train, num_classes), support), class_ids
 
 
-def apply_gradients(opt: optax.GradientTransformation, state: KipState, grads: dict) -> KipState:
-    """One step of ``opt`` (Adam, :func:`optimizer`) on the learned parameters."""
+def apply_gradients(opt: optax.GradientTransformation, state: KipState, grads: dict, scale: float = 1.0) -> KipState:
+    """One step of ``opt`` (Adam, :func:`optimizer`) on the learned parameters, its update times ``scale``
+    (the step's learning-rate factor; 1 leaves the update's bytes as Adam gives them)."""
     updates, opt_state = opt.update(grads, state.opt_state, state.learned)
+    if scale != 1.0:
+        updates = jax.tree_util.tree_map(lambda u: u * jnp.asarray(scale, u.dtype), updates)
     return KipState(state.step + 1, optax.apply_updates(state.learned, updates), state.fixed, opt_state)
 
 

@@ -94,12 +94,25 @@ def label_solve(kernel_fn: KernelFn, x_s: np.ndarray, x_t: np.ndarray, y_t: np.n
     return solve(k_ss, g, b, reg, ls_reg)
 
 
-def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, block: int = 1000) -> alg.Algorithm:
+def target_indices(labels: np.ndarray, num_classes: int, targets: int | None, seed: int) -> np.ndarray | None:
+    """The training rows Label Solve solves against: None for the whole split, else a class-balanced sample of
+    ``targets // C`` per class (:func:`kip.class_balanced_indices`), a function of ``seed`` alone."""
+    if targets is None:
+        return None
+    from .kip import class_balanced_indices
+
+    return class_balanced_indices(np.asarray(labels), max(1, targets // num_classes),
+                                  np.random.default_rng([seed, 0x15, 0x7A]))
+
+
+def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, block: int = 1000,
+              targets: int | None = None, seed: int = 0) -> alg.Algorithm:
     """Label Solve as an :class:`algorithm.Algorithm` of one update and no training steps.
 
     ``init(problem, support)``: the support images fixed, their labels the ones to solve for.
-    ``update(problem, state)``: against the whole training split ``(X_t, y_t)`` (m targets, ``block`` rows
-    at a time, ``K = problem.rows``)
+    ``update(problem, state)``: against the whole training split ``(X_t, y_t)``, or with ``targets`` its
+    class-balanced sample of ``targets // C`` per class (:func:`target_indices`, drawn with ``seed``)
+    (m targets, ``block`` rows at a time, ``K = problem.rows``)
 
         G = sum_b K_bs^T K_bs,   B = sum_b K_bs^T y_b,   y_s* = K_reg @ solve(G + ls_reg tr(G)/n I, B),
 
@@ -111,6 +124,12 @@ def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, bloc
 
     def update(problem: alg.Problem, state: alg.State) -> tuple[alg.State, None]:
         x_s, x_t, y_t = state.fixed["images"], problem.x_train, problem.targets
+        idx = target_indices(problem.y_train, problem.num_classes, targets, seed)
+        if idx is not None:
+            x_t, y_t = x_t[idx], y_t[idx]
+        if len(y_t) < len(x_s):
+            raise ValueError(f"label solve needs at least as many targets as support images, got {len(y_t)} < "
+                             f"{len(x_s)}; give --ls-targets of at least {len(x_s)}")
         g, b = accumulate(lambda i, j: problem.rows(x_t[i:j], x_s), y_t, len(y_t), block, problem.progress)
         labels = solve(problem.rows(x_s, x_s), g, b, reg, ls_reg)
         return alg.State(state.step + 1, {"labels": labels}, state.fixed, None), None
@@ -119,15 +138,22 @@ def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, bloc
         return pass_calls(n, m, tile, block)
 
     return alg.Algorithm("ls", "Label Solve", 1, has_steps=False, learns_images=False, init=init, update=update,
-                         targets=lambda num_classes, train_size: train_size, kernel_calls=kernel_calls,
+                         targets=lambda num_classes, train_size: solved_rows(num_classes, train_size, targets),
+                         kernel_calls=kernel_calls,
                          other_costs=lambda n, m, c: [("LS normal equations and solve", solve_seconds(
                              n, m, c, reg, ls_reg, block), f"G += K^T K over {math.ceil(m / block):,} blocks, then "
                              "the solve")])
 
 
+def solved_rows(num_classes: int, train_size: int, targets: int | None) -> int:
+    """The target rows one solve covers (the plan's ``m``): the split, or ``targets // C`` per class (at most the
+    split; a class smaller than that gives all it has, which the plan does not see)."""
+    return train_size if targets is None else min(train_size, max(1, targets // num_classes) * num_classes)
+
+
 def make(config) -> alg.Algorithm:
     """The run's Label Solve from its :class:`distill.DistillConfig` (the registry's constructor)."""
-    return algorithm(config.reg, config.ls_reg, config.eval_block)
+    return algorithm(config.reg, config.ls_reg, config.eval_block, config.ls_targets, config.seed)
 
 
 def pass_calls(n: int, m: int, tile: int, block: int) -> list[tuple]:

@@ -89,6 +89,7 @@ def test_a_run_extended_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path)
                        resume=True, eval_every=2, eval_subset=200)
     whole = distill(_config(4), tmp_path / "whole", progress=False, eval_every=2, eval_subset=200)
     assert extended["algorithm"]["resumed_from_step"] == 2
+    assert extended["timing"]["seconds_before_resume"] is None  # that checkpoint did not record the time before
     assert (tmp_path / "ext" / "data.npz").read_bytes() == (tmp_path / "whole" / "data.npz").read_bytes()
     # the curve carries over the resume: the points before it come from the checkpoint, the same figures
     assert extended["metrics"]["test_subset_curve"] == whole["metrics"]["test_subset_curve"]

@@ -84,3 +84,23 @@ def test_kip_rows_name_the_authors_setting(convnet_release):
     diffs = ct.differences(prov, e)
     assert "target batch 300 (catalog: 5000)" in diffs and "steps 2000 (catalog: 1000)" in diffs
     assert "no augmentation (authors: with)" in diffs
+
+
+@pytest.mark.parametrize("timing, resumed, shown", [
+    ({"wall_seconds": 600.0}, 0, "10.0 min"),
+    ({"wall_seconds": 600.0, "seconds_before_resume": 9000.0}, 800, "2.67 h (resumed at step 800)"),
+    ({"wall_seconds": 600.0, "seconds_before_resume": None}, 800,
+     "10.0 min after a resume at step 800 (the time before it not recorded)"),
+])
+def test_a_resumed_runs_time_counts_the_processes_before_or_says_it_is_not_known(timing, resumed, shown):
+    assert _script()._run_time({"timing": timing, "algorithm": {"resumed_from_step": resumed}}) == shown
+
+
+def test_ls_targets_and_a_learning_rate_drop_are_named_as_differences():
+    mod = _script()
+    base = {"ipc": 10, "kernel": {"architecture": "convnet", "depth": 3, "get": "ntk"}, "seed": 0}
+    ls = mod.differences({"config": {**base, "algorithm": "ls", "ls_targets": 20000}, "source": {}}, None)
+    assert ls == ["labels solved against 20,000 class-balanced training images (authors: the whole training split)"]
+    kip = mod.differences({"config": {**base, "algorithm": "kip", "target_batch": 5000, "learning_rate": 0.04,
+                                      "lr_drop_at": 850, "lr_drop_scale": 0.25}, "source": {}}, None)
+    assert "learning rate x0.25 from step 850 (authors: constant 0.04)" in kip

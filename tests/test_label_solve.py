@@ -44,3 +44,41 @@ def test_fewer_targets_than_support_is_refused(problem, fc_kernel):
     x_s, x_t, y_t = problem
     with pytest.raises(ValueError, match="m=10 < n=50"):
         label_solve.label_solve(fc_kernel, x_s, x_t[:10], y_t[:10])
+
+
+def test_ls_targets_solves_against_the_class_balanced_sample(digits, fc_kernel):
+    """With ``ls_targets`` the update equals label_solve on exactly the sampled rows, and the sample is
+    class-balanced, seeded, and differs from the whole split (so the option is not a no-op)."""
+    from distilled_registry.pipelines import algorithm as alg
+
+    idx = label_solve.target_indices(digits.y_train, 10, 300, seed=3)
+    assert np.array_equal(idx, label_solve.target_indices(digits.y_train, 10, 300, seed=3))
+    assert not np.array_equal(idx, label_solve.target_indices(digits.y_train, 10, 300, seed=4))
+    assert np.bincount(digits.y_train[idx]).tolist() == [30] * 10 and len(set(idx.tolist())) == 300
+    assert label_solve.target_indices(digits.y_train, 10, None, seed=3) is None
+    assert label_solve.solved_rows(10, len(digits.y_train), 305) == 300
+
+    support = kip.support_indices(digits.y_train, 2, seed=0)
+    x_s = digits.x_train[support]
+    problem = alg.problem(digits.x_train, digits.y_train, 10, fc_kernel,
+                          rows=lambda a, b: kernel_matrix(fc_kernel, a, b, block=1000))
+    y0 = krr.centered_one_hot(digits.y_train[support], 10)
+    for targets, rows in ((300, idx), (None, slice(None))):
+        algo = label_solve.algorithm(targets=targets, seed=3)
+        state, _ = algo.update(problem, algo.init(problem, {"images": x_s, "labels": y0}))
+        expected = label_solve.label_solve(fc_kernel, x_s, digits.x_train[rows], problem.targets[rows])
+        np.testing.assert_allclose(state.learned["labels"], expected, atol=1e-5)
+    assert algo.targets(10, len(digits.y_train)) == len(digits.y_train)
+    assert label_solve.algorithm(targets=300).targets(10, len(digits.y_train)) == 300
+
+
+def test_ls_targets_is_refused_before_work():
+    from distilled_registry.distill_config import ConfigError, DistillConfig, KernelSpec
+
+    with pytest.raises(ConfigError, match="--ls-targets 300 is for --algorithm ls"):
+        DistillConfig(algorithm="kip", ls_targets=300).validate()
+    with pytest.raises(ConfigError, match="fewer than the 100 support images"):
+        DistillConfig(source="mnist", algorithm="ls", ipc=10, ls_targets=99, kernel=KernelSpec.of("convnet")).validate()
+    ok = DistillConfig(source="mnist", algorithm="ls", ipc=10, ls_targets=100, kernel=KernelSpec.of("convnet"))
+    ok.validate()
+    assert ok.to_dict()["ls_targets"] == 100 and "ls_targets" not in DistillConfig().to_dict()

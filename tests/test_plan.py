@@ -175,3 +175,18 @@ def test_a_bad_option_inside_the_command_line_is_that_commands_usage_error(capsy
 def test_startup_is_timed_by_starting_a_python():
     s = planner.startup_seconds()
     assert 0 < s < 300 and math.isfinite(s)
+
+
+def test_a_regenerate_line_with_set_plans_the_run_it_would_start(monkeypatch):
+    """`plan -- regenerate NAME --set ...` plans the catalog spec with the overrides (here LS against a
+    sample of 20,000 training images: the plan's m), not the spec alone."""
+    monkeypatch.delenv("DISTILLED_REGISTRY_SOURCE_DIR", raising=False)
+    seen = []
+    monkeypatch.setattr(planner, "plan_run", lambda run, info, timer, data=None, prep=None: seen.append(run) or {
+        "seconds": 0.0})
+    monkeypatch.setattr(planner, "startup_seconds", lambda nt=False: 0.0)
+    monkeypatch.setattr(planner, "KernelTimer", lambda *a, **k: None)
+    assert cli.main(["plan", "--json", "--", "regenerate", "ls_mnist/ipc10", "--set", "ls_targets=20000",
+                     "--out", "x"]) == 0
+    assert seen[0].config.ls_targets == 20000 and seen[0].config.ipc == 10
+    assert planner.support_and_targets(seen[0].config, catalog.entry("ls_mnist/ipc10").source_info) == (100, 20000)

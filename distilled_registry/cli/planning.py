@@ -69,7 +69,7 @@ def _from_command_line(a: argparse.Namespace) -> tuple[str, list]:
         e = catalog.entry(names.parse(ns.name))
         if e.spec is None:
             raise catalog.CatalogError(f"{e.name} is a published file with no spec to run or plan")
-        cfg = _config(e.spec, ns, f"the catalog spec of {e.name}")
+        cfg, _ = _config(e.spec, ns, f"the catalog spec of {e.name}")  # (config, its --set overrides)
     _backend_kwargs(ns)
     run = Run(cfg, ns.backend, ns.workers, getattr(ns, "eval_every", 0), getattr(ns, "eval_subset", 1000),
               getattr(ns, "checkpoint_every", 0), source_dir(ns.source_dir, cfg.source))
