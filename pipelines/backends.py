@@ -237,8 +237,10 @@ class RayWorkers(Workers):
             if address:
                 ray.init(address=address, runtime_env=env, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False,
-                         _node_ip_address="127.0.0.1")
+                # "local": a fresh instance of our own, never a cluster someone started here with `ray start`
+                # (ray.init without an address joins that one, and then refuses num_cpus)
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, runtime_env=env,
+                         log_to_driver=False, _node_ip_address="127.0.0.1")
                 self._started_ray = True
         try:
             opts = actor_options(ray.cluster_resources(), workers, one_thread)

@@ -185,10 +185,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve)
             t_eval = time.perf_counter()
             natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
-            timing = {"wall_seconds": round(time.perf_counter() - t0, 3), "algorithm_seconds": round(d.seconds, 3),
-                      "evaluation_seconds": round(time.perf_counter() - t_eval, 3)}
-            if d.resumed_from:  # this process resumed the run: its time before, over every earlier process
-                timing["seconds_before_resume"] = None if d.seconds_before is None else round(d.seconds_before, 3)
+            timing = _timing(t0, t_eval, d)
             files = _files(config, data, d, natural, distilled, curve)
             prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
         if overrides:
@@ -300,6 +297,17 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
         measure(state)
     return Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
                      resumed_from, time.perf_counter() - t, other_devices, before)
+
+
+def _timing(t0: float, t_eval: float, d: Distilled) -> dict:
+    """The provenance's ``timing``: this process's wall, algorithm and evaluation seconds; a resumed run's time in
+    the processes before this one (``seconds_before_resume``, None when its checkpoint did not record it)."""
+    now = time.perf_counter()
+    timing = {"wall_seconds": round(now - t0, 3), "algorithm_seconds": round(d.seconds, 3),
+              "evaluation_seconds": round(now - t_eval, 3)}
+    if d.resumed_from:
+        timing["seconds_before_resume"] = None if d.seconds_before is None else round(d.seconds_before, 3)
+    return timing
 
 
 def _problem(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: bool) -> alg.Problem:
