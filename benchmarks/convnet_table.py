@@ -203,7 +203,7 @@ def png(rs: list[dict], path: Path) -> None:
     ax.set_xticks(x, [f"{r['config']}\n{r['folder']}" for r in rs], fontsize=7)
     ax.set_ylabel("KRR test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     ax.set_title("ConvNet releases: ours vs the authors (0: no figure)", fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
