@@ -235,8 +235,7 @@ class DistillConfig:
             check_value(DistillConfig, f.name, getattr(self, f.name))
 
     def to_dict(self) -> dict:
-        """Every field (the kernel as a dict), but the optional fields (user-source fields, ``ls_targets``) at their
-        defaults."""
+        """Every field (the kernel as a dict), but the :data:`OPTIONAL_FIELDS` at their defaults."""
         d = dataclasses.asdict(self)
         d["kernel"] = self.kernel.to_dict()
         for key in OPTIONAL_FIELDS:

@@ -98,6 +98,12 @@ def class_balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Ge
     return np.concatenate(out)
 
 
+def balanced_count(num_classes: int, train_size: int, total: int) -> int:
+    """Rows a class-balanced sample of ``total`` draws (``total // C`` per class, at least 1), at most the split
+    (a class smaller than its share gives all it has, which this count does not see)."""
+    return min(num_classes * max(1, total // num_classes), train_size)
+
+
 def support_indices(labels: np.ndarray, ipc: int, seed: int) -> np.ndarray:
     """The real images a run with ``seed`` starts from (also the natural baseline's support set)."""
     counts = np.bincount(labels)
@@ -179,7 +185,7 @@ def algorithm(config: KipConfig) -> alg.Algorithm:
         return state, loss
 
     def targets(num_classes: int, train_size: int) -> int:
-        return min(num_classes * max(1, config.target_batch // num_classes), train_size)
+        return balanced_count(num_classes, train_size, config.target_batch)
 
     return alg.Algorithm("kip", "Kernel Inducing Points", config.steps, has_steps=True, learns_images=True,
                          init=init, update=update, targets=targets, kernel_calls=kernel_calls)

@@ -148,7 +148,9 @@ def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, bloc
 def solved_rows(num_classes: int, train_size: int, targets: int | None) -> int:
     """The target rows one solve covers (the plan's ``m``): the split, or ``targets // C`` per class (at most the
     split; a class smaller than that gives all it has, which the plan does not see)."""
-    return train_size if targets is None else min(train_size, max(1, targets // num_classes) * num_classes)
+    from .kip import balanced_count
+
+    return train_size if targets is None else balanced_count(num_classes, train_size, targets)
 
 
 def make(config) -> alg.Algorithm:
