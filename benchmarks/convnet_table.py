@@ -103,7 +103,9 @@ def differences(prov: dict, e) -> list[str]:
             if cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in out):
                 out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
         if cfg.get("lr_drop_at") is not None:
-            out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {cfg['lr_drop_at']} "
+            at = cfg["lr_drop_at"] if isinstance(cfg["lr_drop_at"], list) else [cfg["lr_drop_at"]]
+            steps = " and again from step ".join(map(str, at))
+            out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {steps} "
                        f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
         out.append("no augmentation (authors: with)")
     if cfg["algorithm"] == "ls" and cfg.get("ls_targets") is not None:

@@ -31,6 +31,7 @@ from .limits import (
     MAX_DEPTH,
     MAX_EVAL_SUBSET,
     MAX_IPC,
+    MAX_LR_DROPS,
     MAX_SEED,
     MAX_SIDE,
     MAX_STEPS,
@@ -42,7 +43,7 @@ ALGORITHMS = ("kip", "ls")
 ARCHITECTURES = ("fc", "convnet", "convnet3")
 GETS = ("ntk", "nngp")
 IMPLS = ("nt", "fast")
-KINDS = ("text", "choice", "count", "real", "bool", "size", "kernel")  # what a field's value is
+KINDS = ("text", "choice", "count", "real", "bool", "size", "steps", "kernel")  # what a field's value is
 # Fields a source of your own reads (pipelines/user_sources.py): left out of to_dict() at their defaults,
 # so the configs of catalog runs (and their checkpoints) read as before.
 USER_SOURCE_FIELDS = ("image_size", "test_fraction", "split_seed")
@@ -85,7 +86,25 @@ def check_value(cls: type, name: str, value: Any) -> Any:
         raise ConfigError(f"{shown} {value!r}: give HxW (or one side), each 1..{b['high']}")
     if m["kind"] == "size":
         return tuple(user_values.count(v, shown, 1, b["high"]) for v in value)
+    if m["kind"] == "steps":
+        return _steps(value, shown, b)
     return value
+
+
+def _steps(value: Any, shown: str, bounds: dict) -> int | tuple[int, ...]:
+    """One step (an int) or two or more strictly increasing steps (a tuple): a ``steps`` field's value."""
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    if not 1 <= len(items) <= MAX_LR_DROPS:
+        raise ConfigError(f"{shown}: give 1 to {MAX_LR_DROPS} steps, increasing, e.g. 850 or 850,1600")
+    out = [user_values.count(v, shown, bounds.get("low", 1), bounds.get("high")) for v in items]
+    if any(a >= b for a, b in zip(out, out[1:])):
+        raise ConfigError(f"{shown} {','.join(map(str, out))}: give the steps increasing, e.g. 850,1600")
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def drop_steps(value: int | tuple | list | None) -> tuple[int, ...]:
+    """The steps of an ``lr_drop_at`` value (None, one step or several) as a tuple: ``850 -> (850,)``."""
+    return () if value is None else tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,12 +191,12 @@ class DistillConfig:
                       "training split", "--ipc", high=MAX_IPC)
     steps: int = option(1000, "count", f"KIP steps (0..{MAX_STEPS})", "--steps", low=0, high=MAX_STEPS)
     learning_rate: float = option(0.04, "real", "KIP Adam learning rate (> 0)", "--lr", above=0)
-    lr_drop_at: int | None = option(None, "count", "KIP: from this step on the learning rate is --lr times "
-                                    "--lr-drop-scale (one step of optax.piecewise_constant_schedule); a run resumed "
-                                    "may add it at or after its checkpoint's step", "--lr-drop-at", low=0,
-                                    high=MAX_STEPS)
-    lr_drop_scale: float | None = option(None, "real", "KIP: the factor of --lr-drop-at, in (0, 1]", "--lr-drop-scale",
-                                         above=0, high=1)
+    lr_drop_at: int | tuple | None = option(
+        None, "steps", "KIP: from this step on the learning rate is --lr times --lr-drop-scale; several steps "
+        "(850,1600) multiply it by the scale at each (optax.piecewise_constant_schedule); a run resumed may add "
+        "steps at or after its checkpoint's step", "--lr-drop-at", low=0, high=MAX_STEPS)
+    lr_drop_scale: float | None = option(None, "real", "KIP: the factor of each --lr-drop-at step, in (0, 1]",
+                                         "--lr-drop-scale", above=0, high=1)
     target_batch: int = option(5000, "count", f"KIP target batch (class-balanced, 1..{MAX_TARGET_BATCH})",
                                "--target-batch", high=MAX_TARGET_BATCH)
     learn_labels: bool = option(False, "bool", "KIP also learns the support labels (LS always solves them)",
@@ -241,8 +260,9 @@ class DistillConfig:
         for key in OPTIONAL_FIELDS:
             if d[key] == getattr(DistillConfig, key):
                 del d[key]
-        if d.get("image_size") is not None:
-            d["image_size"] = list(d["image_size"])
+        for key in ("image_size", "lr_drop_at"):
+            if isinstance(d.get(key), tuple):
+                d[key] = list(d[key])
         return d
 
     def to_spec(self) -> dict:
@@ -254,8 +274,9 @@ class DistillConfig:
     def from_dict(cls, d: dict) -> "DistillConfig":
         d = dict(d)
         d["kernel"] = KernelSpec.from_dict(d["kernel"])
-        if d.get("image_size") is not None:
-            d["image_size"] = tuple(d["image_size"])
+        for key in ("image_size", "lr_drop_at"):
+            if isinstance(d.get(key), list):
+                d[key] = tuple(d[key])
         return cls(**d)
 
     def source_options(self) -> dict:

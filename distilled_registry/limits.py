@@ -31,4 +31,5 @@ MAX_TARGET_BATCH = 10 ** 7    # KIP target batch
 MAX_EVAL_SUBSET = 10 ** 7     # --eval-subset test images
 MAX_TRANSFER_SEEDS = 1000     # evaluate --seeds
 MAX_WIDTH = 2 ** 16           # evaluate --width: hidden units or channels
+MAX_LR_DROPS = 64            # steps of --lr-drop-at
 MAX_SIDE = 4096               # pixels of a user source's image (or --image-size): larger is refused before decoding

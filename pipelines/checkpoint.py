@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from distilled_registry import atomic, output_folder
+from distilled_registry.distill_config import drop_steps
 from distilled_registry.errors import UserError
 from distilled_registry.npz import npz_bytes
 
@@ -97,9 +98,9 @@ def load(directory: str | os.PathLike, template: KipState, config: dict,
             if _drop_before(meta["config"], step) != _drop_before(config, step):
                 raise CheckpointError(
                     f"{str(f)!r} is at step {step} and its steps so far ran with the learning-rate drop "
-                    f"{_drop_before(meta['config'], step) or 'none'}; this run's --lr-drop-at "
-                    f"{config.get('lr_drop_at')} --lr-drop-scale {config.get('lr_drop_scale')} would change them: give "
-                    f"a drop at step {step} or later (or the checkpoint's own)")
+                    f"{_drop_text(_drop_before(meta['config'], step))}; this run's drop "
+                    f"{_drop_text(_drop_before(config, step))} would change them: keep the checkpoint's drops before "
+                    f"step {step} and add new ones at step {step} or later")
             if not other_machine:
                 check_machine(f, meta.get("machine"))
             leaves = [z[f"leaf{i:04d}"] for i in range(int(meta["leaves"]))]
@@ -179,9 +180,15 @@ def _without_free(config: dict) -> dict:
 
 
 def _drop_before(config: dict, step: int) -> tuple | None:
-    """``(lr_drop_at, lr_drop_scale)`` of ``config`` when the drop acts on a step before ``step``, else None."""
-    at = config.get("lr_drop_at") if isinstance(config, dict) else None
-    return (at, config.get("lr_drop_scale")) if at is not None and at < step else None
+    """``(steps, lr_drop_scale)`` of the learning-rate drops of ``config`` that act on a step before ``step``
+    (None when none does)."""
+    at = drop_steps(config.get("lr_drop_at")) if isinstance(config, dict) else ()
+    taken = tuple(s for s in at if s < step)
+    return (taken, config.get("lr_drop_scale")) if taken else None
+
+
+def _drop_text(drop: tuple | None) -> str:
+    return "none" if drop is None else f"x{drop[1]} at step {', '.join(map(str, drop[0]))}"
 
 
 def saved_seconds(directory: str | os.PathLike) -> float | None:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from distilled_registry.distill_config import DistillConfig, check_value
+from distilled_registry.distill_config import DistillConfig, check_value, drop_steps
 from distilled_registry.errors import UserError
 
 from . import algorithm as alg
@@ -60,7 +60,7 @@ class KipConfig:
     learn_images: bool = True
     learn_labels: bool = DistillConfig.learn_labels
     seed: int = DistillConfig.seed
-    lr_drop_at: int | None = None     # from this step on the rate is learning_rate * lr_drop_scale
+    lr_drop_at: int | tuple | None = None  # at each of these steps the rate is multiplied by lr_drop_scale
     lr_drop_scale: float | None = None
 
     def __post_init__(self):
@@ -81,9 +81,11 @@ class KipConfig:
                    lr_drop_scale=config.lr_drop_scale)
 
     def rate_scale(self, step: int) -> float:
-        """The factor of ``learning_rate`` at step ``step`` (0-based): ``lr_drop_scale`` from ``lr_drop_at`` on,
-        else 1, as ``optax.piecewise_constant_schedule(lr, {lr_drop_at: lr_drop_scale})`` gives it."""
-        return self.lr_drop_scale if self.lr_drop_at is not None and step >= self.lr_drop_at else 1.0
+        """The factor of ``learning_rate`` at step ``step`` (0-based): ``lr_drop_scale ** k``, ``k`` the number
+        of ``lr_drop_at`` steps at or before ``step`` (1 before the first), as
+        ``optax.piecewise_constant_schedule(lr, {s: lr_drop_scale for s in lr_drop_at})`` gives it."""
+        k = sum(step >= s for s in drop_steps(self.lr_drop_at))
+        return self.lr_drop_scale ** k if k else 1.0
 
 
 def class_balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -159,10 +161,10 @@ def algorithm(config: KipConfig) -> alg.Algorithm:
 
     Adam's ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` from the bias-corrected first and second moments of
     ``g`` (``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``, optax's defaults), and ``gamma_s`` the step's rate
-    factor (:meth:`KipConfig.rate_scale`: ``lr_drop_scale`` from ``lr_drop_at`` on, else 1). The factor
-    multiplies the update, not Adam's moments, so Adam's state (and a checkpoint's leaves) is the same
-    with or without a drop, and a run may add a drop when resumed at or before its step. A non-finite loss or learned
-    value raises :class:`KipDiverged`.
+    factor (:meth:`KipConfig.rate_scale`: ``lr_drop_scale ** k`` after ``k`` of the ``lr_drop_at`` steps,
+    else 1). The factor multiplies the update, not Adam's moments, so Adam's state (and a checkpoint's leaves)
+    is the same with or without a drop, and a run may add drops when resumed at or before their steps. A
+    non-finite loss or learned value raises :class:`KipDiverged`.
     """
     opt = optimizer(config)
 

@@ -104,3 +104,6 @@ def test_ls_targets_and_a_learning_rate_drop_are_named_as_differences():
     kip = mod.differences({"config": {**base, "algorithm": "kip", "target_batch": 5000, "learning_rate": 0.04,
                                       "lr_drop_at": 850, "lr_drop_scale": 0.25}, "source": {}}, None)
     assert "learning rate x0.25 from step 850 (authors: constant 0.04)" in kip
+    two = mod.differences({"config": {**base, "algorithm": "kip", "target_batch": 5000, "learning_rate": 0.04,
+                                      "lr_drop_at": [850, 1400], "lr_drop_scale": 0.25}, "source": {}}, None)
+    assert "learning rate x0.25 from step 850 and again from step 1400 (authors: constant 0.04)" in two

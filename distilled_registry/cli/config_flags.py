@@ -60,7 +60,30 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             kw["choices"] = list(b["choices"])
         elif m["kind"] == "size":
             kw["metavar"] = "HxW"
+        elif m["kind"] == "steps":
+            kw["metavar"], kw["type"] = "STEP[,STEP...]", _steps_option(cls, f.name, flag)
         p.add_argument(flag, default=default, **kw)
+
+
+def _steps(text: str, shown: str) -> list[int]:
+    """``850`` or ``850,1600`` as a list of ints (checked by the field afterwards); ConfigError otherwise."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{shown} {show(text)}: give a step or increasing steps, e.g. 850 or 850,1600") from None
+
+
+def _steps_option(cls: type, name: str, flag: str):
+    """An argparse ``type`` for a ``steps`` field: its text parsed and checked as the field's value."""
+
+    def parse(text: str):
+        try:
+            return check_value(cls, name, _steps(text, flag))
+        except (ConfigError, BadValue) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = "steps"
+    return parse
 
 
 def config_from_args(a: argparse.Namespace, source: str, options: dict) -> DistillConfig:
@@ -100,6 +123,8 @@ def parse_set(text: str) -> tuple[str, Any]:
                 value = (int(h), int(w or h))
             except ValueError:
                 raise ConfigError(f"{shown} {show(raw)}: give HxW, e.g. 32x32, or one number") from None
+        elif kind == "steps":
+            value = _steps(raw, shown)
         else:
             value = raw
         return name, check_value(cls, field, value)
