@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from distilled_registry import atomic
+from distilled_registry.distill_config import drop_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "benchmarks" / "results" / "runs"
@@ -103,8 +104,7 @@ def differences(prov: dict, e) -> list[str]:
             if cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in out):
                 out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
         if cfg.get("lr_drop_at") is not None:
-            at = cfg["lr_drop_at"] if isinstance(cfg["lr_drop_at"], list) else [cfg["lr_drop_at"]]
-            steps = " and again from step ".join(map(str, at))
+            steps = " and again from step ".join(map(str, drop_steps(cfg["lr_drop_at"])))
             out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {steps} "
                        f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
         out.append("no augmentation (authors: with)")
