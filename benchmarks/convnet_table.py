@@ -107,6 +107,10 @@ def differences(prov: dict, e) -> list[str]:
             steps = " and again from step ".join(map(str, drop_steps(cfg["lr_drop_at"])))
             out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {steps} "
                        f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
+        if cfg.get("ls_finish"):
+            rows = ((prov.get("algorithm") or {}).get("ls_finish") or {}).get("targets")
+            out.append(f"labels solved after the last step (--ls-finish) against {rows:,} training images "
+                       "(authors: the learned labels)" if rows else "labels solved after the last step (--ls-finish)")
         out.append("no augmentation (authors: with)")
     if cfg["algorithm"] == "ls" and cfg.get("ls_targets") is not None:
         out.append(f"labels solved against {cfg['ls_targets']:,} class-balanced training images "

@@ -48,7 +48,7 @@ KINDS = ("text", "choice", "count", "real", "bool", "size", "steps", "kernel")  
 # so the configs of catalog runs (and their checkpoints) read as before.
 USER_SOURCE_FIELDS = ("image_size", "test_fraction", "split_seed")
 # Fields left out of to_dict() at their defaults (None), so configs made before them read as before.
-OPTIONAL_FIELDS = USER_SOURCE_FIELDS + ("ls_targets", "lr_drop_at", "lr_drop_scale")
+OPTIONAL_FIELDS = USER_SOURCE_FIELDS + ("ls_targets", "lr_drop_at", "lr_drop_scale", "ls_finish")
 # Fields that say how the kernel is computed, not what: a catalog spec leaves them out at their defaults.
 HOW_FIELDS = ("eval_block", "tile")
 
@@ -206,6 +206,9 @@ class DistillConfig:
     ls_targets: int | None = option(None, "count", "LS solves against a class-balanced sample of this many training "
                                     "images, drawn with --seed (default: the whole training split)", "--ls-targets",
                                     high=MAX_TARGET_BATCH)
+    ls_finish: bool = option(False, "bool", "KIP: after the last step, replace the support labels by Label Solve's "
+                             "closed form for the final images (against the training split, or --ls-targets of it; "
+                             "--ls-reg); the KIP labels' accuracy is recorded beside", "--ls-finish")
     zca: bool = option(False, "bool", "ZCA-whiten after standardising", "--zca")
     zca_reg: float = option(0.1, "real", "ZCA regulariser, added to the eigenvalues (> 0)", "--zca-reg", above=0)
     seed: int = option(0, "count", f"0..{MAX_SEED}: picks the real images the run starts from and its target batches",
@@ -235,9 +238,11 @@ class DistillConfig:
             raise ConfigError(f"--image-size and --test-fraction are for your own sources, not {self.source}")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose kip or ls")
-        if self.ls_targets is not None and self.algorithm != "ls":
-            raise ConfigError(f"--ls-targets {self.ls_targets} is for --algorithm ls; KIP samples --target-batch "
-                              "targets each step")
+        if self.ls_finish and self.algorithm != "kip":
+            raise ConfigError("--ls-finish is for --algorithm kip: Label Solve already solves its labels")
+        if self.ls_targets is not None and self.algorithm != "ls" and not self.ls_finish:
+            raise ConfigError(f"--ls-targets {self.ls_targets} is for --algorithm ls or --ls-finish; KIP samples "
+                              "--target-batch targets each step")
         if (self.lr_drop_at is None) != (self.lr_drop_scale is None):
             raise ConfigError("give --lr-drop-at STEP and --lr-drop-scale FACTOR together (the learning rate is "
                               "--lr times FACTOR from STEP on)")

@@ -171,8 +171,9 @@ def check_machine(f: Path, saved) -> None:
                           "--resume-on-other-devices to continue anyway, or remove it to start afresh")
 
 
-# config fields a resumed run may change: where it stops, and a learning-rate drop not yet reached
-FREE = ("steps", "lr_drop_at", "lr_drop_scale")
+# config fields a resumed run may change: where it stops, a learning-rate drop not yet reached, and the label
+# solve after the last step (--ls-finish, with its ridge and targets): none of them acts on a step already taken
+FREE = ("steps", "lr_drop_at", "lr_drop_scale", "ls_finish", "ls_reg", "ls_targets")
 
 
 def _without_free(config: dict) -> dict:

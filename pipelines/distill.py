@@ -102,7 +102,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             ray_address: str | None = None, checkpoint_every: int = 0, checkpoint_dir: str | Path | None = None,
             resume: bool = False, eval_every: int = 0, eval_subset: int = 1000, family: str | None = None,
             source_notes: dict | None = None, resume_on_other_devices: bool = False,
-            overrides: list[dict] | None = None, write: Callable[[dict, dict], Path] | None = None) -> dict:
+            overrides: list[dict] | None = None, write: Callable[[dict, dict], Path] | None = None,
+            finish_from: str | Path | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance as written (``files`` included).
 
     Nothing is written at ``out`` unless the whole run succeeds.
@@ -124,6 +125,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         "was"}]``), recorded in the provenance beside the config, which holds the values run.
       write: how the release's ``(files, provenance)`` are written, once (default: a release folder at
         ``out``; ``regenerate`` writes into the store, :func:`distilled_registry.store.put`); returns the folder.
+      finish_from: a finished KIP release of this same config without ``ls_finish`` (:func:`finished_release`):
+        its steps are not run again; its images and labels are the state after them, and only ``ls_finish``'s
+        label solve and the evaluation run. Its loss, curve and step time are carried into the new provenance.
     """
     config.validate()
     check_workers(backend, workers)
@@ -139,6 +143,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
         raise ConfigError("--resume-on-other-devices goes with --resume (it lets a resume use a checkpoint written "
                           "on other devices)")
     check_out(out, overwrite)
+    parent = finished_release(config, finish_from, checkpoint_every, resume, eval_every) if finish_from else None
     algo = algorithms.make(config)  # built once for the run: its optimiser too
     if algo.has_steps and ckpt.used:
         a, c = out.resolve(), ckpt_dir.resolve()
@@ -160,6 +165,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     data = prepare(config, source_dir, source_notes)
+    if parent is not None:
+        check_same_space(parent, data)
     from .kernels import make_kernel_fn
 
     kernel_fn = make_kernel_fn(config.kernel)
@@ -182,12 +189,14 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                 from .accuracy_curve import Curve, subset_indices
 
                 curve = Curve(eval_every, subset_indices(data.source.y_test, eval_subset, config.seed), config.seed)
-            d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve)
+            elif parent is not None:
+                curve = parent_curve(parent, data.source.y_test)
+            d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve, parent)
             t_eval = time.perf_counter()
-            natural, distilled = _evaluate(config, data, kernel_fn, d, progress)
+            natural, distilled, before = _evaluate(config, data, kernel_fn, d, progress)
             timing = _timing(t0, t_eval, d)
             files = _files(config, data, d, natural, distilled, curve)
-            prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family)
+            prov = _provenance(config, data, d, natural, distilled, pool, timing, started, curve, family, before)
         if overrides:
             prov["overrides"] = list(overrides)
         written = write(files, prov) if write is not None else rel.write_release(out, files, prov, overwrite=overwrite)
@@ -244,18 +253,24 @@ class Distilled:
     seconds: float
     resumed_on_other_devices: dict | None = None  # {"checkpoint", "here"}: the machines, when they differ
     seconds_before: float | None = 0.0  # the algorithm's time in earlier processes (resumes); None: not recorded
+    labels_before_finish: np.ndarray | None = None  # --ls-finish: the KIP labels its solve replaced (n, C)
+    finish: dict | None = None  # --ls-finish: what it did ({"targets", "ls_reg", "seconds"})
+    parent: object | None = None  # --finish-from: the finished release the steps came from (ReleaseContents)
 
 
 def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_fn, pool, progress: bool,
-            ckpt: Checkpointing, curve=None) -> Distilled:
+            ckpt: Checkpointing, curve=None, parent=None) -> Distilled:
     """Run ``algo`` (:func:`algorithm.run`) from the real images of :func:`kip.support_indices`; the same loop for
     every algorithm. One with steps is checkpointed and resumed (``ckpt``) and measured by ``curve`` (an
     :class:`accuracy_curve.Curve`) at the start step and every ``curve.every`` steps; its points travel in the
-    checkpoint."""
+    checkpoint. With ``config.ls_finish`` the labels are then solved in closed form (:func:`label_solve.finish`);
+    with ``parent`` (``--finish-from``) the steps are the parent release's and only that solve runs."""
     src = data.source
     support, class_ids = kip.start(data.x_train, src.y_train, src.num_classes, config.ipc, config.seed)
     t = time.perf_counter()
     problem = _problem(config, data, kernel_fn, pool, progress)
+    if parent is not None:
+        return _finish(config, problem, parent, support["images"], class_ids, t)
     state = algo.init(problem, support)
     history: list[float] = []
     other_devices = None
@@ -295,8 +310,109 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
                             progress=progress, losses=history)
     if curve is not None and curve.points[-1][0] != state.step:
         measure(state)
-    return Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
-                     resumed_from, time.perf_counter() - t, other_devices, before)
+    d = Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
+                  resumed_from, time.perf_counter() - t, other_devices, before)
+    return _label_solve_finish(config, problem, d, t) if config.ls_finish else d
+
+
+def _label_solve_finish(config: DistillConfig, problem: alg.Problem, d: Distilled, t: float) -> Distilled:
+    """``d`` with its labels replaced by :func:`label_solve.finish`'s for its images (``--ls-finish``)."""
+    from . import label_solve
+
+    t_solve = time.perf_counter()
+    labels = label_solve.finish(problem, d.images, d.labels, config.reg, config.ls_reg, config.eval_block,
+                                config.ls_targets, config.seed)
+    targets = label_solve.solved_rows(problem.num_classes, len(problem.y_train), config.ls_targets)
+    finish = {"targets": targets, "ls_reg": config.ls_reg, "seconds": round(time.perf_counter() - t_solve, 3),
+              "what": "the support labels replaced by Label Solve's closed form for the final images, "
+                      "y_s = K_reg solve(K_st K_ts + ls_reg tr/n I, K_st y_t) over the targets "
+                      "(pipelines/label_solve.py)"}
+    return dataclasses.replace(d, labels=labels, labels_before_finish=d.labels, finish=finish,
+                               seconds=time.perf_counter() - t)
+
+
+def _finish(config: DistillConfig, problem: alg.Problem, parent, x0: np.ndarray, class_ids: np.ndarray,
+            t: float) -> Distilled:
+    """``--finish-from``: the parent release's images and labels as the state after its steps, then
+    :func:`_label_solve_finish`; its time before is the parent's algorithm time (None when not recorded)."""
+    prov = parent.record
+    if not np.array_equal(parent.arrays["class_ids"], class_ids):
+        raise ConfigError(f"--finish-from {str(parent.path)!r}: its class ids are not those of this config's start "
+                          "images; it was not made by this config")
+    timing = prov.get("timing") or {}
+    before = timing.get("seconds_before_resume", 0.0) if (prov["algorithm"].get("resumed_from_step") or 0) else 0.0
+    before = None if before is None else before + timing.get("algorithm_seconds", 0.0)
+    d = Distilled(parent.arrays["images"], parent.arrays["labels"], x0, class_ids, None, config.steps, 0.0,
+                  seconds_before=before, parent=parent)
+    return _label_solve_finish(config, problem, d, t)
+
+
+# config fields a --finish-from run may give differently from its parent release: the finish itself, and how the
+# kernel is computed
+FINISH_FREE = ("ls_finish", "ls_reg", "ls_targets", "tile", "eval_block")
+
+
+def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: int, resume: bool, eval_every: int):
+    """The release at ``path`` (read and verified: :func:`distilled_registry.release.read_release`) that
+    ``--finish-from`` continues, checked before any work: a run of this package whose config equals ``config``
+    but for :data:`FINISH_FREE`, without ``ls_finish``, its steps all run; ConfigError naming the difference."""
+    path = user_values.path(path, "--finish-from")
+    if not config.ls_finish:
+        raise ConfigError("--finish-from runs only what --ls-finish adds to a finished KIP release; add --ls-finish")
+    if checkpoint_every or resume or eval_every:
+        raise ConfigError("--finish-from runs no steps: leave out --checkpoint-every, --resume and --eval-every "
+                          "(the release's own accuracy curve is carried over)")
+    parent = rel.read_release(path)
+    prov = parent.record
+    if "config" not in prov:
+        raise ConfigError(f"--finish-from {str(path)!r} is not a release of a run of this package (it has no config): "
+                          "only a KIP run's release can be finished")
+    mine = {k: v for k, v in config.to_dict().items() if k not in FINISH_FREE}
+    theirs = {k: v for k, v in prov["config"].items() if k not in FINISH_FREE}
+    if prov["config"].get("ls_finish"):
+        raise ConfigError(f"--finish-from {str(path)!r}: its labels were already solved (--ls-finish); finish the "
+                          "release it was made from")
+    if mine != theirs:
+        diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
+                         for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k))
+        raise ConfigError(f"--finish-from {str(path)!r} was made with another config ({diff}); give the flags it was "
+                          "made with, plus --ls-finish")
+    if (prov.get("algorithm") or {}).get("steps_run") != config.steps:
+        raise ConfigError(f"--finish-from {str(path)!r} ran {prov['algorithm'].get('steps_run')} steps, not --steps "
+                          f"{config.steps}")
+    return parent
+
+
+def check_same_space(parent, data: Prepared) -> None:
+    """ConfigError unless ``data`` (this run's source and preprocessing) is the parent release's: the same source
+    fingerprint and the same transform, byte for byte, so its images live where this run's targets do."""
+    prov = parent.record
+    where = f"--finish-from {str(parent.path)!r}"
+    if prov["source"].get("fingerprint_sha256") != data.source.fingerprint:
+        raise ConfigError(f"{where} was distilled from {prov['source'].get('name')} with fingerprint "
+                          f"{prov['source'].get('fingerprint_sha256')}, but this source reads as "
+                          f"{data.source.fingerprint}; "
+                          "point --source-dir at the data it was made from")
+    if parent.files.get(rel.TRANSFORM_FILE) != data.transform.to_bytes():
+        raise ConfigError(f"{where}: its {rel.TRANSFORM_FILE} differs from the preprocessing this run fits, so its "
+                          "images are not in this run's space; it was not made by this config")
+
+
+def parent_curve(parent, y_test: np.ndarray):
+    """The parent release's accuracy curve (``metrics.test_subset_curve``) as a :class:`accuracy_curve.Curve`, its
+    subset rebuilt and checked against the recorded sha256; None when it has none."""
+    import hashlib
+
+    from .accuracy_curve import Curve, subset_indices
+
+    rec = (parent.record.get("metrics") or {}).get("test_subset_curve")
+    if not rec:
+        return None
+    idx = subset_indices(y_test, rec["subset_size"], rec["subset_seed"])
+    if hashlib.sha256(np.asarray(idx, np.int64).tobytes()).hexdigest() != rec["subset_indices_sha256"]:
+        raise ConfigError(f"--finish-from {str(parent.path)!r}: its accuracy curve was measured on another test "
+                          "subset than this source gives")
+    return Curve(rec["every"], idx, rec["subset_seed"], list(zip(rec["steps"], rec["accuracy"])))
 
 
 def _timing(t0: float, t_eval: float, d: Distilled) -> dict:
@@ -327,20 +443,24 @@ def _problem(config: DistillConfig, data: Prepared, kernel_fn, pool, progress: b
                        gradients=TiledEngine(pool, config.reg, config.tile))
 
 
-def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled, progress: bool) -> tuple[dict, dict]:
-    """``(natural, distilled)``: KRR on the full test split with the real start images (centred one-hot
-    labels) and with the release's support set (:func:`krr.evaluate`)."""
+def _evaluate(config: DistillConfig, data: Prepared, kernel_fn, d: Distilled,
+              progress: bool) -> tuple[dict, dict, dict | None]:
+    """``(natural, distilled, before)``: KRR on the full test split with the real start images (centred one-hot
+    labels), with the release's support set (:func:`krr.evaluate`), and (``--ls-finish``, else None) with the
+    release's images under the KIP labels the solve replaced, in the same kernel pass."""
     src = data.source
     y0 = krr.centered_one_hot(d.class_ids, src.num_classes)
     ev = dict(reg=config.reg, block=config.eval_block)
     if np.array_equal(d.images, d.x0):  # LS keeps the real images: one kernel pass serves both figures
-        return krr.evaluate_labels(kernel_fn, d.x0, [y0, d.labels], data.x_test, src.y_test,
-                                   progress="eval" if progress else None, **ev)
+        natural, distilled = krr.evaluate_labels(kernel_fn, d.x0, [y0, d.labels], data.x_test, src.y_test,
+                                                 progress="eval" if progress else None, **ev)
+        return natural, distilled, None
     natural = krr.evaluate(kernel_fn, d.x0, y0, data.x_test, src.y_test,
                            progress="natural eval" if progress else None, **ev)
-    distilled = krr.evaluate(kernel_fn, d.images, d.labels, data.x_test, src.y_test,
-                             progress="distilled eval" if progress else None, **ev)
-    return natural, distilled
+    label_sets = [d.labels] if d.labels_before_finish is None else [d.labels, d.labels_before_finish]
+    figures = krr.evaluate_labels(kernel_fn, d.images, label_sets, data.x_test, src.y_test,
+                                  progress="distilled eval" if progress else None, **ev)
+    return natural, figures[0], (figures[1] if len(figures) > 1 else None)
 
 
 def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict,
@@ -359,6 +479,8 @@ def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, d
               f"(real {natural['accuracy']:.3f})")
     if d.losses:
         files["loss_curve.png"] = preview.loss_png(d.losses, run)
+    elif d.parent is not None and "loss_curve.png" in d.parent.files:
+        files["loss_curve.png"] = d.parent.files["loss_curve.png"]  # the same steps' losses (--finish-from)
     if curve is not None:
         files["accuracy_curve.png"] = preview.curve_png(
             [p[0] for p in curve.points], [p[1] for p in curve.points],
@@ -368,20 +490,31 @@ def _files(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, d
 
 
 def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: dict, distilled: dict, pool,
-                timing: dict, started: dt.datetime, curve=None, family: str | None = None) -> dict:
+                timing: dict, started: dt.datetime, curve=None, family: str | None = None,
+                before: dict | None = None) -> dict:
     """The run's provenance (:func:`distilled_registry.provenance.build`)."""
     src = data.source
+    steps = {"steps_run": config.steps if d.losses is not None else 0,  # losses: None without steps
+             "resumed_from_step": d.resumed_from, "final_loss": d.losses[-1] if d.losses else None}
+    finish = {}
+    if d.parent is not None:  # --finish-from: the steps are the parent release's
+        pa, pp = d.parent.record["algorithm"], d.parent.record
+        steps = {"steps_run": pa["steps_run"], "resumed_from_step": config.steps, "final_loss": pa.get("final_loss")}
+        finish["finished_from_release"] = {
+            "data_sha256": pp["files"][rel.DATA_FILE]["sha256"], "created": pp.get("created"),
+            "git": (pp.get("environment") or {}).get("git"), "timing": pp.get("timing"),
+            "what": "its images and labels were the state after its steps; this run ran only the label solve"}
+    if d.finish is not None:
+        finish["ls_finish"] = d.finish
     return provenance.build(
         family or config.family(),
         config=config.to_dict(),
         source=src.describe(),
         preprocessing={"file": rel.TRANSFORM_FILE, **data.transform.params},
         kernel=config.kernel.to_dict(),
-        algorithm={"name": config.algorithm, "paper": references.RUN_PAPER[config.algorithm],
-                   "steps_run": config.steps if d.losses is not None else 0,  # losses: None without steps
-                   "resumed_from_step": d.resumed_from, "final_loss": d.losses[-1] if d.losses else None,
+        algorithm={"name": config.algorithm, "paper": references.RUN_PAPER[config.algorithm], **steps,
                    **({"resumed_on_other_devices": d.resumed_on_other_devices} if d.resumed_on_other_devices else {}),
-                   "support_size": int(len(d.images))},
+                   **finish, "support_size": int(len(d.images))},
         seed=config.seed,
         backend={**(pool.describe() if pool is not None else {"name": "local", "workers": 1}), "tile": config.tile},
         environment={**environment.library_versions(), "git": environment.git_commit(),
@@ -400,4 +533,6 @@ def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: di
                 "source_exact_copy": src.exact,
             },
             **({"test_subset_curve": curve.record()} if curve is not None else {}),
+            **({"krr_test_accuracy_before_ls_finish": before["accuracy"],
+                "krr_test_mse_before_ls_finish": before["mse"]} if before is not None else {}),
         })

@@ -145,6 +145,20 @@ def algorithm(reg: float = krr.DEFAULT_REG, ls_reg: float = DEFAULT_LS_REG, bloc
                              "the solve")])
 
 
+def finish(problem: alg.Problem, images: np.ndarray, labels: np.ndarray, reg: float = krr.DEFAULT_REG,
+           ls_reg: float = DEFAULT_LS_REG, block: int = 1000, targets: int | None = None,
+           seed: int = 0) -> np.ndarray:
+    """KIP's ``--ls-finish``: the labels (n, C) that Label Solve gives the learned ``images`` (n, H, W, C).
+
+    The same solve as :func:`algorithm`'s update (the support images fixed, ``labels`` only their shape's
+    placeholder), over the whole training split or ``targets`` of it: for fixed images it is the exact
+    minimiser of KIP's own loss summed over those targets, where the Adam-learned labels minimise it over
+    sampled batches.
+    """
+    state = alg.State(0, {"labels": np.asarray(labels)}, {"images": np.asarray(images)}, None)
+    return algorithm(reg, ls_reg, block, targets, seed).update(problem, state)[0].labels
+
+
 def solved_rows(num_classes: int, train_size: int, targets: int | None) -> int:
     """The target rows one solve covers (the plan's ``m``): the split, or ``targets // C`` per class (at most the
     split; a class smaller than that gives all it has, which the plan does not see)."""

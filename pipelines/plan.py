@@ -306,7 +306,19 @@ def kernel_calls(run: Run, source_info: dict) -> list[Call]:
         c = int(source_info["num_classes"])
         subset = test if run.eval_subset >= test else min(test, c * max(1, run.eval_subset // c))
         calls += eval_calls("accuracy curve", n, subset, points)
+    if cfg.ls_finish:  # the label solve after the last step: LS's pass over its targets, once
+        from . import label_solve
+
+        rows = finish_rows(cfg, source_info)
+        calls += [Call("LS finish", *c[1:]) for c in label_solve.pass_calls(n, rows, cfg.tile, cfg.eval_block)]
     return calls + eval_calls("evaluation", n, test, 2 if algo.learns_images else 1)
+
+
+def finish_rows(config, source_info: dict) -> int:
+    """The target rows ``--ls-finish`` solves against (:func:`label_solve.solved_rows`)."""
+    from .label_solve import solved_rows
+
+    return solved_rows(int(source_info["num_classes"]), int(source_info["train_size"]), config.ls_targets)
 
 
 def tile_counts(run: Run, source_info: dict) -> dict:
@@ -514,6 +526,13 @@ def plan_run(run: Run, source_info: dict, timer, data=None, prepare_seconds: flo
             parts.append(Part("checkpoints", saves * checkpoint_seconds(run), "measured",
                               f"{saves:,} saves of the state"))
     parts += [Part(name, seconds, "measured", detail) for name, seconds, detail in algo.other_costs(n, m, c)]
+    if cfg.ls_finish:
+        from .label_solve import solve_seconds
+
+        rows = finish_rows(cfg, source_info)
+        parts.append(Part("LS finish normal equations and solve", solve_seconds(n, rows, c, cfg.reg, cfg.ls_reg,
+                                                                                cfg.eval_block), "measured",
+                          f"G += K^T K over {math.ceil(rows / cfg.eval_block):,} blocks of targets, then the solve"))
     if data is not None:
         parts.append(Part("release files", release_seconds(run, data), "measured",
                           "previews, data.npz, parquet, Croissant, provenance, written to a temporary folder"))

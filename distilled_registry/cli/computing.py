@@ -131,6 +131,9 @@ def _add_distill(sub) -> None:
                         "recorded in provenance and drawn in accuracy_curve.png")
     p.add_argument("--eval-subset", type=option("count", "--eval-subset", high=MAX_EVAL_SUBSET), default=1000,
                    help="test images (class-balanced, fixed by --seed) --eval-every measures on (default 1000)")
+    p.add_argument("--finish-from", default=None, type=option("path", "--finish-from"), metavar="RELEASE",
+                   help="with --ls-finish: a finished KIP release of this same config; its steps are not run again, "
+                        "only the label solve and the evaluation (its loss and accuracy curve are carried over)")
     add_json(p, "print the release written (path, metrics, files) as JSON")
     p.set_defaults(func=cmd_distill)
 
@@ -205,7 +208,8 @@ def cmd_distill(a: argparse.Namespace) -> int:
     kwargs = dict(progress=not a.quiet, **backend, checkpoint_every=a.checkpoint_every,
                   checkpoint_dir=a.checkpoint_dir, resume=a.resume, eval_every=a.eval_every,
                   eval_subset=a.eval_subset, source_notes=notes,
-                  resume_on_other_devices=a.resume_on_other_devices, family=rn.family if rn else None)
+                  resume_on_other_devices=a.resume_on_other_devices, family=rn.family if rn else None,
+                  finish_from=a.finish_from)
     with store.staging() if a.out is None else _nothing() as tmp:
         out = Path(a.out) if a.out is not None else tmp / "release"
         # --overwrite replaces --out when it is given (an earlier release folder), and the store's version with --name
@@ -219,8 +223,10 @@ def cmd_distill(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(release_summary(a.out or path, prov), indent=2))
     else:
+        before = m.get("krr_test_accuracy_before_ls_finish")
         print(f"wrote {where}: KRR test accuracy {m['krr_test_accuracy']:.4f} "
-              f"(natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
+              + (f"(KIP labels {before:.4f}, " if before is not None else "(")
+              + f"natural {m['natural_krr_test_accuracy']:.4f}), {prov['timing']['wall_seconds']:.1f} s")
     return 0
 
 
