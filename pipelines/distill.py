@@ -146,17 +146,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     parent = finished_release(config, finish_from, checkpoint_every, resume, eval_every) if finish_from else None
     algo = algorithms.make(config)  # built once for the run: its optimiser too
     if algo.has_steps and ckpt.used:
-        a, c = out.resolve(), ckpt_dir.resolve()
-        if c == a or a in c.parents:
-            raise ConfigError(f"--checkpoint-dir {str(ckpt_dir)!r} is --out or inside it; give a folder beside it "
-                              f"(default: {out.name}.checkpoint)")
-        # rule A: a new folder, or the checkpoint folder of an earlier run (continued with --resume)
-        if resume:
-            from . import checkpoint
-
-            checkpoint.adopt(ckpt_dir)  # a checkpoint folder of an older version: only its kip_state.npz
-        output_folder.claim(ckpt_dir, "checkpoint", replace=resume, flag="--resume", option="--checkpoint-dir",
-                            writes=[CHECKPOINT_FILE], verb="continue")
+        claim_checkpoint_dir(out, ckpt)
     if eval_every and not algo.has_steps:
         raise ConfigError(f"--eval-every measures a run's accuracy as it learns; {algo.title} has no steps")
     if backend != "local" and config.tile == 0:
@@ -205,6 +195,21 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
 
             checkpoint.remove(ckpt.folder)  # its own files only; the folder too when that leaves it empty
         return rel.read_provenance(written)  # as written: with "files" (every file's sha256 and size, croissant's too)
+
+
+def claim_checkpoint_dir(out: Path, ckpt: "Checkpointing") -> None:
+    """Before any work: the checkpoint folder is not ``out`` nor inside it, and is a new folder or the checkpoint
+    folder of an earlier run, continued with ``--resume`` (rule A, :func:`output_folder.claim`)."""
+    a, c = out.resolve(), ckpt.folder.resolve()
+    if c == a or a in c.parents:
+        raise ConfigError(f"--checkpoint-dir {str(ckpt.folder)!r} is --out or inside it; give a folder beside it "
+                          f"(default: {out.name}.checkpoint)")
+    if ckpt.resume:
+        from . import checkpoint
+
+        checkpoint.adopt(ckpt.folder)  # a checkpoint folder of an older version: only its kip_state.npz
+    output_folder.claim(ckpt.folder, "checkpoint", replace=ckpt.resume, flag="--resume", option="--checkpoint-dir",
+                        writes=[CHECKPOINT_FILE], verb="continue")
 
 
 def check_out(out: Path, overwrite: bool = False, flag: str | None = "--overwrite") -> None:
