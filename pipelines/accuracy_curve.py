@@ -34,6 +34,11 @@ def subset_indices(y_test: np.ndarray, size: int, seed: int) -> np.ndarray:
                                   np.random.default_rng([seed, SUBSET_SALT]))
 
 
+def indices_sha256(indices: np.ndarray) -> str:
+    """The sha256 of a subset's indices as int64 bytes (``metrics.test_subset_curve.subset_indices_sha256``)."""
+    return hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()
+
+
 @dataclasses.dataclass
 class Curve:
     """Points ``(step, accuracy)`` measured every ``every`` steps on ``x_test[indices]``."""
@@ -57,5 +62,5 @@ class Curve:
         return {"every": self.every, "subset_size": int(len(self.indices)), "subset_seed": self.seed,
                 "subset": "class-balanced sample of the test split, kip.class_balanced_indices(y_test, size // C, "
                           f"default_rng([seed, {SUBSET_SALT:#x}]))",
-                "subset_indices_sha256": hashlib.sha256(np.asarray(self.indices, np.int64).tobytes()).hexdigest(),
+                "subset_indices_sha256": indices_sha256(self.indices),
                 "steps": [p[0] for p in self.points], "accuracy": [p[1] for p in self.points]}

@@ -372,11 +372,11 @@ def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: 
     if "config" not in prov:
         raise ConfigError(f"--finish-from {str(path)!r} is not a release of a run of this package (it has no config): "
                           "only a KIP run's release can be finished")
-    mine = {k: v for k, v in config.to_dict().items() if k not in FINISH_FREE}
-    theirs = {k: v for k, v in prov["config"].items() if k not in FINISH_FREE}
     if prov["config"].get("ls_finish"):
         raise ConfigError(f"--finish-from {str(path)!r}: its labels were already solved (--ls-finish); finish the "
                           "release it was made from")
+    mine = {k: v for k, v in config.to_dict().items() if k not in FINISH_FREE}
+    theirs = {k: v for k, v in prov["config"].items() if k not in FINISH_FREE}
     if mine != theirs:
         diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
                          for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k))
@@ -406,15 +406,13 @@ def check_same_space(parent, data: Prepared) -> None:
 def parent_curve(parent, y_test: np.ndarray):
     """The parent release's accuracy curve (``metrics.test_subset_curve``) as a :class:`accuracy_curve.Curve`, its
     subset rebuilt and checked against the recorded sha256; None when it has none."""
-    import hashlib
-
-    from .accuracy_curve import Curve, subset_indices
+    from .accuracy_curve import Curve, indices_sha256, subset_indices
 
     rec = (parent.record.get("metrics") or {}).get("test_subset_curve")
     if not rec:
         return None
     idx = subset_indices(y_test, rec["subset_size"], rec["subset_seed"])
-    if hashlib.sha256(np.asarray(idx, np.int64).tobytes()).hexdigest() != rec["subset_indices_sha256"]:
+    if indices_sha256(idx) != rec["subset_indices_sha256"]:
         raise ConfigError(f"--finish-from {str(parent.path)!r}: its accuracy curve was measured on another test "
                           "subset than this source gives")
     return Curve(rec["every"], idx, rec["subset_seed"], list(zip(rec["steps"], rec["accuracy"])))
