@@ -48,7 +48,7 @@ KINDS = ("text", "choice", "count", "real", "bool", "size", "steps", "kernel")  
 # so the configs of catalog runs (and their checkpoints) read as before.
 USER_SOURCE_FIELDS = ("image_size", "test_fraction", "split_seed")
 # Fields left out of to_dict() at their defaults (None), so configs made before them read as before.
-OPTIONAL_FIELDS = USER_SOURCE_FIELDS + ("ls_targets", "lr_drop_at", "lr_drop_scale", "ls_finish")
+OPTIONAL_FIELDS = USER_SOURCE_FIELDS + ("ls_targets", "lr_drop_at", "lr_drop_scale", "ls_finish", "init_from")
 # Fields that say how the kernel is computed, not what: a catalog spec leaves them out at their defaults.
 HOW_FIELDS = ("eval_block", "tile")
 
@@ -100,6 +100,14 @@ def _steps(value: Any, shown: str, bounds: dict) -> int | tuple[int, ...]:
     if any(a >= b for a, b in zip(out, out[1:])):
         raise ConfigError(f"{shown} {','.join(map(str, out))}: give the steps increasing, e.g. 850,1600")
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def check_sha256(value: Any, shown: str) -> str:
+    """``value`` if it is a sha256 in hex (64 of 0-9a-f), else ConfigError naming ``shown``."""
+    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        raise ConfigError(f"{shown} {str(value)[:80]!r} is not a sha256 (64 lowercase hex digits): it names the "
+                          "data.npz of the release a run starts from")
+    return value
 
 
 def drop_steps(value: int | tuple | list | None) -> tuple[int, ...]:
@@ -209,6 +217,10 @@ class DistillConfig:
     ls_finish: bool = option(False, "bool", "KIP: after the last step, replace the support labels by Label Solve's "
                              "closed form for the final images (against the training split, or --ls-targets of it; "
                              "--ls-reg); the KIP labels' accuracy is recorded beside", "--ls-finish")
+    # the release a KIP run starts from instead of real images: the sha256 of its data.npz (distill's --init-from
+    # takes that release's folder and sets it; pipelines/distill.py, start_release)
+    init_from: str | None = option(None, "text", "KIP: start from this release's images and labels, named by the "
+                                   "sha256 of its data.npz")
     zca: bool = option(False, "bool", "ZCA-whiten after standardising", "--zca")
     zca_reg: float = option(0.1, "real", "ZCA regulariser, added to the eigenvalues (> 0)", "--zca-reg", above=0)
     seed: int = option(0, "count", f"0..{MAX_SEED}: picks the real images the run starts from and its target batches",
@@ -253,6 +265,10 @@ class DistillConfig:
             if self.ls_targets < self.ipc * classes:
                 raise ConfigError(f"--ls-targets {self.ls_targets} is fewer than the {self.ipc * classes} support "
                                   f"images (--ipc {self.ipc} x {classes} classes): give at least {self.ipc * classes}")
+        if self.init_from is not None:
+            check_sha256(self.init_from, "init_from")
+            if self.algorithm != "kip":
+                raise ConfigError("--init-from is for --algorithm kip: Label Solve keeps the real images")
         if not isinstance(self.kernel, KernelSpec):
             raise ConfigError(f"kernel must be a KernelSpec, got {self.kernel!r}")
         for f in dataclasses.fields(self):

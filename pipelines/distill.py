@@ -103,7 +103,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
             resume: bool = False, eval_every: int = 0, eval_subset: int = 1000, family: str | None = None,
             source_notes: dict | None = None, resume_on_other_devices: bool = False,
             overrides: list[dict] | None = None, write: Callable[[dict, dict], Path] | None = None,
-            finish_from: str | Path | None = None) -> dict:
+            finish_from: str | Path | None = None, init_from: str | Path | None = None) -> dict:
     """Run ``config`` and write a release folder at ``out``; returns its provenance as written (``files`` included).
 
     Nothing is written at ``out`` unless the whole run succeeds.
@@ -128,8 +128,17 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       finish_from: a finished KIP release of this same config without ``ls_finish`` (:func:`finished_release`):
         its steps are not run again; its images and labels are the state after them, and only ``ls_finish``'s
         label solve and the evaluation run. Its loss, curve and step time are carried into the new provenance.
+      init_from: KIP: a release of this package in the same space (:func:`start_release`) whose images and labels
+        the run starts from instead of real images (a fresh optimiser); ``config.init_from`` becomes its data.npz's
+        sha256 (a config that names one needs it).
     """
     config.validate()
+    start = start_release(config, init_from) if init_from is not None else None
+    if start is not None:
+        config = dataclasses.replace(config, init_from=start.record["files"][rel.DATA_FILE]["sha256"])
+    elif config.init_from is not None:
+        raise ConfigError(f"this config starts from the release whose data.npz has sha256 {config.init_from}: give "
+                          "--init-from FOLDER of that release")
     check_workers(backend, workers)
     out = user_values.path(out, "--out")
     checkpoint_every = user_values.count(checkpoint_every, "--checkpoint-every", 0, MAX_STEPS)
@@ -157,6 +166,8 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     data = prepare(config, source_dir, source_notes)
     if parent is not None:
         check_same_space(parent, data)
+    if start is not None:
+        check_same_space(start, data, "--init-from")
     from .kernels import make_kernel_fn
 
     kernel_fn = make_kernel_fn(config.kernel)
@@ -181,7 +192,7 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
                 curve = Curve(eval_every, subset_indices(data.source.y_test, eval_subset, config.seed), config.seed)
             elif parent is not None:
                 curve = parent_curve(parent, data.source.y_test)
-            d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve, parent)
+            d = _distil(config, algo, data, kernel_fn, pool, progress, ckpt, curve, parent, start)
             t_eval = time.perf_counter()
             natural, distilled, before = _evaluate(config, data, kernel_fn, d, progress)
             timing = _timing(t0, t_eval, d)
@@ -261,21 +272,27 @@ class Distilled:
     labels_before_finish: np.ndarray | None = None  # --ls-finish: the KIP labels its solve replaced (n, C)
     finish: dict | None = None  # --ls-finish: what it did ({"targets", "ls_reg", "seconds"})
     parent: object | None = None  # --finish-from: the finished release the steps came from (ReleaseContents)
+    start: object | None = None  # --init-from: the release the steps started from (ReleaseContents)
 
 
 def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_fn, pool, progress: bool,
-            ckpt: Checkpointing, curve=None, parent=None) -> Distilled:
+            ckpt: Checkpointing, curve=None, parent=None, start=None) -> Distilled:
     """Run ``algo`` (:func:`algorithm.run`) from the real images of :func:`kip.support_indices`; the same loop for
     every algorithm. One with steps is checkpointed and resumed (``ckpt``) and measured by ``curve`` (an
     :class:`accuracy_curve.Curve`) at the start step and every ``curve.every`` steps; its points travel in the
     checkpoint. With ``config.ls_finish`` the labels are then solved in closed form (:func:`label_solve.finish`);
-    with ``parent`` (``--finish-from``) the steps are the parent release's and only that solve runs."""
+    with ``parent`` (``--finish-from``) the steps are the parent release's and only that solve runs; with ``start``
+    (``--init-from``) the steps start from that release's images and labels (the natural baseline keeps the real
+    start images)."""
     src = data.source
     support, class_ids = kip.start(data.x_train, src.y_train, src.num_classes, config.ipc, config.seed)
+    x0 = support["images"]
+    if start is not None:
+        support = start_support(start, support, class_ids)
     t = time.perf_counter()
     problem = _problem(config, data, kernel_fn, pool, progress)
     if parent is not None:
-        return _finish(config, problem, parent, support["images"], class_ids, t)
+        return _finish(config, problem, parent, x0, class_ids, t)
     state = algo.init(problem, support)
     history: list[float] = []
     other_devices = None
@@ -315,8 +332,8 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
                             progress=progress, losses=history)
     if curve is not None and curve.points[-1][0] != state.step:
         measure(state)
-    d = Distilled(state.images, state.labels, support["images"], class_ids, losses if stepped else None,
-                  resumed_from, time.perf_counter() - t, other_devices, before)
+    d = Distilled(state.images, state.labels, x0, class_ids, losses if stepped else None,
+                  resumed_from, time.perf_counter() - t, other_devices, before, start=start)
     return _label_solve_finish(config, problem, d, t) if config.ls_finish else d
 
 
@@ -388,11 +405,55 @@ def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: 
     return parent
 
 
-def check_same_space(parent, data: Prepared) -> None:
-    """ConfigError unless ``data`` (this run's source and preprocessing) is the parent release's: the same source
+# config fields a --init-from run shares with the release it starts from: what puts its images in this run's space
+# and picks its start images and class ids
+START_SAME = ("source", "kernel", "ipc", "seed", "zca", "zca_reg", "image_size", "test_fraction", "split_seed")
+
+
+def start_release(config: DistillConfig, path: str | Path):
+    """The release at ``path`` (read and verified: :func:`distilled_registry.release.read_release`) that
+    ``--init-from`` starts from, checked before any work: a run of this package (KIP or LS) whose config equals
+    ``config`` in :data:`START_SAME`, and whose data.npz is ``config.init_from`` when that is given."""
+    path = user_values.path(path, "--init-from")
+    if config.algorithm != "kip":
+        raise ConfigError("--init-from is for --algorithm kip: Label Solve keeps the real images")
+    start = rel.read_release(path)
+    prov = start.record
+    if "config" not in prov:
+        raise ConfigError(f"--init-from {str(path)!r} is not a release of a run of this package (it has no config); "
+                          "give a release that `distilled-registry distill` wrote")
+    mine, theirs = config.to_dict(), prov["config"]
+    diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
+                     for k in START_SAME if mine.get(k) != theirs.get(k))
+    if diff:
+        raise ConfigError(f"--init-from {str(path)!r} was made in another space ({diff}); give the flags it was made "
+                          "with for these")
+    sha = prov["files"][rel.DATA_FILE]["sha256"]
+    if config.init_from is not None and config.init_from != sha:
+        raise ConfigError(f"--init-from {str(path)!r}: its data.npz has sha256 {sha}, not the {config.init_from} this "
+                          "config starts from; give the release it names")
+    return start
+
+
+def start_support(start, support: dict, class_ids: np.ndarray) -> dict:
+    """``--init-from``: the start release's images (n, H, W, C) and labels (n, C) in place of ``support``'s real
+    ones, checked to have their shapes and this config's class ids."""
+    arrays, where = start.arrays, f"--init-from {str(start.path)!r}"
+    if not np.array_equal(arrays["class_ids"], class_ids):
+        raise ConfigError(f"{where}: its class ids are not those of this config's start images; it was not made "
+                          "with this --ipc and --seed")
+    for key in ("images", "labels"):
+        if arrays[key].shape != support[key].shape:
+            raise ConfigError(f"{where}: its {key} have shape {arrays[key].shape}, this run's "
+                              f"{support[key].shape}")
+    return {"images": np.asarray(arrays["images"], np.float32), "labels": np.asarray(arrays["labels"], np.float32)}
+
+
+def check_same_space(parent, data: Prepared, flag: str = "--finish-from") -> None:
+    """ConfigError unless ``data`` (this run's source and preprocessing) is the ``flag`` release's: the same source
     fingerprint and the same transform, byte for byte, so its images live where this run's targets do."""
     prov = parent.record
-    where = f"--finish-from {str(parent.path)!r}"
+    where = f"{flag} {str(parent.path)!r}"
     if prov["source"].get("fingerprint_sha256") != data.source.fingerprint:
         raise ConfigError(f"{where} was distilled from {prov['source'].get('name')} with fingerprint "
                           f"{prov['source'].get('fingerprint_sha256')}, but this source reads as "
@@ -509,6 +570,14 @@ def _provenance(config: DistillConfig, data: Prepared, d: Distilled, natural: di
             "what": "its images and labels were the state after its steps; this run ran only the label solve"}
     if d.finish is not None:
         finish["ls_finish"] = d.finish
+    if d.start is not None:  # --init-from: the release the steps started from
+        sp = d.start.record
+        finish["started_from_release"] = {
+            "data_sha256": sp["files"][rel.DATA_FILE]["sha256"], "family": sp.get("name"), "created": sp.get("created"),
+            "git": (sp.get("environment") or {}).get("git"), "config": sp.get("config"),
+            "steps_run": (sp.get("algorithm") or {}).get("steps_run"),
+            "krr_test_accuracy": (sp.get("metrics") or {}).get("krr_test_accuracy"), "timing": sp.get("timing"),
+            "what": "this run's steps started from its images and labels (a fresh optimiser) instead of real images"}
     return provenance.build(
         family or config.family(),
         config=config.to_dict(),

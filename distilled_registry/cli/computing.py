@@ -134,6 +134,10 @@ def _add_distill(sub) -> None:
     p.add_argument("--finish-from", default=None, type=option("path", "--finish-from"), metavar="RELEASE",
                    help="with --ls-finish: a finished KIP release of this same config; its steps are not run again, "
                         "only the label solve and the evaluation (its loss and accuracy curve are carried over)")
+    p.add_argument("--init-from", default=None, type=option("path", "--init-from"), metavar="RELEASE",
+                   help="KIP: start from this release's images and labels instead of real images (a release this "
+                        "package wrote from the same source, kernel, --ipc, --seed and preprocessing; a fresh "
+                        "optimiser); its data.npz's sha256 is recorded as the config's init_from")
     add_json(p, "print the release written (path, metrics, files) as JSON")
     p.set_defaults(func=cmd_distill)
 
@@ -209,7 +213,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
                   checkpoint_dir=a.checkpoint_dir, resume=a.resume, eval_every=a.eval_every,
                   eval_subset=a.eval_subset, source_notes=notes,
                   resume_on_other_devices=a.resume_on_other_devices, family=rn.family if rn else None,
-                  finish_from=a.finish_from)
+                  finish_from=a.finish_from, init_from=a.init_from)
     with store.staging() if a.out is None else _nothing() as tmp:
         out = Path(a.out) if a.out is not None else tmp / "release"
         # --overwrite replaces --out when it is given (an earlier release folder), and the store's version with --name
