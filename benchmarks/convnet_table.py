@@ -100,13 +100,13 @@ def differences(prov: dict, e) -> list[str]:
             if key in spec and cfg.get(key) != spec[key]:
                 out.append(f"{key.replace('_', ' ')} {_value(cfg.get(key))} (catalog: {_value(spec[key])})")
     if cfg["algorithm"] == "kip":
-        for key in ("target_batch", "learning_rate"):
-            if cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in out):
-                out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
-        if cfg.get("lr_drop_at") is not None:
-            steps = " and again from step ".join(map(str, drop_steps(cfg["lr_drop_at"])))
-            out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {steps} "
-                       f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
+        start = (prov.get("algorithm") or {}).get("started_from_release")
+        if start:  # --init-from: the start release's own steps first, then this run's on a fresh Adam
+            first = start.get("config") or {}
+            out.append(f"steps 1-{start.get('steps_run'):,} are those of the start release "
+                       f"({start['data_sha256'][:12]}: {', '.join(_kip_settings(first, []))}), the last "
+                       f"{cfg['steps']:,} this run's from its images and labels with a fresh Adam")
+        out += _kip_settings(cfg, out)
         if cfg.get("ls_finish"):
             rows = ((prov.get("algorithm") or {}).get("ls_finish") or {}).get("targets")
             out.append(f"labels solved after the last step (--ls-finish) against {rows:,} training images "
@@ -120,6 +120,20 @@ def differences(prov: dict, e) -> list[str]:
         out.append(f"a lossy copy of {src.get('name')} ({src.get('origin', 'not the exact files')}; authors: exact)")
     if prov["config"].get("seed", 0) != 0:
         out.append(f"seed {prov['config']['seed']}")
+    return out
+
+
+def _kip_settings(cfg: dict, said: list[str]) -> list[str]:
+    """A KIP config's target batch, learning rate and drops where they differ from the authors' (and are not in
+    ``said`` already)."""
+    out = []
+    for key in ("target_batch", "learning_rate"):
+        if key in cfg and cfg[key] != AUTHORS_KIP[key] and not any(s.startswith(key.replace("_", " ")) for s in said):
+            out.append(f"{key.replace('_', ' ')} {_value(cfg[key])} (authors: {_value(AUTHORS_KIP[key])})")
+    if cfg.get("lr_drop_at") is not None:
+        steps = " and again from step ".join(map(str, drop_steps(cfg["lr_drop_at"])))
+        out.append(f"learning rate x{_value(cfg['lr_drop_scale'])} from step {steps} "
+                   f"(authors: constant {_value(AUTHORS_KIP['learning_rate'])})")
     return out
 
 
@@ -138,12 +152,27 @@ def _run_time(prov: dict) -> str:
     says that time was not recorded."""
     timing = prov.get("timing") or {}
     wall, resumed = timing.get("wall_seconds"), (prov.get("algorithm") or {}).get("resumed_from_step") or 0
+    start = (prov.get("algorithm") or {}).get("started_from_release")
+    if start:  # --init-from: this run's time, then the start release's own
+        own = _run_time({"timing": timing, "algorithm": {"resumed_from_step": resumed}})
+        return f"{own} after the start release's {start.get('steps_run'):,} steps ({_start_time(start)})"
     if not resumed or wall is None:
         return _wall(wall)
     before = timing.get("seconds_before_resume")
     if before is None:
         return f"{_wall(wall)} after a resume at step {resumed:,} (the time before it not recorded)"
     return f"{_wall(before + wall)} (resumed at step {resumed:,})"
+
+
+def _start_time(start: dict) -> str:
+    """A start release's run time from its recorded timing (its resume step is not carried, only whether it
+    resumed: ``seconds_before_resume`` is there)."""
+    t = start.get("timing") or {}
+    if "seconds_before_resume" not in t:
+        return _wall(t.get("wall_seconds"))
+    if t["seconds_before_resume"] is None:
+        return f"{_wall(t.get('wall_seconds'))} after a resume, the time before it not recorded"
+    return _wall(t["seconds_before_resume"] + t.get("wall_seconds", 0))
 
 
 def _device(prov: dict) -> str:
@@ -166,8 +195,10 @@ def rows(runs: Path) -> list[dict]:
         cfg, m = prov["config"], prov.get("metrics") or {}
         k = cfg["kernel"]
         verified = all(c.ok for c in rel.verify(path))
+        start = (prov.get("algorithm") or {}).get("started_from_release")
+        steps = f"{start.get('steps_run'):,} + {cfg['steps']:,}" if start else f"{cfg['steps']:,}"
         method = f"{cfg['algorithm'].upper()}, {k['architecture']} depth {k['depth']} {k['get'].upper()}" + (
-            f", {cfg['steps']:,} steps" if cfg["algorithm"] == "kip" else "")
+            f", {steps} steps" if cfg["algorithm"] == "kip" else "")
         out.append({"folder": path.name, "config": e.name if e else f"{prov['name']}/ipc{cfg['ipc']}",
                     "method": method, "authors": acc, "authors_from": where,
                     "ours": m.get("krr_test_accuracy") if verified else None,

@@ -22,7 +22,6 @@ import hashlib
 import json
 import sys
 import time
-from pathlib import Path
 
 SAMPLE_TAG = 0x5E1EC7  # the sample's rng stream, apart from the support's (0xC1A55), targets' (0x7A), curve's (0xE7A1)
 
@@ -30,7 +29,8 @@ SAMPLE_TAG = 0x5E1EC7  # the sample's rng stream, apart from the support's (0xC1
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("releases", nargs="+", help="release folders of one source and preprocessing")
-    ap.add_argument("--source-dir", required=True, help="where the source's files are (e.g. ../shared/data/mnist)")
+    ap.add_argument("--source-dir", default=None,
+                    help="where the source's files are (e.g. ../shared/data/mnist; none for digits)")
     ap.add_argument("--size", type=int, default=5000, help="training images in the sample (default 5000)")
     ap.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     ap.add_argument("--json", default=None, help="also write the figures here")
@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from distilled_registry import atomic
     from distilled_registry.distill_config import DistillConfig
+    from distilled_registry.pipelines import kip, krr
+    from distilled_registry.pipelines.distill import prepare
+    from distilled_registry.pipelines.kernels import make_kernel_fn
     from distilled_registry.release import read_release
-    from pipelines import kip, krr
-    from pipelines.distill import prepare
-    from pipelines.kernels import make_kernel_fn
 
     releases = [read_release(p) for p in a.releases]  # each verified against its sha256s
     configs = [DistillConfig.from_dict(r.record["config"]) for r in releases]

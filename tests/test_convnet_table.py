@@ -107,3 +107,25 @@ def test_ls_targets_and_a_learning_rate_drop_are_named_as_differences():
     two = mod.differences({"config": {**base, "algorithm": "kip", "target_batch": 5000, "learning_rate": 0.04,
                                       "lr_drop_at": [850, 1400], "lr_drop_scale": 0.25}, "source": {}}, None)
     assert "learning rate x0.25 from step 850 and again from step 1400 (authors: constant 0.04)" in two
+
+
+def test_a_release_started_from_another_names_both_runs_settings_and_times():
+    """--init-from: the row says which steps were the start release's, with its settings and time, and which
+    this run's; its method counts both."""
+    mod = _script()
+    base = {"ipc": 1, "kernel": {"architecture": "convnet", "depth": 3, "get": "ntk"}, "seed": 0, "algorithm": "kip"}
+    first = {**base, "target_batch": 300, "learning_rate": 0.04, "lr_drop_at": [850, 1400], "lr_drop_scale": 0.25}
+    start = {"data_sha256": "ab" * 32, "steps_run": 1650, "config": first,
+             "timing": {"wall_seconds": 600.0, "seconds_before_resume": 9000.0}}
+    prov = {"config": {**base, "target_batch": 1000, "learning_rate": 0.01, "steps": 100, "init_from": "ab" * 32},
+            "source": {}, "algorithm": {"started_from_release": start, "resumed_from_step": 0},
+            "timing": {"wall_seconds": 3600.0}}
+    diffs = mod.differences(prov, None)
+    assert diffs[0] == ("steps 1-1,650 are those of the start release (abababababab: target batch 300 (authors: "
+                        "5000), learning rate x0.25 from step 850 and again from step 1400 (authors: constant "
+                        "0.04)), the last 100 this run's from its images and labels with a fresh Adam")
+    assert "target batch 1000 (authors: 5000)" in diffs and "learning rate 0.01 (authors: 0.04)" in diffs
+    assert mod._run_time(prov) == "60.0 min after the start release's 1,650 steps (2.67 h)"
+    start["timing"] = {"wall_seconds": 600.0, "seconds_before_resume": None}
+    assert mod._run_time(prov) == ("60.0 min after the start release's 1,650 steps (10.0 min after a resume, the "
+                                   "time before it not recorded)")
