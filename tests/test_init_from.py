@@ -168,3 +168,13 @@ def test_the_cli_refuses_a_bad_start_in_one_line(tmp_path, capsys, argv, message
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_rerun_of_a_continued_release_needs_and_takes_its_start(start, tmp_path, capsys):
+    d, _ = start
+    distill(_config(steps=1, target_batch=200), tmp_path / "o", progress=False, init_from=d / "start")
+    assert cli.main(["rerun", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "give --init-from FOLDER of that release" in err and err.count("\n") == 1, err
+    assert cli.main(["rerun", str(tmp_path / "o"), "--quiet", "--init-from", str(d / "start")]) == 0
+    assert "data.npz: identical bytes" in capsys.readouterr().out

@@ -91,6 +91,8 @@ def add(sub) -> None:
     p.add_argument("--mse-rtol", type=option("real", "--mse-rtol", low=0), default=MSE_RTOL,
                    help=f"largest accepted relative difference of a mean squared error (default {MSE_RTOL})")
     p.add_argument("--out", default=None, type=option("path", "--out"), help="keep the new release here (default: a temporary folder, removed)")
+    p.add_argument("--init-from", default=None, type=option("path", "--init-from"), metavar="RELEASE",
+                   help="a release whose config starts from another release (config.init_from): that release's folder")
     add_json(p)
     p.set_defaults(func=cmd_rerun)
 
@@ -444,7 +446,7 @@ def cmd_rerun(a: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="distilled-registry-rerun-") as tmp:
         out = Path(a.out) if a.out else Path(tmp) / "release"
         new = distill(cfg, out, source_dir(a.source_dir, cfg.source), progress=not a.quiet, overrides=overrides,
-                      **kwargs)
+                      init_from=a.init_from, **kwargs)
         new_data_sha = rel.sha256_file(out / rel.DATA_FILE)
     rows = compare_metrics(old["metrics"], new["metrics"], a.acc_tol, a.mse_rtol)
     same_source = old["source"]["fingerprint_sha256"] == new["source"]["fingerprint_sha256"]
