@@ -218,7 +218,7 @@ class DistillConfig:
                              "closed form for the final images (against the training split, or --ls-targets of it; "
                              "--ls-reg); the KIP labels' accuracy is recorded beside", "--ls-finish")
     # the release a KIP run starts from instead of real images: the sha256 of its data.npz (distill's --init-from
-    # takes that release's folder and sets it; pipelines/distill.py, start_release)
+    # takes that release's folder and sets it; pipelines/starting.py, start_release)
     init_from: str | None = option(None, "text", "KIP: start from this release's images and labels, named by the "
                                    "sha256 of its data.npz")
     zca: bool = option(False, "bool", "ZCA-whiten after standardising", "--zca")

@@ -29,7 +29,7 @@ from distilled_registry.distill_config import (  # noqa: F401 - re-exported: pip
 )
 
 from . import algorithm as alg
-from . import algorithms, kip, krr, sources
+from . import algorithms, kip, krr, sources, starting
 from .limits import DEFAULT_TILE, MAX_EVAL_SUBSET, MAX_STEPS, MAX_TILE, MAX_WORKERS  # noqa: F401 - MAX_TILE re-exported
 from .preprocess import fit_transform
 
@@ -128,25 +128,17 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
       finish_from: a finished KIP release of this same config without ``ls_finish`` (:func:`finished_release`):
         its steps are not run again; its images and labels are the state after them, and only ``ls_finish``'s
         label solve and the evaluation run. Its loss, curve and step time are carried into the new provenance.
-      init_from: KIP: a release of this package in the same space (:func:`start_release`) whose images and labels
-        the run starts from instead of real images (a fresh optimiser); ``config.init_from`` becomes its data.npz's
-        sha256 (a config that names one needs it).
+      init_from: KIP: start from this release's images and labels (:func:`starting.start_release`).
     """
     config.validate()
-    start = start_release(config, init_from) if init_from is not None else None
-    if start is not None:
-        config = dataclasses.replace(config, init_from=start.record["files"][rel.DATA_FILE]["sha256"])
-    elif config.init_from is not None:
-        raise ConfigError(f"this config starts from the release whose data.npz has sha256 {config.init_from}: give "
-                          "--init-from FOLDER of that release")
+    config, start = starting.start_release(config, init_from)
     check_workers(backend, workers)
     out = user_values.path(out, "--out")
     checkpoint_every = user_values.count(checkpoint_every, "--checkpoint-every", 0, MAX_STEPS)
     eval_every = user_values.count(eval_every, "--eval-every", 0, MAX_STEPS)
     eval_subset = user_values.count(eval_subset, "--eval-subset", 1, MAX_EVAL_SUBSET)
-    if checkpoint_dir is not None:
-        checkpoint_dir = user_values.path(checkpoint_dir, "--checkpoint-dir")
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoint")
+    ckpt_dir = user_values.path(checkpoint_dir, "--checkpoint-dir") if checkpoint_dir is not None else None
+    ckpt_dir = Path(ckpt_dir) if ckpt_dir else out.with_name(out.name + ".checkpoint")
     ckpt = Checkpointing(checkpoint_every, ckpt_dir, resume, resume_on_other_devices)
     if resume_on_other_devices and not resume:
         raise ConfigError("--resume-on-other-devices goes with --resume (it lets a resume use a checkpoint written "
@@ -164,10 +156,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     data = prepare(config, source_dir, source_notes)
-    if parent is not None:
-        check_same_space(parent, data)
-    if start is not None:
-        check_same_space(start, data, "--init-from")
+    for release, flag in ((parent, "--finish-from"), (start, "--init-from")):
+        if release is not None:
+            check_same_space(release, data, flag)
     from .kernels import make_kernel_fn
 
     kernel_fn = make_kernel_fn(config.kernel)
@@ -288,7 +279,7 @@ def _distil(config: DistillConfig, algo: alg.Algorithm, data: Prepared, kernel_f
     support, class_ids = kip.start(data.x_train, src.y_train, src.num_classes, config.ipc, config.seed)
     x0 = support["images"]
     if start is not None:
-        support = start_support(start, support, class_ids)
+        support = starting.start_support(start, support, class_ids)
     t = time.perf_counter()
     problem = _problem(config, data, kernel_fn, pool, progress)
     if parent is not None:
@@ -403,50 +394,6 @@ def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: 
         raise ConfigError(f"--finish-from {str(path)!r} ran {prov['algorithm'].get('steps_run')} steps, not --steps "
                           f"{config.steps}")
     return parent
-
-
-# config fields a --init-from run shares with the release it starts from: what puts its images in this run's space
-# and picks its start images and class ids
-START_SAME = ("source", "kernel", "ipc", "seed", "zca", "zca_reg", "image_size", "test_fraction", "split_seed")
-
-
-def start_release(config: DistillConfig, path: str | Path):
-    """The release at ``path`` (read and verified: :func:`distilled_registry.release.read_release`) that
-    ``--init-from`` starts from, checked before any work: a run of this package (KIP or LS) whose config equals
-    ``config`` in :data:`START_SAME`, and whose data.npz is ``config.init_from`` when that is given."""
-    path = user_values.path(path, "--init-from")
-    if config.algorithm != "kip":
-        raise ConfigError("--init-from is for --algorithm kip: Label Solve keeps the real images")
-    start = rel.read_release(path)
-    prov = start.record
-    if "config" not in prov:
-        raise ConfigError(f"--init-from {str(path)!r} is not a release of a run of this package (it has no config); "
-                          "give a release that `distilled-registry distill` wrote")
-    mine, theirs = config.to_dict(), prov["config"]
-    diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
-                     for k in START_SAME if mine.get(k) != theirs.get(k))
-    if diff:
-        raise ConfigError(f"--init-from {str(path)!r} was made in another space ({diff}); give the flags it was made "
-                          "with for these")
-    sha = prov["files"][rel.DATA_FILE]["sha256"]
-    if config.init_from is not None and config.init_from != sha:
-        raise ConfigError(f"--init-from {str(path)!r}: its data.npz has sha256 {sha}, not the {config.init_from} this "
-                          "config starts from; give the release it names")
-    return start
-
-
-def start_support(start, support: dict, class_ids: np.ndarray) -> dict:
-    """``--init-from``: the start release's images (n, H, W, C) and labels (n, C) in place of ``support``'s real
-    ones, checked to have their shapes and this config's class ids."""
-    arrays, where = start.arrays, f"--init-from {str(start.path)!r}"
-    if not np.array_equal(arrays["class_ids"], class_ids):
-        raise ConfigError(f"{where}: its class ids are not those of this config's start images; it was not made "
-                          "with this --ipc and --seed")
-    for key in ("images", "labels"):
-        if arrays[key].shape != support[key].shape:
-            raise ConfigError(f"{where}: its {key} have shape {arrays[key].shape}, this run's "
-                              f"{support[key].shape}")
-    return {"images": np.asarray(arrays["images"], np.float32), "labels": np.asarray(arrays["labels"], np.float32)}
 
 
 def check_same_space(parent, data: Prepared, flag: str = "--finish-from") -> None:

@@ -122,7 +122,7 @@ def test_a_resumed_continued_run_equals_an_uninterrupted_one(start, tmp_path, mo
     ({"seed": 1}, "seed: release 0, this run 1"),
     ({"kernel": KernelSpec("convnet3", depth=1, impl="fast")}, "kernel: release"),
     ({"zca": True}, "zca: release False, this run True"),
-    ({"algorithm": "ls", "steps": 0}, "--init-from is for --algorithm kip"),
+    ({"algorithm": "ls", "steps": 0}, "--init-from is for an algorithm that learns the images"),
 ])
 def test_a_release_of_another_space_is_refused_before_any_work(start, tmp_path, change, message):
     d, _ = start
@@ -161,7 +161,7 @@ def test_a_release_from_another_copy_of_the_source_is_refused(start, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--init-from", "nowhere"], "no release folder at 'nowhere'"),
-    (["--algorithm", "ls", "--init-from", "nowhere"], "--init-from is for --algorithm kip"),
+    (["--algorithm", "ls", "--init-from", "nowhere"], "--init-from is for an algorithm that learns the images"),
 ])
 def test_the_cli_refuses_a_bad_start_in_one_line(tmp_path, capsys, argv, message):
     assert cli.main(["distill", "--ipc", "1", "--steps", "2", "--quiet", "--out", str(tmp_path / "o"), *argv]) in (1, 2)
