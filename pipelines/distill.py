@@ -383,11 +383,9 @@ def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: 
     if prov["config"].get("ls_finish"):
         raise ConfigError(f"--finish-from {str(path)!r}: its labels were already solved (--ls-finish); finish the "
                           "release it was made from")
-    mine = {k: v for k, v in config.to_dict().items() if k not in FINISH_FREE}
-    theirs = {k: v for k, v in prov["config"].items() if k not in FINISH_FREE}
-    if mine != theirs:
-        diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
-                         for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k))
+    mine, theirs = config.to_dict(), prov["config"]
+    diff = starting.config_difference(mine, theirs, sorted((set(mine) | set(theirs)) - set(FINISH_FREE)))
+    if diff:
         raise ConfigError(f"--finish-from {str(path)!r} was made with another config ({diff}); give the flags it was "
                           "made with, plus --ls-finish")
     if (prov.get("algorithm") or {}).get("steps_run") != config.steps:

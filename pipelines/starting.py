@@ -40,9 +40,7 @@ def start_release(config: DistillConfig, path: str | Path | None) -> tuple[Disti
     if "config" not in prov:
         raise ConfigError(f"--init-from {str(path)!r} is not a release of a run of this package (it has no config); "
                           "give a release that `distilled-registry distill` wrote")
-    mine, theirs = config.to_dict(), prov["config"]
-    diff = ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
-                     for k in START_SAME if mine.get(k) != theirs.get(k))
+    diff = config_difference(config.to_dict(), prov["config"], START_SAME)
     if diff:
         raise ConfigError(f"--init-from {str(path)!r} was made in another space ({diff}); give the flags it was made "
                           "with for these")
@@ -51,6 +49,13 @@ def start_release(config: DistillConfig, path: str | Path | None) -> tuple[Disti
         raise ConfigError(f"--init-from {str(path)!r}: its data.npz has sha256 {sha}, not the {config.init_from} this "
                           "config starts from; give the release it names")
     return dataclasses.replace(config, init_from=sha), start
+
+
+def config_difference(mine: dict, theirs: dict, keys) -> str:
+    """``"key: release X, this run Y, ..."`` for each of ``keys`` whose values differ (``""`` when none does):
+    how a refusal names a release's config against this run's."""
+    return ", ".join(f"{k}: release {theirs.get(k)!r}, this run {mine.get(k)!r}"
+                     for k in keys if mine.get(k) != theirs.get(k))
 
 
 def start_support(start, support: dict, class_ids: np.ndarray) -> dict:
