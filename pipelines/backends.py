@@ -14,10 +14,11 @@ killed, a Ray started here shut down) however the block ends.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -53,20 +54,28 @@ def pin_to_cpu(index: int) -> int:
     return cpu
 
 
+@functools.lru_cache(maxsize=16)
+def _tile_functions(spec) -> tuple[Callable, Callable, Callable]:
+    """The jitted ``kernel_fn``, ``(a, b) -> (K, vjp_fn)`` and ``(vjp_fn, cot) -> (da, db)`` of one
+    :class:`KernelSpec`, built once a process (every worker of the process, and every later run in it,
+    reuses their traced and compiled code)."""
+    import jax
+
+    from .kernels import shared_kernel_fn
+
+    kernel_fn = shared_kernel_fn(spec)
+    return kernel_fn, jax.jit(lambda a, b: jax.vjp(kernel_fn, a, b)), jax.jit(lambda vjp_fn, cot: vjp_fn(cot))
+
+
 class TileWorker:
     """Computes kernel tiles of one :class:`KernelSpec` and keeps their ``vjp_fn`` until backward."""
 
     def __init__(self, spec: dict, pin_cpu: int | None = None):
         # One-core worker (scaling figures): pin before jax starts its thread pools.
         self.cpu = pin_to_cpu(pin_cpu) if pin_cpu is not None else None
-        import jax
+        from .kernels import KernelSpec
 
-        from .kernels import KernelSpec, make_kernel_fn
-
-        kernel_fn = make_kernel_fn(KernelSpec.from_dict(spec))
-        self._fwd = jax.jit(lambda a, b: jax.vjp(kernel_fn, a, b))
-        self._bwd = jax.jit(lambda vjp_fn, cot: vjp_fn(cot))
-        self._kernel = kernel_fn
+        self._kernel, self._fwd, self._bwd = _tile_functions(KernelSpec.from_dict(spec))
         self._vjp: dict[int, Any] = {}
         self.tiles_done = 0
         self.recomputed = 0

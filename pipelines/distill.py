@@ -159,9 +159,9 @@ def distill(config: DistillConfig, out: str | Path, source_dir: str | None = Non
     for release, flag in ((parent, "--finish-from"), (start, "--init-from")):
         if release is not None:
             check_same_space(release, data, flag)
-    from .kernels import make_kernel_fn
+    from .kernels import shared_kernel_fn
 
-    kernel_fn = make_kernel_fn(config.kernel)
+    kernel_fn = shared_kernel_fn(config.kernel)
     pool = None
     if config.tile:
         from . import backends

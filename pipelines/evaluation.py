@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import krr, transfer
-from .kernels import KernelSpec, make_kernel_fn
+from .kernels import KernelSpec, shared_kernel_fn
 from .transfer import TransferConfig, TransferError
 
 KEYS = {"krr": "krr_evaluation", "transfer": "transfer"}  # method -> the metrics key it is recorded under
@@ -107,7 +107,7 @@ def _krr(t: Target, natural: bool, block: int = 1000) -> dict:
     from distilled_registry import release as rel
 
     reg = float(t.prov.get("config", {}).get("reg", krr.DEFAULT_REG))
-    kernel_fn = make_kernel_fn(t.spec)
+    kernel_fn = shared_kernel_fn(t.spec)
     d = krr.evaluate(kernel_fn, t.data["images"], t.data["labels"], t.x_test, t.y_test, reg=reg, block=block)
     out = {
         "accuracy": d["accuracy"], "mse": d["mse"],

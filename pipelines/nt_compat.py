@@ -81,12 +81,50 @@ def _quiet_native_logs():
         os.close(saved)
 
 
+def _defer_experimental() -> None:
+    """Import ``neural_tangents`` with its ``experimental`` subpackage loaded on first use.
+
+    ``neural_tangents.experimental`` holds the TensorFlow-based empirical kernels
+    (``empirical_ntk_fn_tf``), which nothing here uses, and it is the one part of neural-tangents
+    0.6.5 that imports TensorFlow (through ``jax.experimental.jax2tf``): about 4-5 s of a process's
+    start on a 2-core CPU, for every run with a neural-tangents kernel (the default ``fc``). The
+    subpackage is registered unexecuted (``importlib.util.LazyLoader``; its first attribute access
+    runs it) and set on the package before the package's ``__init__`` runs, whose
+    ``from . import experimental`` then finds it without loading it. Nothing happens when
+    neural-tangents is not installed or is already imported.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    if "neural_tangents" in sys.modules:
+        return
+    top = importlib.util.find_spec("neural_tangents")  # a top-level spec: nothing is imported
+    if top is None or top.loader is None or not top.submodule_search_locations:
+        return
+    sub = importlib.machinery.PathFinder.find_spec("neural_tangents.experimental",
+                                                   list(top.submodule_search_locations))
+    if sub is None or sub.loader is None:
+        return
+    sub.loader = importlib.util.LazyLoader(sub.loader)
+    lazy = importlib.util.module_from_spec(sub)
+    sub.loader.exec_module(lazy)
+    package = importlib.util.module_from_spec(top)
+    package.experimental = lazy
+    sys.modules["neural_tangents"], sys.modules[sub.name] = package, lazy
+    try:
+        top.loader.exec_module(package)
+    except BaseException:
+        del sys.modules["neural_tangents"], sys.modules[sub.name]
+        raise
+
+
 def stax():
     """``neural_tangents.stax``, importable on the installed jax (names restored first)."""
     from distilled_registry.errors import UserError
 
     restore()
     try:
+        _defer_experimental()
         with _quiet_native_logs():
             from neural_tangents import stax as nt_stax
     except ModuleNotFoundError as e:

@@ -173,13 +173,34 @@ def _sha256_file(path: Path) -> str:
 # digits
 
 
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits: images ``(1797, 8, 8)`` float 0..16 and targets ``(1797,)``, as
+    ``sklearn.datasets.load_digits`` gives them.
+
+    Read from the file ``load_digits`` reads (``sklearn/datasets/data/digits.csv.gz``, 64 pixels and
+    the target a row), found without importing scikit-learn, whose import costs about 2 s a process;
+    ``load_digits`` itself where that file is not found.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(roots[0], "datasets", "data", "digits.csv.gz") if roots else None
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return d.images, d.target
+    with gzip.open(path) as f:
+        rows = np.loadtxt(f, delimiter=",")
+    return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(int)
+
+
 def _digits() -> Source:
     require("sklearn", what="the digits source")
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = d.images.astype(np.uint8)[..., None]  # (1797, 8, 8, 1), values 0..16
-    y = d.target.astype(np.int64)
+    images, target = digits_arrays()
+    x = images.astype(np.uint8)[..., None]  # (1797, 8, 8, 1), values 0..16
+    y = target.astype(np.int64)
     rng = np.random.default_rng(DIGITS_SPLIT["seed"])
     test_idx = []
     for c in range(10):

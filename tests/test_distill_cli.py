@@ -75,6 +75,18 @@ def test_same_seed_same_release(kip_release, tmp_path):
     assert (out / "transform.npz").read_bytes() == (kip_release / "transform.npz").read_bytes()
 
 
+def test_a_specs_kernel_functions_are_built_once_a_process():
+    """The second run in a process reuses the first's jitted kernel functions (test_same_seed_same_release
+    shows it gives the same bytes); another spec gets its own."""
+    from distilled_registry.pipelines import backends, kernels
+
+    spec = kernels.KernelSpec("fc", depth=1)
+    assert kernels.shared_kernel_fn(spec) is kernels.shared_kernel_fn(kernels.KernelSpec("fc", depth=1))
+    assert kernels.shared_kernel_fn(spec) is not kernels.shared_kernel_fn(kernels.KernelSpec("fc", depth=2))
+    a, b = backends.TileWorker(spec.to_dict()), backends.TileWorker(spec.to_dict())
+    assert a._fwd is b._fwd and a._bwd is b._bwd and a._kernel is kernels.shared_kernel_fn(spec)
+
+
 def test_zca_and_convnet_run(tmp_path):
     out = tmp_path / "cnn"
     args = ["distill", "--kernel", "convnet3", "--depth", "2", "--zca", "--ipc", "1", "--steps", "3",

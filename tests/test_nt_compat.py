@@ -21,6 +21,7 @@ def _run(code: str) -> str:
 
 
 def test_restore_sets_only_what_is_missing_and_nt_imports():
+    """...and neural-tangents' stax comes without TensorFlow: its TensorFlow part (experimental) loads on first use."""
     out = _run("import jax.core, jax.interpreters.ad as ad\n"
                "before = {n: getattr(jax.core, n, None) for n in ('Jaxpr', 'Var', 'ShapedArray')}\n"
                "from distilled_registry.pipelines import nt_compat\n"
@@ -38,6 +39,10 @@ def test_restore_sets_only_what_is_missing_and_nt_imports():
                "x = np.ones((2, 4, 4, 1), np.float32)\n"
                "k = np.asarray(kfn(x, x, 'ntk'))\n"
                "assert k.shape == (2, 2) and np.isfinite(k).all()\n"
+               "import sys, neural_tangents as nt\n"
+               "assert 'tensorflow' not in sys.modules and 'jax.experimental.jax2tf' not in sys.modules\n"
+               "assert callable(nt.experimental.empirical_ntk_fn_tf)  # loaded on first use, as it was\n"
+               "assert 'tensorflow' in sys.modules\n"
                "print('done:' + ','.join(done))")
     done = [d for d in out.split(",") if d]
     if NEW_JAX:

@@ -22,6 +22,20 @@ def test_digits_split_is_fixed_stratified_and_scaled(digits):
     np.testing.assert_array_equal(again.x_test, digits.x_test)
 
 
+def test_digits_are_load_digits_read_without_importing_sklearn(monkeypatch):
+    """The file read directly gives load_digits' arrays; where that file is not found, load_digits itself."""
+    import importlib.util
+
+    from sklearn.datasets import load_digits
+
+    want = load_digits()
+    images, target = sources.digits_arrays()
+    assert np.array_equal(images, want.images) and np.array_equal(target, want.target)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    images, target = sources.digits_arrays()
+    assert np.array_equal(images, want.images) and np.array_equal(target, want.target)
+
+
 def test_unknown_source_is_a_clear_error():
     with pytest.raises(SourceError, match="unknown source 'imagenet'.*digits"):
         load_source("imagenet")
