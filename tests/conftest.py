@@ -34,7 +34,8 @@ def pytest_unconfigure(config) -> None:
         import shutil
 
         shutil.rmtree(made, ignore_errors=True)
-        del os.environ["JAX_COMPILATION_CACHE_DIR"]
+        for var in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+            os.environ.pop(var, None)
 
 
 def real_data_dir() -> Path:
