@@ -12,8 +12,8 @@ from them (the reference, ``impl nt``), :mod:`convnet_kernel` its own recursion 
 
 The width of a layer does not enter the infinite-width kernel, so the spec has none.
 
-neural-tangents is imported inside the functions that build kernels: it pulls in TensorFlow,
-which costs seconds, and nothing that only reads releases should pay that.
+neural-tangents is imported inside the functions that build kernels, through :mod:`nt_compat` (which
+keeps its TensorFlow part from loading): nothing that only reads releases should pay for it.
 """
 
 from __future__ import annotations

@@ -124,8 +124,8 @@ def stax():
 
     restore()
     try:
-        _defer_experimental()
         with _quiet_native_logs():
+            _defer_experimental()
             from neural_tangents import stax as nt_stax
     except ModuleNotFoundError as e:
         if (e.name or "").partition(".")[0] not in ("neural_tangents", "tensorflow", "tf2jax"):
