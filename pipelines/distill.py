@@ -375,11 +375,7 @@ def finished_release(config: DistillConfig, path: str | Path, checkpoint_every: 
     if checkpoint_every or resume or eval_every:
         raise ConfigError("--finish-from runs no steps: leave out --checkpoint-every, --resume and --eval-every "
                           "(the release's own accuracy curve is carried over)")
-    parent = rel.read_release(path)
-    prov = parent.record
-    if "config" not in prov:
-        raise ConfigError(f"--finish-from {str(path)!r} is not a release of a run of this package (it has no config): "
-                          "only a KIP run's release can be finished")
+    parent, prov = starting.run_release(path, "--finish-from", "only a KIP run's release can be finished")
     if prov["config"].get("ls_finish"):
         raise ConfigError(f"--finish-from {str(path)!r}: its labels were already solved (--ls-finish); finish the "
                           "release it was made from")

@@ -11,12 +11,24 @@ import numpy as np
 from distilled_registry import release as rel
 from distilled_registry import user_values
 from distilled_registry.distill_config import ConfigError, DistillConfig
+from distilled_registry.release_read import ReleaseContents
 
 from . import algorithms
 
 # config fields a --init-from run shares with the release it starts from: what puts its images in this run's space
 # and picks its start images and class ids
 START_SAME = ("source", "kernel", "ipc", "seed", "zca", "zca_reg", "image_size", "test_fraction", "split_seed")
+
+
+def run_release(path: Path, flag: str, instead: str) -> tuple[ReleaseContents, dict]:
+    """The release at ``path`` (read and verified: :func:`distilled_registry.release.read_release`) and its
+    provenance, for ``flag``; ConfigError, ending with ``instead``, unless it records the config of a run of
+    this package (the release a run starts from or finishes must be one)."""
+    release = rel.read_release(path)
+    if "config" not in release.record:
+        raise ConfigError(f"{flag} {str(path)!r} is not a release of a run of this package (it has no config); "
+                          f"{instead}")
+    return release, release.record
 
 
 def start_release(config: DistillConfig, path: str | Path | None) -> tuple[DistillConfig, object | None]:
@@ -35,11 +47,7 @@ def start_release(config: DistillConfig, path: str | Path | None) -> tuple[Disti
     if not algo.learns_images:
         raise ConfigError(f"--init-from is for an algorithm that learns the images (kip); {algo.title} keeps the "
                           "real images")
-    start = rel.read_release(path)
-    prov = start.record
-    if "config" not in prov:
-        raise ConfigError(f"--init-from {str(path)!r} is not a release of a run of this package (it has no config); "
-                          "give a release that `distilled-registry distill` wrote")
+    start, prov = run_release(path, "--init-from", "give a release that `distilled-registry distill` wrote")
     diff = config_difference(config.to_dict(), prov["config"], START_SAME)
     if diff:
         raise ConfigError(f"--init-from {str(path)!r} was made in another space ({diff}); give the flags it was made "
