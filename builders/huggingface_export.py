@@ -204,10 +204,7 @@ def labels_are_learned(r: api.Release, atol: float = 1e-6) -> bool:
 
 def labels_png(r: api.Release, class_names_: list[str], title: str) -> bytes:
     """Learned labels beside the centred one-hot labels they started from, and their mean per class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # outside pyplot: the caller's backend and figures untouched
 
     n, c = r.labels.shape
     order = np.argsort(r.class_ids, kind="stable")
@@ -217,7 +214,8 @@ def labels_png(r: api.Release, class_names_: list[str], title: str) -> bytes:
     per_class = np.stack([learned[r.class_ids == k].mean(0) if np.any(r.class_ids == k) else np.zeros(c)
                           for k in range(c)])
     lim = float(max(np.abs(learned).max(), np.abs(one_hot).max()))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    axes = fig.subplots(1, 3)
     panels = ((one_hot[order], "original: centred one-hot", "image (sorted by original class)"),
               (learned[order], "learned", "image (sorted by original class)"),
               (per_class, "learned, mean per original class", "original class"))
@@ -236,7 +234,6 @@ def labels_png(r: api.Release, class_names_: list[str], title: str) -> bytes:
                  fontsize=11)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 

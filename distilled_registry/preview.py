@@ -47,9 +47,50 @@ def label_note(label: np.ndarray, class_id: int, class_names: list[str], atol: f
     return f"{label[class_id]:.2f}", "black"
 
 
+# Grid geometry, in units of one image's height (rows) or width (columns): the white gap left of each
+# image, the gap above each image (where its label note goes), and the band above the first row (the
+# panels' titles).
+_GAP_X, _GAP_Y, _TITLE_BAND = 0.2, 0.45, 0.7
+
+
+def grid_layout(panels: list[tuple[str, np.ndarray, np.ndarray]], n_classes: int,
+                per_class: int = 10) -> tuple[np.ndarray, list[list[tuple[int, int, int, int]]]]:
+    """The picture of :func:`grid_png` as one RGB array, and where each image lies in it.
+
+    Image ``i`` of panel ``p`` whose class is ``c`` goes to row ``c`` (the first ``per_class`` of its
+    class, in order), its panel's columns left to right; panels are separated by one empty column.
+    Every image is contrast-stretched on its own (min -> 0, max -> 1); gaps are white (1.0).
+
+    Returns:
+      ``mosaic`` (H_total, W_total, 3) float32 in [0, 1], and per panel a list of
+      ``(image index, class, top, left)`` pixel positions: ``mosaic[top:top+h, left:left+w]`` is the
+      stretched image (grey images repeated over the 3 channels), with ``(h, w)`` the largest image
+      size of all panels (smaller images sit at the cell's top-left corner).
+    """
+    h = max(int(images.shape[1]) for _, images, _ in panels)
+    w = max(int(images.shape[2]) for _, images, _ in panels)
+    gx, gy, band = max(1, round(_GAP_X * w)), max(1, round(_GAP_Y * h)), round(_TITLE_BAND * h)
+    cols = [min(per_class, max(int(np.sum(ids == c)) for c in range(n_classes))) for _, _, ids in panels]
+    total_cols = sum(cols) + len(panels) - 1
+    mosaic = np.ones((band + n_classes * (gy + h), gx + total_cols * (w + gx), 3), np.float32)
+    where_all, col0 = [], 0
+    for p, (_, images, ids) in enumerate(panels):
+        where_p = []
+        for c in range(n_classes):
+            for j, i in enumerate(np.flatnonzero(ids == c)[: cols[p]]):
+                top, left = band + c * (gy + h) + gy, gx + (col0 + j) * (w + gx)
+                img = _display(np.asarray(images[i], np.float64))
+                ih, iw = img.shape[:2]
+                mosaic[top:top + ih, left:left + iw] = img[..., None] if img.ndim == 2 else img[..., :3]
+                where_p.append((int(i), c, top, left))
+        where_all.append(where_p)
+        col0 += cols[p] + 1
+    return mosaic, where_all
+
+
 def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list[str],
              per_class: int = 10, labels: list[np.ndarray | None] | None = None, title: str = "") -> bytes:
-    """PNG bytes of image grids side by side.
+    """PNG bytes of image grids side by side: :func:`grid_layout`'s picture, drawn as one image.
 
     Args:
       panels: ``(panel title, images (N,H,W,C), class_ids (N,))`` each; a row per class, up to
@@ -58,29 +99,32 @@ def grid_png(panels: list[tuple[str, np.ndarray, np.ndarray]], class_names: list
         class's centred one-hot vector, the label is summarised above the image (:func:`label_note`).
     """
     n_classes = len(class_names)
-    cols = [min(per_class, max(int(np.sum(ids == c)) for c in range(n_classes))) for _, _, ids in panels]
-    total_cols = sum(cols) + len(panels) - 1
-    fig = _figure((0.75 * total_cols + 1.2, 0.8 * n_classes + 0.6))
-    axes = fig.subplots(n_classes, total_cols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    col0 = 0
-    for p, (name, images, ids) in enumerate(panels):
+    mosaic, where = grid_layout(panels, n_classes, per_class)
+    h = max(int(images.shape[1]) for _, images, _ in panels)
+    w = max(int(images.shape[2]) for _, images, _ in panels)
+    gy = max(1, round(_GAP_Y * h))
+    # one axes and one image (not an axes per image): the same picture in a fraction of the time
+    total_cols = (mosaic.shape[1] - max(1, round(_GAP_X * w))) // (w + max(1, round(_GAP_X * w)))
+    width = 0.75 * total_cols  # inches of picture; the figure adds room for the class names and the title
+    fig = _figure((width + 0.6, width * mosaic.shape[0] / mosaic.shape[1] + (0.5 if title else 0.2)))
+    ax = fig.subplots()
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.axis("off")
+    for c, name in enumerate(class_names):
+        top = round(_TITLE_BAND * h) + c * (gy + h) + gy
+        ax.text(-0.3 * w, top + h / 2, name, fontsize=7, ha="right", va="center")
+    for p, (name, _, _) in enumerate(panels):
+        if where[p]:
+            lefts = [left for _, _, _, left in where[p]]
+            ax.text((min(lefts) + max(lefts) + w) / 2, round(_TITLE_BAND * h) / 2, name, fontsize=9,
+                    ha="center", va="center")
         lab = labels[p] if labels else None
-        for c in range(n_classes):
-            where = np.flatnonzero(ids == c)[: cols[p]]
-            for j, i in enumerate(where):
-                ax = axes[c, col0 + j]
-                ax.imshow(_display(images[i]), cmap="gray", interpolation="nearest")
-                if lab is not None:
-                    note = label_note(lab[i], c, class_names)
-                    if note:
-                        ax.set_title(note[0], fontsize=5, color=note[1], pad=1)
-            if p == 0:
-                axes[c, 0].text(-0.15, 0.5, class_names[c], fontsize=7, ha="right", va="center",
-                                   transform=axes[c, 0].transAxes)
-        axes[0, col0 + cols[p] // 2].set_title(name, fontsize=9)
-        col0 += cols[p] + 1
+        if lab is None:
+            continue
+        for i, c, top, left in where[p]:
+            note = label_note(lab[i], c, class_names)
+            if note:
+                ax.text(left + w / 2, top - 0.5, note[0], fontsize=5, color=note[1], ha="center", va="bottom")
     if title:
         fig.suptitle(title, fontsize=10)
     return _png(fig)

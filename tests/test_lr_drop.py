@@ -26,7 +26,8 @@ def _config(steps: int, drop_at=None, scale=None) -> DistillConfig:
 
 
 def test_the_dropped_step_moves_the_parameters_by_the_factor_times_adams_update(digits):
-    kernel_fn = make_kernel_fn(SPEC)
+    # the FC kernel: the schedule is under test, not the kernel (the ConvNet's dense gradient took 20 s to compile)
+    kernel_fn = make_kernel_fn(KernelSpec("fc", depth=1))
     x, y = digits.x_train, digits.y_train
     problem = alg.problem(x, y, 10, kernel_fn, gradients=kip.dense_engine(kernel_fn, 1e-6))
     moves, befores = {}, {}
@@ -166,7 +167,7 @@ def test_drop_steps_read_from_the_command_line_and_from_set():
 
 
 def test_the_loss_still_goes_down_after_the_drop(digits):
-    kernel_fn = make_kernel_fn(SPEC)
+    kernel_fn = make_kernel_fn(KernelSpec("fc", depth=1))  # as above: the schedule is under test
     x, y = digits.x_train, digits.y_train
     problem = alg.problem(x, y, 10, kernel_fn, gradients=kip.dense_engine(kernel_fn, 1e-6))
     algo = kip.algorithm(kip.KipConfig(ipc=1, steps=8, target_batch=100, learn_labels=True, lr_drop_at=4,

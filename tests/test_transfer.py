@@ -48,7 +48,9 @@ def test_kip_release_transfers_better_than_random_real_images(kip_release, test_
     vidx = transfer.validation_indices(digits.y_train, 300, exclude=idx)
     assert not set(vidx) & set(idx) and len(vidx) == 300
     validation = (t.apply(digits.x_train[vidx]), digits.y_train[vidx])
-    config = transfer.TransferConfig()  # the defaults: width 1024, three seeds, (lr, L2) chosen on validation
+    # the default recipe (three seeds, (lr, L2) chosen on validation among 9 pairs) at width 256, not 1024:
+    # measured 96.4% against 90.9% in 13 s (width 1024: 96.2% against 90.0% in 34 s)
+    config = transfer.TransferConfig(width=256)
     kip = transfer.evaluate(spec, data["images"], data["labels"], x_test, y_test, config, validation=validation)
     real = transfer.evaluate(spec, t.apply(digits.x_train[idx]), krr.centered_one_hot(digits.y_train[idx], 10),
                              x_test, y_test, config, validation=validation)

@@ -121,36 +121,40 @@ def test_overwrite_never_shows_no_release_or_a_mix(tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".rel.") and not p.name.endswith(".lock")]
 
 
-def _add(folder: str, home_dir: str, barrier, q) -> None:
-    os.environ[store.HOME_ENV] = home_dir
-    barrier.wait()
-    try:
-        store.add(folder, "kip_digits/ipc2", "1.0.0")
-        q.put(("ok", folder))
-    except rel.ReleaseError as e:
-        q.put(("refused", str(e)))
+def _add_each(folders: list[str], home_dirs: list[str], barrier, q) -> None:
+    """One writer, spawned once for every round: in round ``i`` it waits for the other writer, then adds
+    ``folders[i]`` to the store at ``home_dirs[i]``, and says whether it was let."""
+    for folder, home_dir in zip(folders, home_dirs):
+        os.environ[store.HOME_ENV] = home_dir
+        barrier.wait()
+        try:
+            store.add(folder, "kip_digits/ipc2", "1.0.0")
+            q.put((home_dir, "ok", folder))
+        except rel.ReleaseError as e:
+            q.put((home_dir, "refused", str(e)))
 
 
 def test_two_writers_of_one_version_one_wins_the_other_is_told(tmp_path):
     """Two processes adding different releases under one name:version without --overwrite: exactly one
     succeeds and the store holds its release whole; the other is refused (the old code told both they had
-    succeeded and silently kept one)."""
+    succeeded and silently kept one). Six rounds, each into a fresh store, by the same two processes."""
     ctx = mp.get_context("spawn")  # not fork: see test_overwrite_never_shows_no_release_or_a_mix
-    for round_ in range(6):
-        home_dir = tmp_path / f"store{round_}"
-        a, _ = synthetic_release.write(tmp_path / f"a{round_}", seed=1)
-        b, _ = synthetic_release.write(tmp_path / f"b{round_}", seed=2)
-        barrier, q = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=_add, args=(str(f), str(home_dir), barrier, q)) for f in (a, b)]
-        for p in procs:
-            p.start()
-        results = [q.get(timeout=60) for _ in procs]
-        for p in procs:
-            p.join(10)
-        kinds = sorted(r[0] for r in results)
-        assert kinds == ["ok", "refused"], results
-        winner = next(r[1] for r in results if r[0] == "ok")
-        stored = home_dir / "kip_digits" / "ipc2" / "1.0.0"
+    rounds = range(6)
+    homes = [str(tmp_path / f"store{i}") for i in rounds]
+    writers = [[str(synthetic_release.write(tmp_path / f"{w}{i}", seed=seed)[0]) for i in rounds]
+               for w, seed in (("a", 1), ("b", 2))]
+    barrier, q = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_add_each, args=(folders, homes, barrier, q)) for folders in writers]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=120) for _ in range(2 * len(rounds))]
+    for p in procs:
+        p.join(10)
+    for home in homes:
+        mine = [r for r in results if r[0] == home]
+        assert sorted(r[1] for r in mine) == ["ok", "refused"], mine
+        winner = next(r[2] for r in mine if r[1] == "ok")
+        stored = Path(home) / "kip_digits" / "ipc2" / "1.0.0"
         assert (stored / "data.npz").read_bytes() == (Path(winner) / "data.npz").read_bytes()
         rel.verified(stored)
 
