@@ -86,8 +86,10 @@ def _value(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def differences(prov: dict, e) -> list[str]:
-    """Settings of the release that differ from the authors': the catalog spec, the KIP setting, the source copy."""
+def differences(prov: dict, e, known: dict | None = None) -> list[str]:
+    """Settings of the release that differ from the authors': the catalog spec, the KIP setting, the source copy;
+    ``known`` (data.npz sha256 -> provenance of the committed releases) lets a chain of ``--init-from`` runs name
+    every run's steps."""
     cfg = prov["config"]
     out = []
     if e is not None:
@@ -100,12 +102,9 @@ def differences(prov: dict, e) -> list[str]:
             if key in spec and cfg.get(key) != spec[key]:
                 out.append(f"{key.replace('_', ' ')} {_value(cfg.get(key))} (catalog: {_value(spec[key])})")
     if cfg["algorithm"] == "kip":
-        start = (prov.get("algorithm") or {}).get("started_from_release")
-        if start:  # --init-from: the start release's own steps first, then this run's on a fresh Adam
-            first = start.get("config") or {}
-            out.append(f"steps 1-{start.get('steps_run'):,} are those of the start release "
-                       f"({start['data_sha256'][:12]}: {', '.join(_kip_settings(first, []))}), the last "
-                       f"{cfg['steps']:,} this run's from its images and labels with a fresh Adam")
+        chain = lineage(prov, known or {})
+        if chain:  # --init-from: the start releases' own steps first (oldest first), then this run's on a fresh Adam
+            out.append(_chain_steps(chain, cfg["steps"]))
         out += _kip_settings(cfg, out)
         if cfg.get("ls_finish"):
             rows = ((prov.get("algorithm") or {}).get("ls_finish") or {}).get("targets")
@@ -121,6 +120,42 @@ def differences(prov: dict, e) -> list[str]:
     if prov["config"].get("seed", 0) != 0:
         out.append(f"seed {prov['config']['seed']}")
     return out
+
+
+def lineage(prov: dict, known: dict) -> list[dict]:
+    """The ``started_from_release`` records behind a release, oldest first: its own start release's, then (found
+    among ``known`` by data.npz sha256) that release's start, and so on. A start release that itself started from
+    one not in ``known`` ends the chain with ``{"data_sha256": ..., "missing": True}`` first."""
+    out: list[dict] = []
+    start = (prov.get("algorithm") or {}).get("started_from_release")
+    while start and len(out) <= len(known):  # bounded: a chain longer than the releases known is a cycle
+        out.insert(0, start)
+        sha = (start.get("config") or {}).get("init_from")
+        parent = known.get(start.get("data_sha256"))
+        if parent is None:
+            if sha:
+                out.insert(0, {"data_sha256": sha, "missing": True})
+            break
+        start = (parent.get("algorithm") or {}).get("started_from_release")
+    return out
+
+
+def _chain_steps(chain: list[dict], own: int) -> str:
+    """``steps 1-a are those of ..., steps a+1-b those of the start release (...), the last n this run's ...``."""
+    parts, done = [], 0
+    for i, rec in enumerate(chain):
+        if rec.get("missing"):
+            parts.append(f"the first steps those of release {rec['data_sha256'][:12]} (not committed here)")
+            continue
+        n = rec.get("steps_run") or 0
+        settings, sha = ", ".join(_kip_settings(rec.get("config") or {}, [])), rec["data_sha256"][:12]
+        who = f"the start release ({sha}: {settings})" if i == len(chain) - 1 else f"release {sha} ({settings})"
+        if chain[0].get("missing"):  # the count before is not known: no step numbers
+            parts.append(f"then {n:,} steps those of {who}")
+        else:
+            parts.append(f"steps {done + 1:,}-{done + n:,} {'are ' if not parts else ''}those of {who}")
+        done += n
+    return f"{', '.join(parts)}, the last {own:,} this run's from its images and labels with a fresh Adam"
 
 
 def _kip_settings(cfg: dict, said: list[str]) -> list[str]:
@@ -147,15 +182,23 @@ def _wall(seconds) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
 
 
-def _run_time(prov: dict) -> str:
+def _run_time(prov: dict, known: dict | None = None) -> str:
     """The run's wall time; a resumed run's adds the time its checkpoint recorded for the processes before, or
-    says that time was not recorded."""
+    says that time was not recorded; a run started from other releases then gives each one's steps and time."""
     timing = prov.get("timing") or {}
     wall, resumed = timing.get("wall_seconds"), (prov.get("algorithm") or {}).get("resumed_from_step") or 0
-    start = (prov.get("algorithm") or {}).get("started_from_release")
-    if start:  # --init-from: this run's time, then the start release's own
+    chain = lineage(prov, known or {})
+    if chain:  # --init-from: this run's time, then the start releases' own, nearest first
         own = _run_time({"timing": timing, "algorithm": {"resumed_from_step": resumed}})
-        return f"{own} after the start release's {start.get('steps_run'):,} steps ({_start_time(start)})"
+        said = []
+        for i, rec in enumerate(reversed(chain)):
+            if rec.get("missing"):
+                said.append(f"those of release {rec['data_sha256'][:12]} (not committed here)")
+            elif i == 0:
+                said.append(f"the start release's {rec.get('steps_run'):,} steps ({_start_time(rec)})")
+            else:
+                said.append(f"the {rec.get('steps_run'):,} steps before those ({_start_time(rec)})")
+        return f"{own} after " + " and ".join(said)
     if not resumed or wall is None:
         return _wall(wall)
     before = timing.get("seconds_before_resume")
@@ -188,23 +231,25 @@ def rows(runs: Path) -> list[dict]:
     """One row per ConvNet release under ``runs`` (verified against its sha256 first)."""
     from distilled_registry import release as rel
 
-    out = []
-    for path, prov in releases(runs):
+    out, found = [], releases(runs)
+    known = {((prov.get("files") or {}).get("data.npz") or {}).get("sha256"): prov for _, prov in found}
+    known.pop(None, None)
+    for path, prov in found:
         e = catalog_entry(prov)
         acc, where = authors_figure(e)
         cfg, m = prov["config"], prov.get("metrics") or {}
         k = cfg["kernel"]
         verified = all(c.ok for c in rel.verify(path))
-        start = (prov.get("algorithm") or {}).get("started_from_release")
-        steps = f"{start.get('steps_run'):,} + {cfg['steps']:,}" if start else f"{cfg['steps']:,}"
+        steps = " + ".join([*(f"{r['steps_run']:,}" for r in lineage(prov, known) if not r.get("missing")),
+                            f"{cfg['steps']:,}"])
         method = f"{cfg['algorithm'].upper()}, {k['architecture']} depth {k['depth']} {k['get'].upper()}" + (
             f", {steps} steps" if cfg["algorithm"] == "kip" else "")
         out.append({"folder": path.name, "config": e.name if e else f"{prov['name']}/ipc{cfg['ipc']}",
                     "method": method, "authors": acc, "authors_from": where,
                     "ours": m.get("krr_test_accuracy") if verified else None,
                     "natural": m.get("natural_krr_test_accuracy") if verified else None,
-                    "device": _device(prov), "wall": _run_time(prov),
-                    "differences": differences(prov, e), "verified": verified})
+                    "device": _device(prov), "wall": _run_time(prov, known),
+                    "differences": differences(prov, e, known), "verified": verified})
     return out
 
 

@@ -26,6 +26,7 @@ from typing import Iterator
 from . import names
 from . import release as rel
 from .errors import UsageError
+from .output_folder import FolderRefused
 from .store_root import DEFAULT_HOME, HOME_ENV, StoreError, _check_home, home  # noqa: F401
 
 
@@ -304,7 +305,13 @@ def put(files: dict[str, bytes], prov: dict, name: str | names.ReleaseName, vers
     where = where if where is not None else f"the new release of {rn.name}"
     check_identity(names.ReleaseName(rn.family, rn.config, version), where, prov, adding=True)  # before any write
     if not damaged:
-        rel.write_release(dest, files, prov, overwrite=overwrite)
+        try:
+            rel.write_release(dest, files, prov, overwrite=overwrite)
+        except FolderRefused:  # another process made the version between the check above and this write
+            label = f"{rn.name}:{version}"
+            raise StoreConflict(f"{label} was added to the store at {str(dest)!r} by another process while this "
+                                f"one was adding it; check it with `distilled-registry verify {label}` or replace "
+                                "it with --overwrite") from None
         return _inside(dest, home())
     aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.damaged.", dir=dest.parent))
     os.replace(dest, aside)  # a folder onto the empty folder mkdtemp made

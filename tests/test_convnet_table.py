@@ -129,3 +129,36 @@ def test_a_release_started_from_another_names_both_runs_settings_and_times():
     start["timing"] = {"wall_seconds": 600.0, "seconds_before_resume": None}
     assert mod._run_time(prov) == ("60.0 min after the start release's 1,650 steps (10.0 min after a resume, the "
                                    "time before it not recorded)")
+
+
+def test_a_chain_of_started_runs_names_every_runs_steps_settings_and_time():
+    """A release started from a release that was itself started from another (both committed): the row counts
+    all three runs' steps, names each one's settings and time; a start release's own start that is not
+    committed is named as such, not skipped."""
+    mod = _script()
+    base = {"ipc": 1, "kernel": {"architecture": "convnet", "depth": 3, "get": "ntk"}, "seed": 0, "algorithm": "kip"}
+    first = {**base, "target_batch": 300, "learning_rate": 0.04, "steps": 1650}
+    second = {**base, "target_batch": 1000, "learning_rate": 0.0025, "steps": 60, "init_from": "aa" * 32}
+    rec_first = {"data_sha256": "aa" * 32, "steps_run": 1650, "config": first, "timing": {"wall_seconds": 7200.0}}
+    rec_second = {"data_sha256": "bb" * 32, "steps_run": 60, "config": second, "timing": {"wall_seconds": 600.0}}
+    known = {"aa" * 32: {"config": first, "algorithm": {}},
+             "bb" * 32: {"config": second, "algorithm": {"started_from_release": rec_first}}}
+    prov = {"config": {**base, "target_batch": 1000, "learning_rate": 0.0005, "steps": 70, "init_from": "bb" * 32},
+            "source": {}, "algorithm": {"started_from_release": rec_second, "resumed_from_step": 0},
+            "timing": {"wall_seconds": 300.0}}
+    assert mod.lineage(prov, known) == [rec_first, rec_second]
+    diffs = mod.differences(prov, None, known)
+    assert diffs[0] == ("steps 1-1,650 are those of release aaaaaaaaaaaa (target batch 300 (authors: 5000)), "
+                        "steps 1,651-1,710 those of the start release (bbbbbbbbbbbb: target batch 1000 (authors: "
+                        "5000), learning rate 0.0025 (authors: 0.04)), the last 70 this run's from its images and "
+                        "labels with a fresh Adam")
+    assert mod._run_time(prov, known) == ("5.0 min after the start release's 60 steps (10.0 min) and the 1,650 "
+                                          "steps before those (2.00 h)")
+    missing: dict = {}  # the start release not committed: its own start is known only by its sha256
+    assert mod.lineage(prov, missing) == [{"data_sha256": "aa" * 32, "missing": True}, rec_second]
+    assert mod.differences(prov, None, missing)[0].startswith(
+        "the first steps those of release aaaaaaaaaaaa (not committed here), then 60 steps those of the start release")
+    assert "the 1,650 steps" not in mod._run_time(prov, missing)
+    assert mod._run_time(prov, missing).endswith("and those of release aaaaaaaaaaaa (not committed here)")
+    cyc = {"bb" * 32: {"algorithm": {"started_from_release": rec_second}}}  # a release naming itself: bounded
+    assert len(mod.lineage(prov, cyc)) <= 2

@@ -57,3 +57,34 @@ def test_releases_of_two_preprocessings_are_refused(tmp_path, capsys):
     distill(dataclasses.replace(CFG, zca=True), tmp_path / "z", progress=False)
     assert _script().main([str(tmp_path / "a"), str(tmp_path / "z")]) == 1
     assert "compare releases of one space" in capsys.readouterr().err
+
+
+def test_target_steps_give_the_kip_loss_of_each_steps_batch(tmp_path, capsys):
+    distill(CFG, tmp_path / "a", progress=False)
+    out = tmp_path / "batches.json"
+    assert _script().main([str(tmp_path / "a"), "--target-steps", "3:6", "--target-batch", "50",
+                           "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["steps"] == [3, 4, 5] and got["target_batch"] == 50 and got["seed"] == CFG.seed
+    data, d = prepare(CFG), np.load(tmp_path / "a" / "data.npz")
+    y, fn = data.source.y_train, make_kernel_fn(CFG.kernel)
+    row = got["releases"][0]
+    for step, value in zip((3, 4, 5), row["batch_losses"]):
+        idx = kip.target_indices(y, 50, CFG.seed, step)
+        want = float(kip.kip_loss(fn, d["images"], d["labels"], data.x_train[idx],
+                                  krr.centered_one_hot(y[idx], data.source.num_classes), CFG.reg))
+        assert abs(value - want) <= 1e-5 * want
+    assert len(set(row["batch_losses"])) == 3 and abs(row["mean"] - np.mean(row["batch_losses"])) < 1e-12
+    assert "KIP loss on the target batches of steps 3-5" in capsys.readouterr().out
+
+
+def test_target_steps_are_checked_before_any_work(tmp_path, capsys):
+    for bad in (["--target-steps", "5:5", "--target-batch", "10"], ["--target-steps", "a:b", "--target-batch", "10"],
+                ["--target-steps", "0:3"]):
+        try:
+            _script().main([str(tmp_path / "missing"), *bad])
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    assert "--target-steps" in capsys.readouterr().err

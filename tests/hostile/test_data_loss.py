@@ -20,6 +20,7 @@ import pytest
 from distilled_registry import atomic, cli, output_folder, store
 from distilled_registry.cli import computing
 from distilled_registry import release as rel
+from distilled_registry.errors import UserError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import synthetic_release  # noqa: E402
@@ -130,7 +131,7 @@ def _add_each(folders: list[str], home_dirs: list[str], barrier, q) -> None:
         try:
             store.add(folder, "kip_digits/ipc2", "1.0.0")
             q.put((home_dir, "ok", folder))
-        except rel.ReleaseError as e:
+        except UserError as e:  # already in the store, added while it checked, or being written: each one line
             q.put((home_dir, "refused", str(e)))
 
 
@@ -153,6 +154,8 @@ def test_two_writers_of_one_version_one_wins_the_other_is_told(tmp_path):
     for home in homes:
         mine = [r for r in results if r[0] == home]
         assert sorted(r[1] for r in mine) == ["ok", "refused"], mine
+        told = next(r[2] for r in mine if r[1] == "refused")
+        assert "\n" not in told and "kip_digits/ipc2" in told, told
         winner = next(r[2] for r in mine if r[1] == "ok")
         stored = Path(home) / "kip_digits" / "ipc2" / "1.0.0"
         assert (stored / "data.npz").read_bytes() == (Path(winner) / "data.npz").read_bytes()
@@ -214,3 +217,18 @@ def test_a_folder_put_in_place_after_the_first_check_is_refused_under_the_lock(t
     with pytest.raises(output_folder.FolderRefused, match="thesis.tex|has no provenance.json"):
         rel.move_into_place(tmp, out, replace=True)
     assert [p.name for p in out.iterdir()] == ["thesis.tex"] and tmp.is_dir()
+
+
+def test_a_version_added_by_another_process_after_the_check_is_a_store_conflict(tmp_path, monkeypatch):
+    """The window the two-writers test can hit: another process writes the version after this one's
+    check_destination and before its write. The late writer is told, as a store conflict naming the version,
+    and the release already there is kept byte for byte."""
+    monkeypatch.setenv(store.HOME_ENV, str(tmp_path / "store"))
+    a, _ = synthetic_release.write(tmp_path / "a", seed=1)
+    b, _ = synthetic_release.write(tmp_path / "b", seed=2)
+    first = store.add(a, "kip_digits/ipc2", "1.0.0")
+    kept = {p.name: p.read_bytes() for p in first.iterdir()}
+    monkeypatch.setattr(store, "check_destination", lambda *args, **kw: False)  # the check ran before the other write
+    with pytest.raises(store.StoreConflict, match="kip_digits/ipc2:1.0.0 was added to the store .* by another process"):
+        store.add(b, "kip_digits/ipc2", "1.0.0")
+    assert {p.name: p.read_bytes() for p in first.iterdir()} == kept
