@@ -308,6 +308,8 @@ def put(files: dict[str, bytes], prov: dict, name: str | names.ReleaseName, vers
         try:
             rel.write_release(dest, files, prov, overwrite=overwrite)
         except FolderRefused:  # another process made the version between the check above and this write
+            if overwrite:  # check_destination let it be replaced: a refusal now is not that race
+                raise
             label = f"{rn.name}:{version}"
             raise StoreConflict(f"{label} was added to the store at {str(dest)!r} by another process while this "
                                 f"one was adding it; check it with `distilled-registry verify {label}` or replace "
