@@ -70,8 +70,7 @@ def main() -> None:
             print(f"{name}: KRR {rec['krr']:.4f} (natural {rec['natural']:.4f}), verified {rec['verified']}",
                   flush=True)
             t = time.perf_counter()
-            res = evaluation.evaluate(path, "transfer", None, config=tcfg, natural=True)
-            tr.record(path, "transfer", res)
+            res = evaluation.evaluate(path, "transfer", None, config=tcfg, natural=True, record=True)
             rec["transfer_wall_seconds"] = round(time.perf_counter() - t, 1)
             rec["transfer"] = [res["accuracy_mean"], res["accuracy_std"]]
             rec["transfer_natural"] = [res["natural"]["accuracy_mean"], res["natural"]["accuracy_std"]]

@@ -56,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     import optax
 
     from distilled_registry import catalog
-    from distilled_registry.pipelines import backends, krr
+    from distilled_registry.pipelines import backends, kip, krr
     from distilled_registry.pipelines.distill import DistillConfig
     from distilled_registry.pipelines.distributed import TiledEngine
     from distilled_registry.pipelines.kernels import KernelSpec
-    from distilled_registry.pipelines.plan import target_size
     from distilled_registry.pipelines.tiling import Tiling
 
     e = catalog.entry(a.name)
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     info = e.source_info
     c, shape = int(info["num_classes"]), tuple(info["image_shape"])
     n = a.support or cfg.ipc * c
-    m = a.targets or target_size(cfg.target_batch, c, int(info["train_size"]))
+    m = a.targets or kip.balanced_count(c, int(info["train_size"]), cfg.target_batch)
     rng = np.random.default_rng(0)
     x_s = rng.normal(size=(n, *shape)).astype(np.float32)
     y_s = krr.centered_one_hot(np.arange(n) % c, c).astype(np.float32)

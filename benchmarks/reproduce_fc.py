@@ -84,8 +84,8 @@ def run_cell(cfg: DistillConfig, data_dir: Path, transfer: bool, log: Path, retr
         from distilled_registry.pipelines import transfer as tr
 
         t = time.perf_counter()
-        res = evaluation.evaluate(path, "transfer", source_dir, config=tr.TransferConfig(), natural=True)
-        tr.record(path, "transfer", res)
+        res = evaluation.evaluate(path, "transfer", source_dir, config=tr.TransferConfig(), natural=True,
+                                  record=True)
         record["transfer_wall_seconds"] = round(time.perf_counter() - t, 1)
         record["transfer"] = [res["accuracy_mean"], res["accuracy_std"]]
         record["transfer_natural"] = [res["natural"]["accuracy_mean"], res["natural"]["accuracy_std"]]
