@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command a device call runs, from the repository root there, after benchmarks/gpu_prepare.sh here:
-#   run(command="bash benchmarks/gpu_device.sh --minutes 8 --only kip_step kip_mnist_ipc1 kip",
+#   run(command="bash benchmarks/gpu_device.sh --minutes 9 --mnist-minutes 5 --only kip_step kip_mnist_ipc1",
 #       carry=[".whl", "gpu_data"], timeout_s=600)
 # It installs the carried wheels into /tmp/site (no network there), runs benchmarks/gpu_run.py with the arguments
 # given, data gpu_data, output $OUT, and keeps its log in $OUT/gpu_run.log. PYTHON overrides the python (a CPU

@@ -21,4 +21,12 @@ for s in "${sources[@]}"; do
     test -d "$data/$s" || { echo "gpu_prepare: no $data/$s; give the folder holding mnist/, fashion_mnist/, cifar10/" >&2; exit 2; }
     mkdir -p gpu_data && cp -r "$data/$s" gpu_data/ && chmod -R u+w gpu_data
 done
-du -sh .whl gpu_data
+# what travels: the tracked files, the untracked ones git does not ignore, and the carried folders: at most 64 MiB
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+carried=$(du -cb .whl gpu_data 2>/dev/null | tail -1 | cut -f1)
+total=$((tree + carried)); limit=$((64 * 1024 * 1024))
+echo "travels: repository $((tree / 1048576)) MiB + .whl and gpu_data $((carried / 1048576)) MiB = $((total / 1048576)) MiB of 64"
+if [ "$total" -gt "$limit" ]; then
+    echo "gpu_prepare: $((total / 1048576)) MiB would travel, over the device's 64 MiB; name fewer sources (${sources[*]})" >&2
+    exit 1
+fi

@@ -1,4 +1,4 @@
-"""Issue 16's GPU run, prepared as one command: the ConvNet releases' cost and fidelity on a GPU.
+"""The GPU run of issues 16 and 22, prepared as one command: the ConvNet releases' cost and fidelity on a GPU.
 
 Steps, in priority order; each writes its figures into ``--out`` the moment it ends
 (``gpu_run.json``, rewritten atomically), so a run cut short still returns what it finished:
@@ -7,11 +7,7 @@ Steps, in priority order; each writes its figures into ``--out`` the moment it e
    images, 505,050 kernel entries, forward + vjp + KRR loss + Adam; ``benchmarks/kip_step.py``)
    at full float32 precision, and the fast kernel on the GPU against the same kernel on the
    CPU (``jax.devices("cpu")``) on a few image pairs: the largest relative difference.
-2. ``ls``: ``ls_mnist/ipc10``, ``ls_fashion_mnist/ipc10``, ``ls_cifar10/ipc10`` (the catalog
-   specs, on the local files under ``--data``), each a release folder packed as
-   ``<family>_<config>.tar`` in ``--out`` with its accuracy and wall time beside the authors'
-   figure. A source whose files are not under ``--data`` is skipped and says so.
-3. ``kip_mnist_ipc1``: the committed ``kip_mnist/ipc1`` release (``--mnist-start``) continued at the
+2. ``kip_mnist_ipc1``: the committed ``kip_mnist/ipc1`` release (``--mnist-start``) continued at the
    authors' target batch of 5000 (``--mnist-batch``, Adam at ``--mnist-lr``) for ``--mnist-minutes``:
    ``distill --init-from`` in a child process, checkpointing every ``--checkpoint-every`` steps; when its
    minutes are up the child is killed and ``distill --resume --steps S`` (S: the last checkpoint's step)
@@ -19,6 +15,10 @@ Steps, in priority order; each writes its figures into ``--out`` the moment it e
    its test figure, the KRR accuracy of it and of its start release on the 5,000-image training sample
    (``benchmarks/train_sample_accuracy.py``, seed 0), the figure that decides whether it replaces the start
    release (``benchmarks/results/kip_mnist_ipc1_decision.md``): the test split only reports.
+3. ``ls``: ``ls_mnist/ipc10``, ``ls_fashion_mnist/ipc10``, ``ls_cifar10/ipc10`` (the catalog
+   specs, on the local files under ``--data``), each a release folder packed as
+   ``<family>_<config>.tar`` in ``--out`` with its accuracy and wall time beside the authors'
+   figure. A source whose files are not under ``--data`` is skipped and says so.
 4. ``kip``: ``kip_cifar10/ipc10`` for the minutes left before ``--minutes``: Adam steps with a
    checkpoint (``kip_cifar10_ipc10.ckpt.tar``) every ``--checkpoint-every`` steps, and the KRR
    test accuracy of the support set every ``--eval-every`` steps. ``--resume TAR`` continues
@@ -29,12 +29,15 @@ release (cut into ``.part0``, ``.part1``, ... when larger: ``cat NAME.part* > NA
 release is about 41 MB, mostly its ZCA matrix), the MNIST release tar and the checkpoint tar: with
 every step that is 8 files, so a call that brings all the data runs all; the data of all three
 sources (60 MB) and the repository do not fit the 64 MiB that travels, so a call carries the
-sources of the steps it runs (``--only``; a step whose source is absent says so and is skipped). Back here, unpack each
-release into a folder and run ``distilled-registry verify FOLDER``. On the device (Python 3.12, jax with
-CUDA; jsonschema with its needs and Pillow carried as wheels, see the device README), with the data copied into an
-ignored folder named in ``carry``::
+sources of the steps it runs (``--only``; a step whose source is absent says so and is skipped): the
+repository is 47 MiB, so MNIST fits beside it and CIFAR-10 does not (``gpu_prepare.sh`` adds it up).
+Back here, unpack each release into a folder and run ``distilled-registry verify FOLDER``. On the
+device (Python 3.12, jax 0.11.2 with CUDA, no network) through ``benchmarks/gpu_device.sh``, after
+``benchmarks/gpu_prepare.sh`` here made what the call carries (this package and jsonschema's wheels,
+the data in ``gpu_data/``)::
 
-    python3 benchmarks/gpu_run.py --data gpu_data --out $OUT --minutes 9
+    run(command="bash benchmarks/gpu_device.sh --minutes 9 --mnist-minutes 5 --only kip_step kip_mnist_ipc1",
+        carry=[".whl", "gpu_data"], timeout_s=600)
 
 Here, end to end at toy size on the CPU (small copies of the sources, a few steps)::
 
@@ -253,18 +256,25 @@ def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: 
     killed = child.poll() is None
     if killed:
         child.kill()  # a checkpoint is written atomically: the last one is whole (tests/test_distributed.py)
-    child.wait()
+    code = child.wait()
+    stopped = "killed at the toy check's early stop" if toy else "killed at its time limit"
+    head["first_process"] = stopped if killed else f"exited {code} by itself"
     steps_run = read_checkpoint_step(ckpt)
-    if steps_run is None:
+    if steps_run is None or (not killed and code != 0):
         log.close()
-        report.put(key, {**head, "state": "no checkpoint before the time was up",
+        state = "no checkpoint before the time was up" if steps_run is None else "the first process failed"
+        report.put(key, {**head, "state": state,
                          "log_tail": (work / f"{key}.log").read_text(errors="replace")[-2000:]})
         return
     t_resume = time.perf_counter()
-    done = subprocess.run(run + ["--steps", str(steps_run), "--resume"], stdout=log, stderr=subprocess.STDOUT)
+    try:  # past the call's own deadline by at most a minute: what the tars hold so far must get out
+        code = subprocess.run(run + ["--steps", str(steps_run), "--resume"], stdout=log, stderr=subprocess.STDOUT,
+                              timeout=max(2 * reserve, deadline + 60 - t_resume)).returncode
+    except subprocess.TimeoutExpired:
+        code = "killed: out of time"
     log.close()
-    if done.returncode != 0:
-        report.put(key, {**head, "state": f"the resume exited {done.returncode}",
+    if code != 0:
+        report.put(key, {**head, "state": f"the resume exited {code}",
                          "log_tail": (work / f"{key}.log").read_text(errors="replace")[-2000:]})
         return
     prov = json.loads((folder / "provenance.json").read_text())
@@ -276,7 +286,7 @@ def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: 
                                + (["--size", "100"] if toy else []))
     sample = json.loads(choice.read_text())
     m = prov["metrics"]
-    report.put(key, {**head, "state": "done", "steps_run": steps_run, "killed_at_the_time_limit": killed,
+    report.put(key, {**head, "state": "done", "steps_run": steps_run,
                      "seconds_first_process": t_resume - t_start, "seconds_resume": time.perf_counter() - t_resume,
                      "timing": prov["timing"],
                      "krr_test_accuracy": m["krr_test_accuracy"], "krr_test_mse": m["krr_test_mse"],
