@@ -200,26 +200,17 @@ def step_ls(report: Report, name: str, data: Path, out: Path, work: Path) -> Non
                      "source_exact": prov["source"].get("exact_copy", True), "files": tars})
 
 
-def read_checkpoint_step(ckpt: Path) -> int | None:
-    """The step of the KIP checkpoint in ``ckpt`` (None when there is none): its ``meta_json``, no arrays loaded."""
-    import numpy as np
-
-    from distilled_registry.pipelines import checkpoint
-
-    f = ckpt / checkpoint.FILE
-    if not f.is_file():
-        return None
-    with np.load(f, allow_pickle=False) as z:
-        return int(json.loads(bytes(z["meta_json"]).decode())["step"])
+def mnist_ipc1(src_dir: Path) -> list[str]:
+    """The ``distill`` command line of a KIP-ConvNet MNIST ipc1 run with learned labels (the kip_mnist/ipc1 space)."""
+    return [*CLI, "distill", "--source", "mnist", "--source-dir", str(src_dir), "--algorithm", "kip", "--kernel",
+            "convnet", "--depth", "3", "--ipc", "1", "--learn-labels"]
 
 
 def toy_start(src_dir: Path, work: Path) -> Path:
     """``--toy``: a 2-step KIP release of the toy MNIST copy to continue from (the committed one was made from
     the whole of MNIST, and ``--init-from`` refuses a start of another source fingerprint)."""
     folder = work / "toy_kip_mnist_start"
-    subprocess.run([*CLI, "distill", "--source", "mnist", "--source-dir",
-                    str(src_dir), "--algorithm", "kip", "--kernel", "convnet", "--depth", "3", "--ipc", "1",
-                    "--learn-labels", "--target-batch", "20", "--steps", "2", "--out", str(folder), "--quiet"],
+    subprocess.run(mnist_ipc1(src_dir) + ["--target-batch", "20", "--steps", "2", "--out", str(folder), "--quiet"],
                    check=True)
     return folder
 
@@ -227,6 +218,8 @@ def toy_start(src_dir: Path, work: Path) -> Path:
 def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: float, toy: bool, start: Path,
                    batch: int, lr: float, minutes: float, checkpoint_every: int, eval_every: int) -> None:
     """``kip_mnist/ipc1`` continued from ``start`` at target batch ``batch`` for ``minutes``; see the docstring."""
+    from distilled_registry.pipelines import checkpoint
+
     key = "kip_mnist_ipc1"
     src_dir = data / "mnist"
     if not src_dir.is_dir():
@@ -236,11 +229,9 @@ def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: 
     if toy:
         start = toy_start(src_dir, work)
     folder, ckpt = work / key, work / f"{key}.checkpoint"
-    run = [*CLI, "distill", "--source", "mnist", "--source-dir", str(src_dir),
-           "--algorithm", "kip", "--kernel", "convnet", "--depth", "3", "--ipc", "1", "--learn-labels",
-           "--init-from", str(start), "--target-batch", str(batch), "--lr", repr(lr), "--eval-every",
-           str(eval_every), "--checkpoint-every", str(checkpoint_every), "--checkpoint-dir", str(ckpt),
-           "--out", str(folder), "--quiet"]
+    run = mnist_ipc1(src_dir) + ["--init-from", str(start), "--target-batch", str(batch), "--lr", repr(lr),
+                                 "--eval-every", str(eval_every), "--checkpoint-every", str(checkpoint_every),
+                                 "--checkpoint-dir", str(ckpt), "--out", str(folder), "--quiet"]
     reserve = 20.0 if toy else 90.0  # the second process: start-up, compiling, the full test split, the files
     stop_at = min(deadline, t_start + 60 * minutes) - reserve
     head = {"start": str(start.relative_to(REPO)) if start.is_relative_to(REPO) else str(start), "target_batch": batch,
@@ -251,7 +242,7 @@ def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: 
     child = subprocess.Popen(run + ["--steps", str(10 ** 6)], stdout=log, stderr=subprocess.STDOUT)
     while child.poll() is None and time.perf_counter() < stop_at:
         time.sleep(1.0)
-        if toy and (read_checkpoint_step(ckpt) or 0) >= 2 * checkpoint_every:
+        if toy and (checkpoint.saved_step(ckpt) or 0) >= 2 * checkpoint_every:
             break  # the toy check stops it as soon as there is something to resume
     killed = child.poll() is None
     if killed:
@@ -259,7 +250,7 @@ def step_kip_mnist(report: Report, data: Path, out: Path, work: Path, deadline: 
     code = child.wait()
     stopped = "killed at the toy check's early stop" if toy else "killed at its time limit"
     head["first_process"] = stopped if killed else f"exited {code} by itself"
-    steps_run = read_checkpoint_step(ckpt)
+    steps_run = checkpoint.saved_step(ckpt)
     if steps_run is None or (not killed and code != 0):
         log.close()
         state = "no checkpoint before the time was up" if steps_run is None else "the first process failed"

@@ -141,11 +141,22 @@ def machine() -> dict:
             "isa": sorted(d["processor"]["isa"])}
 
 
+def _meta(directory: str | os.PathLike) -> dict:
+    """The checkpoint's ``meta_json`` (step, config, machine, ...), without loading its arrays."""
+    with np.load(Path(directory) / FILE, allow_pickle=False) as z:
+        return json.loads(bytes(z["meta_json"]).decode())
+
+
+def saved_step(directory: str | os.PathLike) -> int | None:
+    """The step of the checkpoint in ``directory``, None when it holds none (a process that checkpoints a run and
+    stops it by the clock resumes it with ``--steps`` this step: ``benchmarks/gpu_run.py``)."""
+    return int(_meta(directory)["step"]) if (Path(directory) / FILE).is_file() else None
+
+
 def saved_machine(directory: str | os.PathLike) -> dict | None:
     """The machine record of the checkpoint in ``directory`` (None for one of an older version; call after
     :func:`load` has accepted the file)."""
-    with np.load(Path(directory) / FILE, allow_pickle=False) as z:
-        saved = json.loads(bytes(z["meta_json"]).decode()).get("machine")
+    saved = _meta(directory).get("machine")
     return saved if isinstance(saved, dict) else None
 
 
@@ -195,8 +206,7 @@ def _drop_text(drop: tuple | None) -> str:
 def saved_seconds(directory: str | os.PathLike) -> float | None:
     """The run's time up to the checkpoint in ``directory`` over every process that ran it (None when the
     checkpoint did not record it; call after :func:`load` has accepted the file)."""
-    with np.load(Path(directory) / FILE, allow_pickle=False) as z:
-        seconds = json.loads(bytes(z["meta_json"]).decode()).get("seconds")
+    seconds = _meta(directory).get("seconds")
     ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < float("inf")
     return float(seconds) if ok else None
 

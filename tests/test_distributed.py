@@ -274,7 +274,9 @@ def test_a_checkpoint_gives_back_every_leaf_with_its_shape_and_value(digits, tmp
     state, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
     state, losses = kip.run(kip.KipConfig.of(cfg), make_kernel_fn(cfg.kernel), digits.x_train, digits.y_train, 10,
                             state=state, progress=False)
+    assert checkpoint.saved_step(tmp_path) is None  # no checkpoint there yet
     checkpoint.save(tmp_path, state, cfg.to_dict(), losses)
+    assert checkpoint.saved_step(tmp_path) == 4  # read from the meta alone (benchmarks/gpu_run.py's clock stop)
     template, _ = kip.init(kip.KipConfig.of(cfg), digits.x_train, digits.y_train, 10)
     loaded, got_losses = checkpoint.load(tmp_path, template, cfg.to_dict())
     want = jax.tree_util.tree_leaves((state.learned, state.fixed, state.opt_state))
