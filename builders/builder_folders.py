@@ -228,9 +228,11 @@ def expected(root: str | os.PathLike | None = None) -> dict[Path, str | bytes]:
     return {root / fam / name: text for fam in families for name, text in family_files(fam).items()}
 
 
-def stale(root: str | os.PathLike | None = None) -> list[Path]:
-    """Generated files that are missing or differ from what the catalog gives."""
-    return [p for p, want in expected(root).items() if _read(p, want) != want]
+def stale(root: str | os.PathLike | None = None, files: dict[Path, str | bytes] | None = None) -> list[Path]:
+    """Generated files that are missing or differ from what the catalog gives (``files``: :func:`expected`'s
+    result for ``root`` when the caller has it already; it is made again otherwise)."""
+    files = expected(root) if files is None else files
+    return [p for p, want in files.items() if _read(p, want) != want]
 
 
 def _read(p: Path, like: str | bytes) -> str | bytes | None:

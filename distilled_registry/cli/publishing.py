@@ -215,20 +215,22 @@ def cmd_builders(a: argparse.Namespace) -> int:
                                                   builder_folders.default_root())
     if a.json:
         if a.check:
-            stale = [str(p) for p in builder_folders.stale(root)]
-            print(json.dumps({"checked": len(builder_folders.expected(root)), "stale": stale}, indent=2))
+            files = builder_folders.expected(root)  # made once: each making writes every family's dummy release
+            stale = [str(p) for p in builder_folders.stale(root, files)]
+            print(json.dumps({"checked": len(files), "stale": stale}, indent=2))
             return 1 if stale else 0
         print(json.dumps({"written": [str(p) for p in builder_folders.write(root)]}, indent=2))
         return 0
     if a.check:
-        stale = builder_folders.stale(root)
+        files = builder_folders.expected(root)
+        stale = builder_folders.stale(root, files)
         if stale:
             print("these builder files differ from what the catalog gives; run `distilled-registry builders`:",
                   file=sys.stderr)
             for p in stale:
                 print(f"  {p}", file=sys.stderr)
             return 1
-        print(f"all {len(builder_folders.expected(root))} builder files under {root} match the catalog")
+        print(f"all {len(files)} builder files under {root} match the catalog")
         return 0
     changed = builder_folders.write(root)
     print(f"wrote {len(changed)} file(s) under {root}" + "".join(f"\n  {p}" for p in changed))
