@@ -15,6 +15,9 @@ from distilled_registry.pipelines.kernels import KernelSpec, make_kernel_fn
 from distilled_registry.transform import Transform
 
 SPEC = KernelSpec("convnet3", depth=2, impl="fast")
+# test images the curve is measured on: 10 per class of the 450, the subset test_ls_finish measures too (one
+# compiled kernel shape, 100 x 10, for both)
+SUBSET = 100
 
 
 def _config(steps: int) -> DistillConfig:
@@ -31,10 +34,10 @@ def test_subset_is_class_balanced_fixed_by_seed(digits):
 
 def test_curve_points_are_the_krr_accuracy_of_the_support_set_on_the_subset(tmp_path):
     out = tmp_path / "rel"
-    prov = distill(_config(4), out, progress=False, eval_every=2, eval_subset=200)
+    prov = distill(_config(4), out, progress=False, eval_every=2, eval_subset=SUBSET)
     c = prov["metrics"]["test_subset_curve"]
-    assert c["steps"] == [0, 2, 4] and c["every"] == 2 and c["subset_size"] == 200
-    idx = accuracy_curve.subset_indices(prepare(_config(4)).source.y_test, 200, 0)
+    assert c["steps"] == [0, 2, 4] and c["every"] == 2 and c["subset_size"] == SUBSET
+    idx = accuracy_curve.subset_indices(prepare(_config(4)).source.y_test, SUBSET, 0)
     assert c["subset_indices_sha256"] == hashlib.sha256(idx.astype(np.int64).tobytes()).hexdigest()
     # the last point is the released support set's accuracy on those test images, recomputed here
     data = prepare(_config(4))
@@ -58,7 +61,7 @@ def _checkpoint_at(tmp_path, steps: int, every: int):
     cfg = _config(steps)
     data = prepare(cfg)
     kernel_fn = make_kernel_fn(SPEC)
-    curve = accuracy_curve.Curve(every, accuracy_curve.subset_indices(data.source.y_test, 200, 0), 0)
+    curve = accuracy_curve.Curve(every, accuracy_curve.subset_indices(data.source.y_test, SUBSET, 0), 0)
     folder = tmp_path / "ckpt"
     from distilled_registry.pipelines.backends import make_workers
     from distilled_registry.pipelines.distributed import TiledEngine
@@ -86,8 +89,8 @@ def test_a_run_extended_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path)
     folder, points = _checkpoint_at(tmp_path, 2, 2)  # a run planned for 2 steps, then extended to 4
     assert [p[0] for p in points] == [0, 2]
     extended = distill(_config(4), tmp_path / "ext", progress=False, checkpoint_every=2, checkpoint_dir=folder,
-                       resume=True, eval_every=2, eval_subset=200)
-    whole = distill(_config(4), tmp_path / "whole", progress=False, eval_every=2, eval_subset=200)
+                       resume=True, eval_every=2, eval_subset=SUBSET)
+    whole = distill(_config(4), tmp_path / "whole", progress=False, eval_every=2, eval_subset=SUBSET)
     assert extended["algorithm"]["resumed_from_step"] == 2
     assert extended["timing"]["seconds_before_resume"] is None  # that checkpoint did not record the time before
     assert (tmp_path / "ext" / "data.npz").read_bytes() == (tmp_path / "whole" / "data.npz").read_bytes()

@@ -4,8 +4,8 @@ Values within 1e-5 relative in float32 and 1e-9 in float64; gradients with respe
 inputs within 1e-4. Cases span convnet and convnet3, depths 1 to 3, NTK and NNGP, real images
 (scikit-learn's 8x8 digits, also upsampled to 32x32x3) and random ones (16x16x3, 32x32x3, and
 16x8x2 / 16x4x2 cases whose width axis uses the "full" layout while the height uses offsets).
-Kernels are small (neural-tangents costs ~0.1-0.3 s per entry at 32x32 on a CPU core), so the
-file runs in well under a minute on 2 cores.
+Kernels are small (2 x 2 to 3 x 2 entries); most of the file's time is XLA compiling each case's
+two kernels (or their gradients), one program per case.
 """
 
 import zlib
@@ -20,9 +20,10 @@ from distilled_registry.pipelines import convnet_kernel, convnet_layout, kernels
 
 
 def _digits():
-    from sklearn.datasets import load_digits
+    # load_digits' own file, read without importing scikit-learn (~3 s in each float64 child process)
+    from distilled_registry.pipelines.sources import digits_arrays
 
-    return (load_digits().images / 16.0)[..., None]  # (1797, 8, 8, 1) in [0, 1]
+    return (digits_arrays()[0] / 16.0)[..., None]  # (1797, 8, 8, 1) in [0, 1]
 
 
 def _images(name: str, dtype=np.float32):

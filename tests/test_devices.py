@@ -50,28 +50,44 @@ def test_one_core_asks_for_nothing(monkeypatch):
     assert devices.one_device_per_core(1) is False and "XLA_FLAGS" not in os.environ
 
 
-@pytest.mark.parametrize("n1, n2", [(5, 3), (3, 5), (1, 1)])
-def test_spread_over_two_devices_equals_one_device(n1, n2):
-    """The forward kernel entry by entry, and its gradient wrt x2, on 2 host devices vs 1."""
+CASES = [(5, 3), (3, 5), (1, 1)]
+
+
+@pytest.fixture(scope="module")
+def spread_results() -> dict:
+    """Every case of the test below, computed in one child under 2 host devices (one process start and one jax
+    import for the three, not one each): ``{"n1,n2": result}``."""
     out = _child(
         "import json\n"
         "import numpy as np, jax, jax.numpy as jnp\n"
         "from distilled_registry.pipelines import kernels\n"
         "spec = kernels.KernelSpec('convnet', depth=2, get='ntk', impl='fast')\n"
-        "rng = np.random.default_rng(0)\n"
-        f"x1 = jnp.asarray(rng.normal(size=({n1}, 8, 8, 3)), jnp.float32)\n"
-        f"x2 = jnp.asarray(rng.normal(size=({n2}, 8, 8, 3)), jnp.float32)\n"
-        f"ct = jnp.asarray(rng.normal(size=({n1}, {n2})), jnp.float32)\n"
-        "res = {}\n"
-        "for spread in (True, False):\n"
-        "    f = kernels.make_kernel_fn(spec, spread=spread)\n"
-        "    k, pull = jax.vjp(lambda b: f(x1, b), x2)\n"
-        "    res[spread] = (np.asarray(k), np.asarray(pull(ct)[0]))\n"
-        "(k2, g2), (k1, g1) = res[True], res[False]\n"
-        "print(json.dumps({'devices': jax.device_count(), 'shape': list(k2.shape),\n"
-        "                  'k_equal': bool(np.array_equal(k2, k1)),\n"
-        "                  'g_rel': float(np.max(np.abs(g2 - g1)) / np.max(np.abs(g1)))}))",
+        "fns = {spread: kernels.make_kernel_fn(spec, spread=spread) for spread in (True, False)}\n"
+        "out = {}\n"
+        f"for n1, n2 in {CASES!r}:\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    x1 = jnp.asarray(rng.normal(size=(n1, 8, 8, 3)), jnp.float32)\n"
+        "    x2 = jnp.asarray(rng.normal(size=(n2, 8, 8, 3)), jnp.float32)\n"
+        "    ct = jnp.asarray(rng.normal(size=(n1, n2)), jnp.float32)\n"
+        "    res = {}\n"
+        "    for spread in (True, False):\n"
+        "        f = fns[spread]\n"
+        "        k, pull = jax.vjp(lambda b: f(x1, b), x2)\n"
+        "        res[spread] = (np.asarray(k), np.asarray(pull(ct)[0]))\n"
+        "    (k2, g2), (k1, g1) = res[True], res[False]\n"
+        "    out[f'{n1},{n2}'] = {'devices': jax.device_count(), 'shape': list(k2.shape),\n"
+        "                         'k_equal': bool(np.array_equal(k2, k1)),\n"
+        "                         'g_rel': float(np.max(np.abs(g2 - g1)) / np.max(np.abs(g1)))}\n"
+        "print(json.dumps(out))",
         env_flags=f"{devices.HOST_DEVICES_FLAG}=2")
+    assert sorted(out) == sorted(f"{n1},{n2}" for n1, n2 in CASES)
+    return out
+
+
+@pytest.mark.parametrize("n1, n2", CASES)
+def test_spread_over_two_devices_equals_one_device(spread_results, n1, n2):
+    """The forward kernel entry by entry, and its gradient wrt x2, on 2 host devices vs 1."""
+    out = spread_results[f"{n1},{n2}"]
     assert out["devices"] == 2 and out["shape"] == [n1, n2]
     assert out["k_equal"], "each entry is computed by the same program on any device"
     assert out["g_rel"] < 1e-5

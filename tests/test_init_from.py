@@ -58,7 +58,8 @@ def test_one_step_is_one_fresh_adam_step_from_the_release(start, tmp_path):
     idx = kip.target_indices(data.source.y_train, 200, cfg.seed, 0)
     x_t, y_t = data.x_train[idx], krr.centered_one_hot(data.source.y_train[idx], 10)
     learned = {"images": s["images"], "labels": s["labels"]}
-    grads = jax.grad(lambda p: kip.kip_loss(kernel_fn, p["images"], p["labels"], x_t, y_t, cfg.reg))(learned)
+    # jax.grad of the KIP loss, jitted: one compilation of the whole gradient instead of one per eager operation
+    grads = jax.jit(jax.grad(lambda p: kip.kip_loss(kernel_fn, p["images"], p["labels"], x_t, y_t, cfg.reg)))(learned)
     opt = optax.adam(0.01)
     updates, _ = opt.update(grads, opt.init(learned), learned)
     want = optax.apply_updates(learned, updates)

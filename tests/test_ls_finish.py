@@ -47,8 +47,9 @@ def test_the_finished_labels_are_label_solves_for_the_kip_images(runs):
     assert np.array_equal(kip_data["images"], fin["images"])  # the solve changes the labels only
     data = prepare(_config())
     kernel_fn = make_kernel_fn(SPEC)
+    # the whole training split as one block: K_ts (1347 x 10) in one kernel call, the shape k_ts below takes too
     want = label_solve.label_solve(kernel_fn, fin["images"], data.x_train,
-                                   krr.centered_one_hot(data.source.y_train, 10))
+                                   krr.centered_one_hot(data.source.y_train, 10), block=len(data.x_train))
     np.testing.assert_allclose(fin["labels"], want, rtol=1e-3, atol=1e-4)
     assert np.abs(fin["labels"] - kip_data["labels"]).max() > 1e-3  # it did change them
     # for these images it minimises the KIP loss over the whole training split: lower than the KIP labels'

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,30 +26,12 @@ from distilled_registry import release as rel
 RUN = ["distill", "--source", "digits", "--ipc", "1", "--target-batch", "100", "--quiet"]
 FLAG = "--xla_force_host_platform_device_count"
 
-# A child process under N host devices: the run stops after its checkpoint at step 2 (its release write fails).
-STOP_AT_2 = """
-import sys
-from distilled_registry.pipelines import distill as D
-def stop(*a, **k):
-    raise SystemExit(7)
-D.rel.write_release = stop
-cfg = D.DistillConfig(source="digits", ipc=1, steps=2, target_batch=100, seed=0)
-D.distill(cfg, sys.argv[1], progress=False, checkpoint_every=2, checkpoint_dir=sys.argv[2])
-"""
 
-
-def _child(args: list[str], devices: int, code: str | None = None) -> subprocess.CompletedProcess:
+def _child(args: list[str], devices: int) -> subprocess.CompletedProcess:
+    """``distilled-registry ARGS`` in a child process under ``devices`` XLA host devices."""
     env = {**os.environ, "XLA_FLAGS": f"{FLAG}={devices}", "JAX_PLATFORMS": "cpu"}
-    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "distilled_registry", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-
-
-def _checkpoint_at_2(tmp_path: Path, devices: int) -> Path:
-    ck = tmp_path / f"ck{devices}"
-    r = _child([str(tmp_path / "never"), str(ck)], devices, STOP_AT_2)
-    assert r.returncode == 7, r.stderr[-2000:]
-    assert (ck / "kip_state.npz").is_file() and not (tmp_path / "never").exists()
-    return ck
+    return subprocess.run([sys.executable, "-m", "distilled_registry", *args], capture_output=True, text=True,
+                          timeout=600, env=env)
 
 
 def _meta(ck: Path) -> dict:
@@ -56,17 +39,41 @@ def _meta(ck: Path) -> dict:
         return json.loads(bytes(z["meta_json"]).decode())
 
 
-def test_a_checkpoint_records_its_devices_and_resumes_to_the_same_bytes_on_them(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> Path:
+    """The uninterrupted 4-step run, in this process (1 host device); read, never changed, by the tests."""
+    out = tmp_path_factory.mktemp("whole") / "whole"
+    assert cli.main(RUN + ["--steps", "4", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def checkpoint_at_2(tmp_path_factory) -> Path:
+    """The checkpoint at step 2 of that run, written in this process (1 host device) by a run stopped there (its
+    release write interrupted: exit 130). Each test resumes or alters a copy (:func:`_copy`), never this one."""
+    tmp = tmp_path_factory.mktemp("cut")
+    ck = tmp / "ck"
+    assert _run_to_checkpoint(tmp, ck) == 130
+    return ck
+
+
+def _copy(ck: Path, tmp_path: Path) -> Path:
+    """A copy of checkpoint folder ``ck`` (its file and its marker, which name no path) in ``tmp_path``."""
+    dst = tmp_path / "ck"
+    shutil.copytree(ck, dst)
+    assert sorted(os.listdir(dst)) == sorted(os.listdir(ck))
+    return dst
+
+
+def test_a_checkpoint_records_its_devices_and_resumes_to_the_same_bytes_on_them(tmp_path, capsys, whole,
+                                                                                 checkpoint_at_2):
     """In this process (1 host device): a run stopped at step 2 and resumed to step 4 writes the bytes of the
     uninterrupted 4-step run; the checkpoint's meta names the device count and processor it was written on."""
     import jax
 
     from distilled_registry.pipelines import checkpoint
 
-    whole = tmp_path / "whole"
-    assert cli.main(RUN + ["--steps", "4", "--out", str(whole)]) == 0
-    ck = tmp_path / "ck"
-    assert _run_to_checkpoint(tmp_path, ck) == 130
+    ck = _copy(checkpoint_at_2, tmp_path)
     m = _meta(ck)["machine"]
     assert m["device_count"] == jax.device_count() and m["platform"] == "cpu" and m["matmul_precision"] == "highest"
     assert {k: v for k, v in m.items() if k != "matmul_precision"} == {
@@ -78,13 +85,12 @@ def test_a_checkpoint_records_its_devices_and_resumes_to_the_same_bytes_on_them(
     assert not ck.exists()  # its own files removed, then the folder it made
 
 
-def test_a_checkpoint_of_another_processor_is_refused_in_one_line(tmp_path, capsys):
+def test_a_checkpoint_of_another_processor_is_refused_in_one_line(tmp_path, capsys, checkpoint_at_2):
     """A checkpoint whose meta says another instruction set: refused (exit 1), naming both, before any step."""
     from distilled_registry.npz import npz_bytes
     from distilled_registry.pipelines import checkpoint
 
-    ck = tmp_path / "ck"
-    assert _run_to_checkpoint(tmp_path, ck) == 130
+    ck = _copy(checkpoint_at_2, tmp_path)
     capsys.readouterr()
     f = ck / "kip_state.npz"
     with np.load(f) as z:
@@ -114,11 +120,12 @@ def _run_to_checkpoint(tmp_path: Path, ck: Path) -> int:
         D.rel.write_release = real
 
 
-def test_a_checkpoint_of_one_device_count_is_refused_under_another_then_resumed_knowingly(tmp_path):
-    """Child processes: written under 1 host device, resumed under 2: refused, one line naming both counts and
-    how to override; with --resume-on-other-devices it runs, and its bytes differ from the 1-device run's
-    (which is why the refusal is the default)."""
-    ck = _checkpoint_at_2(tmp_path, 1)
+def test_a_checkpoint_of_one_device_count_is_refused_under_another_then_resumed_knowingly(tmp_path, whole,
+                                                                                      checkpoint_at_2):
+    """Written under 1 host device (this process), resumed under 2 (child processes): refused, one line naming
+    both counts and how to override; with --resume-on-other-devices it runs, and its bytes differ from the
+    1-device run's (which is why the refusal is the default)."""
+    ck = _copy(checkpoint_at_2, tmp_path)
     assert _meta(ck)["machine"]["device_count"] == 1
     args = RUN + ["--steps", "4", "--checkpoint-every", "2", "--checkpoint-dir", str(ck), "--resume"]
     r = _child(args + ["--out", str(tmp_path / "r2")], 2)
@@ -130,9 +137,7 @@ def test_a_checkpoint_of_one_device_count_is_refused_under_another_then_resumed_
     assert r.returncode == 0, r.stderr[-2000:]
     said = rel.read_provenance(tmp_path / "r2")["algorithm"]["resumed_on_other_devices"]  # recorded
     assert said["checkpoint"]["device_count"] == 1 and said["here"]["device_count"] == 2
-    whole = tmp_path / "whole1"
-    assert cli.main(RUN + ["--steps", "4", "--out", str(whole)]) == 0  # this process: 1 device
-    assert (tmp_path / "r2" / "data.npz").read_bytes() != (whole / "data.npz").read_bytes()
+    assert (tmp_path / "r2" / "data.npz").read_bytes() != (whole / "data.npz").read_bytes()  # 1 device
 
 
 @pytest.mark.parametrize("argv, needle", [
