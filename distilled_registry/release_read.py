@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,11 @@ def data_arrays(content: bytes, where: str, prov: Provenance | dict) -> dict[str
                                    check=lambda shapes, dtypes: shape_problem(shapes, dtypes, prov))
 
 
-def read_snapshot(path: str | os.PathLike, attempts: int = 5,
+SWAP_PATIENCE_S = 30.0
+"""How long a read keeps starting again on a folder that ``--overwrite`` keeps replacing."""
+
+
+def read_snapshot(path: str | os.PathLike, patience_s: float = SWAP_PATIENCE_S,
                   only: tuple[str, ...] | None = None) -> tuple[dict, dict[str, bytes]]:
     """``(provenance, {name: bytes})`` of every file the release at ``path`` lists (or the listed files
     ``only`` names), all from one version.
@@ -98,17 +103,24 @@ def read_snapshot(path: str | os.PathLike, attempts: int = 5,
     A release may be replaced while it is read (``--overwrite`` swaps the folder atomically): the
     files are read through one open handle of the folder, and when a file is missing or does not
     match its recorded sha256 *because the folder was swapped meanwhile*, the read starts again on
-    the new folder. The provenance must pass :func:`conformance.check` before any other file is
-    read. The bytes returned match the provenance's sha256 and size; a release that is damaged
-    (not swapped) raises ReleaseError naming the file.
+    the new folder. It starts again only on a swap it saw (the path names another folder than the
+    handle), so a damaged release is never retried; a folder swapped under every read for
+    ``patience_s`` seconds (a writer replacing it in a loop) raises ReleaseError. A count of tries
+    would not do: a reader starved of CPU on a loaded machine can lose five in a row to one writer.
+    The provenance must pass :func:`conformance.check` before any other file is read. The bytes
+    returned match the provenance's sha256 and size; a release that is damaged (not swapped) raises
+    ReleaseError naming the file.
     """
-    record, _, files = _snapshot(Path(path), attempts, only)
+    record, _, files = _snapshot(Path(path), patience_s, only)
     return record, files
 
 
-def _snapshot(path: Path, attempts: int, only: tuple[str, ...] | None) -> tuple[dict, Provenance, dict[str, bytes]]:
+def _snapshot(path: Path, patience_s: float,
+              only: tuple[str, ...] | None) -> tuple[dict, Provenance, dict[str, bytes]]:
     """:func:`read_snapshot`, with the typed provenance too."""
-    for _ in range(attempts):
+    give_up_at, tries = time.monotonic() + patience_s, 0
+    while tries == 0 or time.monotonic() < give_up_at:
+        tries += 1
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         except (FileNotFoundError, NotADirectoryError):
@@ -151,7 +163,8 @@ def _snapshot(path: Path, attempts: int, only: tuple[str, ...] | None) -> tuple[
             return record, prov, files
         finally:
             os.close(fd)
-    raise ReleaseError(f"{str(path)!r} was replaced {attempts} times while being read; try again")
+    raise ReleaseError(f"{str(path)!r} was replaced under each of {tries} reads in {patience_s:g} s (something "
+                       "is rewriting it in a loop); try again when it stops")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +201,7 @@ def read_release(path: str | os.PathLike, only: tuple[str, ...] | None = None) -
         folder holds beyond them are not looked at, and the transform is checked only if named.
     """
     path = Path(path)
-    record, prov, files = _snapshot(path, 5, only)
+    record, prov, files = _snapshot(path, SWAP_PATIENCE_S, only)
     where = f"release {str(path)!r} failed verification"
     extra = sorted(set(os.listdir(path)) - set(prov.files) - {PROVENANCE_FILE}) if only is None else []
     if extra:

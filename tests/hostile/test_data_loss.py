@@ -9,7 +9,9 @@ release, and ``--backend`` alone changing a release.
 from __future__ import annotations
 
 import multiprocessing as mp
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -121,6 +123,63 @@ def test_overwrite_never_shows_no_release_or_a_mix(tmp_path):
     assert nbad == 0, bad
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".rel.") and not p.name.endswith(".lock")]
 
+
+
+def _swap_under_each_read(monkeypatch, out: Path, spare: Path, swaps: int) -> list[int]:
+    """Make the first ``swaps`` file reads of the release at ``out`` lose to a writer: before each, the folder
+    is exchanged for a copy of ``spare`` (a new folder, as ``--overwrite`` makes) and the file is removed
+    from the old one (its writer cleaning up). Returns the count of swaps done so far."""
+    from distilled_registry import release_read
+    done, real = [0], release_read.read_listed
+
+    def read_listed(fd, name, prov):
+        if done[0] < swaps:
+            done[0] += 1
+            old = out.with_name(f"old{done[0]}")
+            os.rename(out, old)
+            shutil.copytree(spare, out)
+            (old / name).unlink()
+        return real(fd, name, prov)
+
+    monkeypatch.setattr(release_read, "read_listed", read_listed)
+    return done
+
+
+def test_a_read_swapped_under_it_starts_again_and_returns_the_new_release_whole(tmp_path, monkeypatch):
+    """Seven swaps in a row (more than the five tries that failed once under a loaded CI): the read starts
+    again each time and returns the last release written, whole."""
+    out, spare = tmp_path / "rel", tmp_path / "spare"
+    synthetic_release.write(out, seed=0)
+    synthetic_release.write(spare, seed=1)
+    done = _swap_under_each_read(monkeypatch, out, spare, swaps=7)
+    prov, files = rel.read_snapshot(out)
+    assert done[0] == 7
+    assert files == {n: (spare / n).read_bytes() for n in prov["files"]}
+    assert prov == json.loads((spare / "provenance.json").read_text())
+
+
+def test_a_read_swapped_under_it_for_its_whole_patience_is_refused_in_one_line(tmp_path, monkeypatch):
+    out, spare = tmp_path / "rel", tmp_path / "spare"
+    synthetic_release.write(out, seed=0)
+    synthetic_release.write(spare, seed=1)
+    _swap_under_each_read(monkeypatch, out, spare, swaps=10**6)
+    with pytest.raises(rel.ReleaseError, match=r"was replaced under each of \d+ reads in 0.2 s .* try again") as e:
+        rel.read_snapshot(out, patience_s=0.2)
+    assert "\n" not in str(e.value)
+
+
+def test_a_damaged_release_is_not_retried(tmp_path, monkeypatch):
+    """A file that does not match its sha256 in a folder nobody swapped: refused at once, naming the file."""
+    out = tmp_path / "rel"
+    synthetic_release.write(out, seed=0)
+    data = out / "data.npz"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    started = time.monotonic()
+    with pytest.raises(rel.ReleaseError, match="data.npz"):
+        rel.read_snapshot(out)
+    assert time.monotonic() - started < 5  # not the 30 s patience of a swapped folder
 
 def _add_each(folders: list[str], home_dirs: list[str], barrier, q) -> None:
     """One writer, spawned once for every round: in round ``i`` it waits for the other writer, then adds
