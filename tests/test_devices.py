@@ -61,7 +61,7 @@ def spread_results() -> dict:
         "import json\n"
         "import numpy as np, jax, jax.numpy as jnp\n"
         "from distilled_registry.pipelines import kernels\n"
-        "spec = kernels.KernelSpec('convnet', depth=2, get='ntk', impl='fast')\n"
+        "spec = kernels.KernelSpec('convnet', depth=1, get='ntk', impl='fast')\n"
         "fns = {spread: kernels.make_kernel_fn(spec, spread=spread) for spread in (True, False)}\n"
         "out = {}\n"
         f"for n1, n2 in {CASES!r}:\n"
