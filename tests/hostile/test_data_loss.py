@@ -8,8 +8,8 @@ release, and ``--backend`` alone changing a release.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import json
+import multiprocessing as mp
 import os
 import shutil
 import subprocess
@@ -164,7 +164,7 @@ def test_a_read_swapped_under_it_for_its_whole_patience_is_refused_in_one_line(t
     assert "\n" not in str(e.value)
 
 
-def test_a_damaged_release_is_not_retried(tmp_path, monkeypatch):
+def test_a_damaged_release_is_not_retried(tmp_path):
     """A file that does not match its sha256 in a folder nobody swapped: refused at once, naming the file."""
     out = tmp_path / "rel"
     synthetic_release.write(out, seed=0)
@@ -176,6 +176,7 @@ def test_a_damaged_release_is_not_retried(tmp_path, monkeypatch):
     with pytest.raises(rel.ReleaseError, match="data.npz"):
         rel.read_snapshot(out)
     assert time.monotonic() - started < 5  # not the 30 s patience of a swapped folder
+
 
 def _add_each(folders: list[str], home_dirs: list[str], barrier, q) -> None:
     """One writer, spawned once for every round: in round ``i`` it waits for the other writer, then adds
