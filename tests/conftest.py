@@ -73,3 +73,37 @@ def home(tmp_path, monkeypatch) -> Path:
     for var in ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR", "DISTILLED_REGISTRY_URL_BASE"):
         monkeypatch.delenv(var, raising=False)
     return h
+
+
+@pytest.fixture(scope="session")
+def regenerated(tmp_path_factory) -> Path:
+    """``distilled-registry regenerate kip_digits/ipc10 --json`` run once for the whole run, in a child process
+    with stderr to a file, as a user's job would: ``store/`` (the store it wrote), ``stdout.json`` and
+    ``stderr.log``. Under xdist the first worker to ask runs it while holding a lock in the run's shared
+    temporary folder, and the others wait and read its folder (the pattern pytest-xdist documents); the
+    regeneration took ~15-20 s in each of the two modules that ran their own. Tests never change this folder:
+    they copy ``store/`` into their own folder first."""
+    import fcntl
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, shared by its workers (not across runs)
+    out = base / "regenerated-kip_digits-ipc10"
+    with open(base / "regenerated-kip_digits-ipc10.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            out.mkdir(exist_ok=True)
+            env = {**os.environ, "DISTILLED_REGISTRY_HOME": str(out / "store")}
+            for var in ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR",
+                        "DISTILLED_REGISTRY_URL_BASE"):
+                env.pop(var, None)
+            argv = [sys.executable, "-m", "distilled_registry", "regenerate", "kip_digits/ipc10", "--json"]
+            with open(out / "stderr.log", "w") as log:
+                r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, timeout=600, env=env)
+            assert r.returncode == 0, (out / "stderr.log").read_text()[-3000:]
+            (out / "stdout.json").write_text(r.stdout)
+            (out / "done").touch()
+    return out
+

@@ -1,6 +1,6 @@
 """One-line loading: the TFDS builders and the Hugging Face export, on a real release.
 
-``regenerate kip_digits/ipc10`` into a temporary store (module fixture), then: ``tfds.load`` with
+``regenerate kip_digits/ipc10`` (once for the run, conftest's ``regenerated``; this module changes its own copy), then: ``tfds.load`` with
 TensorFlow and ``tfds.data_source`` without it return exactly the release's arrays; registration
 works whichever of ``distilled_registry`` and ``tensorflow_datasets`` is imported first; a
 published copy served on 127.0.0.1 downloads through the builder and a tampered one fails its
@@ -48,12 +48,12 @@ assert importlib.util.find_spec("tensorflow") is None
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    h = tmp_path_factory.mktemp("store")
+def home(tmp_path_factory, regenerated):
+    """This module's copy of the store ``regenerate kip_digits/ipc10`` wrote (conftest's ``regenerated``)."""
+    h = shutil.copytree(regenerated / "store", tmp_path_factory.mktemp("store"), dirs_exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DISTILLED_REGISTRY_HOME", str(h))
         mp.delenv("DISTILLED_REGISTRY_URL_BASE", raising=False)
-        assert cli.main(["regenerate", NAME, "--quiet"]) == 0
         yield h
 
 

@@ -90,10 +90,11 @@ def test_versions_have_one_ascii_spelling(version):
 
 
 def bomb_npz(prov: dict) -> bytes:
-    """A data.npz whose ``images`` member declares (and inflates to) 2 GB of zeros: a few MB on disk."""
+    """A data.npz whose ``images`` member declares (and inflates to) 2 GB of zeros: 9 MB on disk. Deflate level 1
+    writes it in ~5 s where the default level 6 took ~14 s (for 0.26 MB)."""
     buf = io.BytesIO()
     n = prov["algorithm"]["support_size"]
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         header = io.BytesIO()
         shape = (2 ** 29 // 64, 8, 8, 1)  # 2 GiB of float32
         np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
