@@ -1,9 +1,9 @@
 """One-line loading: the TFDS builders and the Hugging Face export, on a real release.
 
-``regenerate kip_digits/ipc10`` (once for the run, conftest's ``regenerated``; this module changes its own copy), then: ``tfds.load`` with
-TensorFlow and ``tfds.data_source`` without it return exactly the release's arrays; registration
-works whichever of ``distilled_registry`` and ``tensorflow_datasets`` is imported first; a
-published copy served on 127.0.0.1 downloads through the builder and a tampered one fails its
+``regenerate kip_digits/ipc10`` (once for the run, conftest's ``regenerated``; this module changes its own
+copy), then: ``tfds.load`` with TensorFlow and ``tfds.data_source`` without it return exactly the release's
+arrays; registration works whichever of ``distilled_registry`` and ``tensorflow_datasets`` is imported
+first; a published copy served on 127.0.0.1 downloads through the builder and a tampered one fails its
 checksum; ``export-hf`` gives a folder ``datasets.load_dataset`` reads offline into exactly the
 release's arrays and features, with a card that passes the offline checks; ``push`` uploads that
 folder (``HfApi`` mocked) and the token appears in no file and no output.

@@ -89,8 +89,9 @@ def test_rerun_reproduces_the_metrics(home, release):
     """In a child process, as the regeneration ran: one jax device a core in both, so the same bytes. (This
     worker's jax may hold another device count, and a rerun on another count gives other bytes, as
     docs/design.md says under rule F.)"""
+    env = {**os.environ, "DISTILLED_REGISTRY_HOME": str(home)}
     r = subprocess.run([sys.executable, "-m", "distilled_registry", "rerun", str(release), "--quiet"],
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "DISTILLED_REGISTRY_HOME": str(home)})
+                       capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     out = r.stdout
     for metric in ("krr_test_accuracy", "natural_krr_test_accuracy", "krr_test_mse", "natural_krr_test_mse"):
