@@ -64,13 +64,17 @@ def fc_kernel():
     return make_kernel_fn(KernelSpec("fc", depth=1))
 
 
+# the caller's mirror, release URL base and source folder: a test's store is made without them
+CALLER_STORE_VARS = ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR", "DISTILLED_REGISTRY_URL_BASE")
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """An empty store at ``tmp_path/store`` (``$DISTILLED_REGISTRY_HOME``), with no mirror, release URL
     base or source folder taken from the caller's environment."""
     h = tmp_path / "store"
     monkeypatch.setenv("DISTILLED_REGISTRY_HOME", str(h))
-    for var in ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR", "DISTILLED_REGISTRY_URL_BASE"):
+    for var in CALLER_STORE_VARS:
         monkeypatch.delenv(var, raising=False)
     return h
 
@@ -96,8 +100,7 @@ def regenerated(tmp_path_factory) -> Path:
         if not (out / "done").exists():
             out.mkdir(exist_ok=True)
             env = {**os.environ, "DISTILLED_REGISTRY_HOME": str(out / "store")}
-            for var in ("DISTILLED_REGISTRY_PUBLISHED_URL", "DISTILLED_REGISTRY_SOURCE_DIR",
-                        "DISTILLED_REGISTRY_URL_BASE"):
+            for var in CALLER_STORE_VARS:
                 env.pop(var, None)
             argv = [sys.executable, "-m", "distilled_registry", "regenerate", "kip_digits/ipc10", "--json"]
             with open(out / "stderr.log", "w") as log:
