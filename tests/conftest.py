@@ -13,6 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
+# what pytest_configure sets for the run's one compilation cache
+COMPILE_CACHE_VARS = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+
+
 def pytest_configure(config) -> None:
     """One XLA compilation cache for the whole run (JAX's persistent cache, in a temporary folder this
     run makes and removes): the suite compiles the same kernels in many tests, xdist workers,
@@ -34,8 +38,15 @@ def pytest_unconfigure(config) -> None:
         import shutil
 
         shutil.rmtree(made, ignore_errors=True)
-        for var in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+        for var in COMPILE_CACHE_VARS:
             os.environ.pop(var, None)
+
+
+@pytest.fixture
+def env_without_compile_cache() -> dict:
+    """This process's environment without the run's compilation cache, for a child that must compile cold, as
+    a user's process does (a child timed against a plan: with the cache it reads what the plan compiled)."""
+    return {k: v for k, v in os.environ.items() if k not in COMPILE_CACHE_VARS}
 
 
 def real_data_dir() -> Path:
