@@ -250,9 +250,14 @@ def adopt(directory: str | os.PathLike) -> bool:
 
 
 def remove(directory: str | os.PathLike) -> None:
-    """Remove the checkpoint file and marker this module wrote, and ``directory`` only if that leaves it empty."""
+    """Remove the checkpoint file and marker this module wrote, the hidden ``.kip_state.npz.*.tmp`` a save killed
+    mid-write leaves (:func:`atomic.write_bytes`' name for this file), and ``directory`` only if that leaves it
+    empty."""
     d = Path(directory)
     (d / FILE).unlink(missing_ok=True)
+    for tmp in d.glob(f".{FILE}.*.tmp"):  # a kill between mkstemp and os.replace: ours, by its name
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
     (d / output_folder.marker_name(MARKER)).unlink(missing_ok=True)
     try:
         d.rmdir()

@@ -54,6 +54,25 @@ def test_own_checkpoint_folder_is_removed_when_empty(tmp_path):
     rel.verified(out)
 
 
+def test_removing_a_checkpoint_takes_a_killed_save_s_temporary_file_and_leaves_the_user_s(tmp_path):
+    """A save killed between mkstemp and os.replace leaves ``.kip_state.npz.*.tmp`` (seen once in the SIGKILL
+    test): the finished run removes it with its checkpoint; a file of the user's keeps the folder."""
+    from distilled_registry.pipelines import checkpoint
+
+    for user_file in (None, "notes.txt"):
+        d = tmp_path / f"ck-{user_file}"
+        d.mkdir()
+        (d / checkpoint.FILE).write_bytes(b"state")
+        (d / f".{checkpoint.FILE}.31s_v883.tmp").write_bytes(b"")
+        if user_file:
+            (d / user_file).write_text("mine")
+        checkpoint.remove(d)
+        if user_file:
+            assert [p.name for p in d.iterdir()] == [user_file] and (d / user_file).read_text() == "mine"
+        else:
+            assert not d.exists()
+
+
 def test_export_hf_refuses_to_overwrite_the_store_or_a_release(home, tmp_path, capsys):
     path = store.add(synthetic_release.write(tmp_path / "r")[0], "kip_digits/ipc2", "1.0.0")
     (home / "published_pins.json").write_text('{"format": "distilled_registry.published_pins/1", "files": {}}')
